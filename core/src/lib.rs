@@ -1,0 +1,17 @@
+//! gateway-core: what the proxy and the admin process share. Configuration loading, the settings
+//! catalogue and effective group configuration, channel definitions, the status-code matcher,
+//! `Secret<T>`, key text parsing and hashing, logging set-up.
+//!
+//! Must not depend on pingora or axum, and does no network or database I/O.
+
+pub mod channel;
+pub mod config;
+pub mod key_text;
+pub mod logging;
+pub mod secret;
+pub mod settings_catalogue;
+pub mod status_matcher;
+
+pub use channel::ChannelType;
+pub use config::{ConfigArgs, GatewayConfig};
+pub use secret::Secret;

@@ -1,0 +1,87 @@
+//! `Secret<T>`: a value that never prints. Debug, Display and Serialize show `*****`; the only way to
+//! the inner value is [`Secret::expose`], which is called where the secret is used on purpose.
+
+use std::fmt;
+
+/// A secret value (upstream key, proxy key, `AUTH_KEY`, `ENCRYPTION_KEY`).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps a value.
+    pub const fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The inner value. Call sites are the places where the secret is meant to leave the process
+    /// (header injection, constant-time comparison, hashing).
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl Secret<String> {
+    /// True when the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// `first4****last4` as GPT-Load masks keys; secrets of 8 characters or fewer print as `*****`.
+    pub fn masked(&self) -> String {
+        mask_key(&self.0)
+    }
+}
+
+/// Masks a key for display: `sk-a****wxyz`. Short keys are fully hidden.
+pub fn mask_key(key: &str) -> String {
+    let chars: Vec<char> = key.chars().collect();
+    if chars.len() <= 8 {
+        return "*****".to_owned();
+    }
+    let head: String = chars[..4].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}****{tail}")
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("*****")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("*****")
+    }
+}
+
+impl<T> serde::Serialize for Secret<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("*****")
+    }
+}
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        T::deserialize(deserializer).map(Secret)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_the_value() {
+        let s = Secret::new("sk-very-secret".to_owned());
+        assert_eq!(format!("{s} {s:?}"), "***** *****");
+        assert_eq!(serde_json::to_string(&s).unwrap(), "\"*****\"");
+        assert_eq!(s.expose(), "sk-very-secret");
+    }
+
+    #[test]
+    fn masks_like_gpt_load() {
+        assert_eq!(mask_key("sk-abcdefghijkl"), "sk-a****ijkl");
+        assert_eq!(mask_key("short"), "*****");
+    }
+}

@@ -1,0 +1,188 @@
+//! `DATABASE_DSN` parsing (GPT-Load's rules), connection pools for the three backends, and the
+//! embedded migrations run by the master at start.
+
+use std::path::{Path, PathBuf};
+
+use diesel::{Connection, ConnectionError, SqliteConnection};
+use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::DbError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+/// SQLite pragmas set on every connection: wait for locks instead of failing, and WAL so the proxy
+/// reads while the admin process writes.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+/// The async SQLite connection type (diesel's sync connection on a blocking thread).
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+
+/// Which database a DSN names, in the form the drivers take.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// `postgres://…`.
+    Postgres(String),
+    /// `mysql://…` (converted from Go's `user:pass@tcp(host:port)/db` when needed).
+    Mysql(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.backend_name())
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses `DATABASE_DSN` as GPT-Load does: `postgres://` / `postgresql://` → PostgreSQL; a DSN
+    /// containing `@tcp(` or starting with `mysql://` → MySQL; anything else is a SQLite path
+    /// (an optional `sqlite://` prefix is accepted).
+    pub fn parse(dsn: &str) -> Result<Self, DbError> {
+        let dsn = dsn.trim();
+        if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(dsn.to_owned()));
+        }
+        if dsn.starts_with("mysql://") {
+            return Ok(DatabaseUrl::Mysql(dsn.to_owned()));
+        }
+        if dsn.contains("@tcp(") {
+            return go_mysql_to_url(dsn).map(DatabaseUrl::Mysql);
+        }
+        let path = dsn.strip_prefix("sqlite://").unwrap_or(dsn);
+        if path.is_empty() {
+            return Err(DbError::InvalidDsn("empty SQLite path".to_owned()));
+        }
+        Ok(DatabaseUrl::Sqlite(PathBuf::from(path)))
+    }
+
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn backend_name(&self) -> &'static str {
+        match self {
+            DatabaseUrl::Sqlite(_) => "sqlite",
+            DatabaseUrl::Postgres(_) => "postgres",
+            DatabaseUrl::Mysql(_) => "mysql",
+        }
+    }
+}
+
+/// `user:pass@tcp(host:port)/db?params` → `mysql://user:pass@host:port/db`. Go-driver parameters
+/// (`parseTime`, `charset`, `loc`) have no meaning for our driver and are dropped.
+fn go_mysql_to_url(dsn: &str) -> Result<String, DbError> {
+    let bad = |why: &str| DbError::InvalidDsn(format!("MySQL DSN (user:pass@tcp(host:port)/db): {why}"));
+    let (creds, rest) = dsn.rsplit_once("@tcp(").ok_or_else(|| bad("missing @tcp("))?;
+    let (addr, rest) = rest.split_once(')').ok_or_else(|| bad("missing ) after the address"))?;
+    let db = rest.strip_prefix('/').ok_or_else(|| bad("missing /database"))?;
+    let db = db.split('?').next().unwrap_or("");
+    let (user, pass) = creds.split_once(':').unwrap_or((creds, ""));
+    let mut url = url::Url::parse(&format!("mysql://{addr}/")).map_err(|e| bad(&e.to_string()))?;
+    url.set_username(user).map_err(|()| bad("bad user name"))?;
+    if !pass.is_empty() {
+        url.set_password(Some(pass)).map_err(|()| bad("bad password"))?;
+    }
+    url.set_path(db);
+    Ok(url.to_string())
+}
+
+/// A pool of connections to one of the three backends.
+#[derive(Clone)]
+pub enum DbPool {
+    /// SQLite.
+    Sqlite(Pool<SqliteAsync>),
+    /// PostgreSQL.
+    Postgres(Pool<AsyncPgConnection>),
+    /// MySQL / MariaDB.
+    Mysql(Pool<AsyncMysqlConnection>),
+}
+
+/// Builds a pool. Connections open lazily; SQLite's parent folder is created here.
+pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError> {
+    let pool_err = |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => {
+            create_parent(path)?;
+            let mut config = ManagerConfig::<SqliteAsync>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_owned();
+                Box::pin(async move {
+                    let mut conn = SqliteAsync::establish(&url).await?;
+                    conn.batch_execute(SQLITE_PRAGMAS).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(path.to_string_lossy(), config);
+            DbPool::Sqlite(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+        }
+        DatabaseUrl::Postgres(u) => {
+            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(u.as_str());
+            DbPool::Postgres(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+        }
+        DatabaseUrl::Mysql(u) => {
+            let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(u.as_str());
+            DbPool::Mysql(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+        }
+    })
+}
+
+fn create_parent(path: &Path) -> Result<(), DbError> {
+    match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        Some(dir) => std::fs::create_dir_all(dir)
+            .map_err(|e| DbError::Connect(format!("cannot create the database folder {}: {e}", dir.display()))),
+        None => Ok(()),
+    }
+}
+
+/// Runs every pending migration of the backend on a dedicated connection. Returns how many ran.
+pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
+    let url = url.clone();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || -> Result<usize, DbError> {
+        let mig = |e: Box<dyn std::error::Error + Send + Sync>| DbError::Migration(e.to_string());
+        let conn_err = |e: ConnectionError| DbError::Connect(e.to_string());
+        match &url {
+            DatabaseUrl::Sqlite(path) => {
+                create_parent(path)?;
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(conn_err)?;
+                diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
+                    .map_err(|e| DbError::Migration(e.to_string()))?;
+                Ok(conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(mig)?.len())
+            }
+            DatabaseUrl::Postgres(u) => {
+                let conn = handle.block_on(AsyncPgConnection::establish(u)).map_err(conn_err)?;
+                let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                Ok(harness.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(mig)?.len())
+            }
+            DatabaseUrl::Mysql(u) => {
+                let conn = handle.block_on(AsyncMysqlConnection::establish(u)).map_err(conn_err)?;
+                let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+                Ok(harness.run_pending_migrations(MYSQL_MIGRATIONS).map_err(mig)?.len())
+            }
+        }
+    })
+    .await
+    .map_err(|e| DbError::Migration(format!("migration task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_dsns_like_gpt_load() {
+        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap(), DatabaseUrl::Postgres("postgres://u@h/db".into()));
+        assert_eq!(
+            DatabaseUrl::parse("root:p@ss@tcp(127.0.0.1:3306)/gpt?charset=utf8mb4&parseTime=true").unwrap(),
+            DatabaseUrl::Mysql("mysql://root:p%40ss@127.0.0.1:3306/gpt".into())
+        );
+        assert_eq!(DatabaseUrl::parse("root@tcp(h:3306)/db").unwrap(), DatabaseUrl::Mysql("mysql://root@h:3306/db".into()));
+        assert_eq!(DatabaseUrl::parse("./data/gateway.db").unwrap(), DatabaseUrl::Sqlite("./data/gateway.db".into()));
+        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert!(DatabaseUrl::parse("root@tcp(h:3306)").is_err());
+    }
+}

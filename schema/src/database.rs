@@ -1,0 +1,393 @@
+//! `Database`: the pool plus every query the binaries use, grouped by table.
+
+use std::collections::HashSet;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use crate::connection::{DatabaseUrl, DbPool, build_pool};
+use crate::models::{ApiKey, Group, GroupChangeset, NewApiKey, NewGroup, NewSystemSetting};
+use crate::schema::{api_keys, config_revision, group_sub_groups, groups, system_settings};
+use crate::DbError;
+
+/// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
+/// bound-parameter limit: 500 rows × 7 columns).
+const INSERT_CHUNK: usize = 500;
+
+/// Runs `$body` with `$c` bound to a `&mut` connection of whichever backend the pool holds.
+/// Inside the body, `is_sqlite!()` tells which arm is running (constant per arm).
+macro_rules! with_conn {
+    ($db:expr, |$c:ident| $body:expr) => {
+        match &$db.pool {
+            DbPool::Sqlite(p) => {
+                let mut guard = p.get().await?;
+                let $c = &mut *guard;
+                $body
+            }
+            DbPool::Postgres(p) => {
+                let mut guard = p.get().await?;
+                let $c = &mut *guard;
+                $body
+            }
+            DbPool::Mysql(p) => {
+                let mut guard = p.get().await?;
+                let $c = &mut *guard;
+                $body
+            }
+        }
+    };
+}
+
+/// The statement that bumps the revision; used inside every write transaction.
+macro_rules! bump_revision {
+    ($c:expr) => {
+        diesel::update(config_revision::table.find(1))
+            .set((
+                config_revision::revision.eq(config_revision::revision + 1),
+                config_revision::updated_at.eq(now()),
+            ))
+            .execute($c)
+            .await
+    };
+}
+
+/// Inserts many rows, one statement per row, inside the caller's transaction. (diesel-async's
+/// SQLite wrapper has no multi-row insert; a per-backend batch statement is a later optimisation.)
+macro_rules! insert_all {
+    ($c:expr, $table:expr, $rows:expr) => {{
+        let mut n = 0_usize;
+        for row in $rows.iter() {
+            n += diesel::insert_into($table).values(row).execute($c).await?;
+        }
+        Ok::<usize, DbError>(n)
+    }};
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+/// The shared database handle (cheap to clone).
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    backend: &'static str,
+}
+
+/// What the proxy needs of an active key.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable)]
+pub struct KeyRow {
+    /// Key id (stable across reloads; carries runtime health).
+    pub id: i64,
+    /// Owning group.
+    pub group_id: i64,
+    /// Stored value.
+    pub key_value: String,
+}
+
+/// Filter and page of `GET /api/keys`.
+#[derive(Clone, Debug, Default)]
+pub struct KeyListFilter {
+    /// Group to list.
+    pub group_id: i64,
+    /// `active` / `invalid`.
+    pub status: Option<String>,
+    /// Exact key lookup by hash.
+    pub key_hash: Option<String>,
+    /// 1-based page.
+    pub page: i64,
+    /// Rows per page.
+    pub page_size: i64,
+}
+
+/// Keys to add to one group: `(stored value, hash)` pairs, already de-duplicated by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct NewGroupKeys {
+    /// Target group.
+    pub group_id: i64,
+    /// `(key_value, key_hash)`.
+    pub keys: Vec<(String, String)>,
+}
+
+impl Database {
+    /// Opens a pool for `url`.
+    pub fn connect(url: &DatabaseUrl, max_size: usize) -> Result<Self, DbError> {
+        Ok(Self { pool: build_pool(url, max_size)?, backend: url.backend_name() })
+    }
+
+    /// `sqlite`, `postgres` or `mysql`.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Checks that a connection can be had and the schema is there.
+    pub async fn ping(&self) -> Result<i64, DbError> {
+        self.revision().await
+    }
+
+    // ---- config_revision -------------------------------------------------------------------
+
+    /// The current configuration revision.
+    pub async fn revision(&self) -> Result<i64, DbError> {
+        with_conn!(self, |c| Ok(config_revision::table
+            .find(1)
+            .select(config_revision::revision)
+            .first::<i64>(c)
+            .await?))
+    }
+
+    /// Bumps the revision on its own (e.g. after a change that is not a table write).
+    pub async fn bump_revision(&self) -> Result<(), DbError> {
+        with_conn!(self, |c| {
+            bump_revision!(c)?;
+            Ok(())
+        })
+    }
+
+    // ---- system_settings -------------------------------------------------------------------
+
+    /// Every stored setting as `(key, value)`.
+    pub async fn settings(&self) -> Result<Vec<(String, String)>, DbError> {
+        with_conn!(self, |c| Ok(system_settings::table
+            .select((system_settings::setting_key, system_settings::setting_value))
+            .order(system_settings::id.asc())
+            .load::<(String, String)>(c)
+            .await?))
+    }
+
+    /// Inserts the settings that have no row yet (`(key, value, description)`); returns how many.
+    pub async fn seed_settings(&self, defaults: &[(String, String, String)]) -> Result<usize, DbError> {
+        let existing: HashSet<String> = self.settings().await?.into_iter().map(|(k, _)| k).collect();
+        let ts = now();
+        let rows: Vec<NewSystemSetting> = defaults
+            .iter()
+            .filter(|(k, _, _)| !existing.contains(k))
+            .map(|(k, v, d)| NewSystemSetting {
+                setting_key: k.clone(),
+                setting_value: v.clone(),
+                description: d.clone(),
+                created_at: ts,
+                updated_at: ts,
+            })
+            .collect();
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        with_conn!(self, |c| {
+            let rows = &rows;
+            c.transaction(async |c| -> Result<_, DbError> {
+                    let n = insert_all!(c, system_settings::table, rows)?;
+                    bump_revision!(c)?;
+                    Ok(n)
+            })
+            .await
+        })
+    }
+
+    /// Writes settings (`(key, value)`), inserting missing rows, in one transaction.
+    pub async fn update_settings(&self, values: &[(String, String)]) -> Result<(), DbError> {
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                    let ts = now();
+                    for (key, value) in values {
+                        let n = diesel::update(system_settings::table.filter(system_settings::setting_key.eq(key)))
+                            .set((system_settings::setting_value.eq(value), system_settings::updated_at.eq(ts)))
+                            .execute(c)
+                            .await?;
+                        if n == 0 {
+                            diesel::insert_into(system_settings::table)
+                                .values(NewSystemSetting {
+                                    setting_key: key.clone(),
+                                    setting_value: value.clone(),
+                                    description: String::new(),
+                                    created_at: ts,
+                                    updated_at: ts,
+                                })
+                                .execute(c)
+                                .await?;
+                        }
+                    }
+                    bump_revision!(c)?;
+                    Ok(())
+            })
+            .await
+        })
+    }
+
+    // ---- groups ----------------------------------------------------------------------------
+
+    /// Every group, ordered `sort ASC, id DESC` as GPT-Load lists them.
+    pub async fn groups(&self) -> Result<Vec<Group>, DbError> {
+        with_conn!(self, |c| Ok(groups::table
+            .select(Group::as_select())
+            .order((groups::sort.asc(), groups::id.desc()))
+            .load(c)
+            .await?))
+    }
+
+    /// One group by id.
+    pub async fn group(&self, id: i64) -> Result<Option<Group>, DbError> {
+        with_conn!(self, |c| Ok(groups::table
+            .find(id)
+            .select(Group::as_select())
+            .first(c)
+            .await
+            .optional()?))
+    }
+
+    /// Inserts a group and returns it.
+    pub async fn create_group(&self, new: &NewGroup) -> Result<Group, DbError> {
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                    diesel::insert_into(groups::table).values(new).execute(c).await?;
+                    bump_revision!(c)?;
+                    Ok(groups::table
+                        .filter(groups::name.eq(&new.name))
+                        .select(Group::as_select())
+                        .first(c)
+                        .await?)
+            })
+            .await
+        })
+    }
+
+    /// Applies a partial update; `None` when the group does not exist.
+    pub async fn update_group(&self, id: i64, changes: &GroupChangeset) -> Result<Option<Group>, DbError> {
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                    let n = diesel::update(groups::table.find(id)).set(changes).execute(c).await?;
+                    if n == 0 {
+                        return Ok(None);
+                    }
+                    bump_revision!(c)?;
+                    Ok(Some(groups::table.find(id).select(Group::as_select()).first(c).await?))
+            })
+            .await
+        })
+    }
+
+    /// Deletes a group, its keys and its sub-group memberships. False when it did not exist.
+    pub async fn delete_group(&self, id: i64) -> Result<bool, DbError> {
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                    diesel::delete(group_sub_groups::table.filter(
+                        group_sub_groups::group_id.eq(id).or(group_sub_groups::sub_group_id.eq(id)),
+                    ))
+                    .execute(c)
+                    .await?;
+                    diesel::delete(api_keys::table.filter(api_keys::group_id.eq(id))).execute(c).await?;
+                    let n = diesel::delete(groups::table.find(id)).execute(c).await?;
+                    if n > 0 {
+                        bump_revision!(c)?;
+                    }
+                    Ok(n > 0)
+            })
+            .await
+        })
+    }
+
+    // ---- api_keys --------------------------------------------------------------------------
+
+    /// The hashes of every key of a group (for de-duplication on import).
+    pub async fn key_hashes(&self, group_id: i64) -> Result<HashSet<String>, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .filter(api_keys::group_id.eq(group_id))
+            .select(api_keys::key_hash)
+            .load::<String>(c)
+            .await?
+            .into_iter()
+            .collect()))
+    }
+
+    /// Inserts keys in chunks of 500, one transaction per chunk (each bumps the revision).
+    /// Returns how many rows were written.
+    pub async fn insert_keys(&self, batch: &NewGroupKeys) -> Result<usize, DbError> {
+        let mut written = 0;
+        for chunk in batch.keys.chunks(INSERT_CHUNK) {
+            let ts = now();
+            let rows: Vec<NewApiKey> = chunk
+                .iter()
+                .map(|(value, hash)| NewApiKey {
+                    key_value: value.clone(),
+                    key_hash: hash.clone(),
+                    group_id: batch.group_id,
+                    status: "active".to_owned(),
+                    notes: String::new(),
+                    created_at: ts,
+                    updated_at: ts,
+                })
+                .collect();
+            let rows = &rows;
+            written += with_conn!(self, |c| {
+                c.transaction(async |c| -> Result<_, DbError> {
+                        let n = insert_all!(c, api_keys::table, rows)?;
+                        bump_revision!(c)?;
+                        Ok(n)
+                })
+                .await
+            })?;
+        }
+        Ok(written)
+    }
+
+    /// Number of keys of a group.
+    pub async fn count_keys(&self, group_id: i64) -> Result<i64, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .filter(api_keys::group_id.eq(group_id))
+            .count()
+            .get_result::<i64>(c)
+            .await?))
+    }
+
+    /// One page of a group's keys, ordered `last_used_at DESC (nulls last), id DESC`, and the total.
+    pub async fn list_keys(&self, f: &KeyListFilter) -> Result<(Vec<ApiKey>, i64), DbError> {
+        let offset = (f.page.max(1) - 1) * f.page_size;
+        with_conn!(self, |c| {
+            let mut count = api_keys::table.filter(api_keys::group_id.eq(f.group_id)).into_boxed();
+            let mut page = api_keys::table.filter(api_keys::group_id.eq(f.group_id)).into_boxed();
+            if let Some(status) = &f.status {
+                count = count.filter(api_keys::status.eq(status));
+                page = page.filter(api_keys::status.eq(status));
+            }
+            if let Some(hash) = &f.key_hash {
+                count = count.filter(api_keys::key_hash.eq(hash));
+                page = page.filter(api_keys::key_hash.eq(hash));
+            }
+            let total = count.count().get_result::<i64>(c).await?;
+            let rows = page
+                .select(ApiKey::as_select())
+                .order((api_keys::last_used_at.is_null().asc(), api_keys::last_used_at.desc(), api_keys::id.desc()))
+                .limit(f.page_size)
+                .offset(offset)
+                .load(c)
+                .await?;
+            Ok((rows, total))
+        })
+    }
+
+    /// Every active key of every group, read in id order in pages of 10 000 so a large table
+    /// never needs one huge result set.
+    pub async fn active_keys(&self) -> Result<Vec<KeyRow>, DbError> {
+        const PAGE: i64 = 10_000;
+        let mut out = Vec::new();
+        let mut after = 0_i64;
+        loop {
+            let page: Vec<KeyRow> = with_conn!(self, |c| api_keys::table
+                .filter(api_keys::status.eq("active").and(api_keys::id.gt(after)))
+                .select((api_keys::id, api_keys::group_id, api_keys::key_value))
+                .order(api_keys::id.asc())
+                .limit(PAGE)
+                .load(c)
+                .await)?;
+            let Some(last) = page.last() else { break };
+            after = last.id;
+            let full = page.len() as i64 == PAGE;
+            out.extend(page);
+            if !full {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}

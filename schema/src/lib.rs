@@ -1,0 +1,55 @@
+//! gateway-schema: tables, migrations, rows and queries for SQLite, PostgreSQL and MySQL.
+//! No HTTP and no business rules: callers validate, this crate stores.
+//!
+//! Every query is written once and compiled for each backend through the `with_conn!` macro over
+//! [`DbPool`]. Every write that changes what the proxy serves bumps `config_revision` in the same
+//! transaction (the reload contract of design §4).
+
+pub mod connection;
+mod database;
+pub mod models;
+pub mod schema;
+
+pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
+pub use database::{Database, KeyListFilter, KeyRow, NewGroupKeys};
+
+/// Errors of the storage boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// `DATABASE_DSN` could not be understood.
+    #[error("invalid DATABASE_DSN: {0}")]
+    InvalidDsn(String),
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database: {0}")]
+    Connect(String),
+    /// The pool could not hand out a connection.
+    #[error("database unavailable: {0}")]
+    Pool(String),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    /// A query failed.
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl DbError {
+    /// True when a unique constraint rejected the write.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            DbError::Query(diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
+        )
+    }
+
+    /// True when the row was not found.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, DbError::Query(diesel::result::Error::NotFound))
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for DbError {
+    fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        DbError::Pool(e.to_string())
+    }
+}
