@@ -88,7 +88,13 @@ impl ChannelType {
 
     /// GPT-Load's stream detection: `Accept: text/event-stream`, `?stream=true`, a JSON body with
     /// `"stream": true`, and for Gemini a path ending in `:streamGenerateContent`.
-    pub fn is_stream_request(self, path: &str, accept: Option<&str>, query: Option<&str>, body: &[u8]) -> bool {
+    pub fn is_stream_request(
+        self,
+        path: &str,
+        accept: Option<&str>,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> bool {
         if self == ChannelType::Gemini && path.ends_with(":streamGenerateContent") {
             return true;
         }
@@ -199,8 +205,14 @@ mod tests {
     #[test]
     fn gemini_openai_surface_takes_bearer() {
         let g = ChannelType::Gemini;
-        assert_eq!(g.credential_placement("/v1beta/models/x:generateContent"), CredentialPlacement::QueryKey);
-        assert_eq!(g.credential_placement("/v1beta/openai/chat/completions"), CredentialPlacement::Bearer);
+        assert_eq!(
+            g.credential_placement("/v1beta/models/x:generateContent"),
+            CredentialPlacement::QueryKey
+        );
+        assert_eq!(
+            g.credential_placement("/v1beta/openai/chat/completions"),
+            CredentialPlacement::Bearer
+        );
     }
 
     #[test]
@@ -210,7 +222,12 @@ mod tests {
         assert!(!o.is_stream_request("/v1/chat/completions", None, None, br#"{"stream":"yes"}"#));
         assert!(o.is_stream_request("/x", Some("text/event-stream"), None, b""));
         assert!(o.is_stream_request("/x", None, Some("a=1&stream=true"), b""));
-        assert!(ChannelType::Gemini.is_stream_request("/v1beta/models/g:streamGenerateContent", None, None, b""));
+        assert!(ChannelType::Gemini.is_stream_request(
+            "/v1beta/models/g:streamGenerateContent",
+            None,
+            None,
+            b""
+        ));
     }
 
     #[test]

@@ -56,24 +56,44 @@ const FIELDS: &[Field] = &[
     field("server.read_timeout", "SERVER_READ_TIMEOUT", "60"),
     field("server.write_timeout", "SERVER_WRITE_TIMEOUT", "600"),
     field("server.idle_timeout", "SERVER_IDLE_TIMEOUT", "120"),
-    field("server.graceful_shutdown_timeout", "SERVER_GRACEFUL_SHUTDOWN_TIMEOUT", "10"),
+    field(
+        "server.graceful_shutdown_timeout",
+        "SERVER_GRACEFUL_SHUTDOWN_TIMEOUT",
+        "10",
+    ),
     field("server.threads", "SERVER_THREADS", "0"),
-    field("server.max_concurrent_requests", "MAX_CONCURRENT_REQUESTS", "100"),
-    field("server.max_request_body_bytes", "MAX_REQUEST_BODY_BYTES", "33554432"),
+    field(
+        "server.max_concurrent_requests",
+        "MAX_CONCURRENT_REQUESTS",
+        "100",
+    ),
+    field(
+        "server.max_request_body_bytes",
+        "MAX_REQUEST_BODY_BYTES",
+        "33554432",
+    ),
     field("admin.listen", "ADMIN_LISTEN", "127.0.0.1:3002"),
     field("auth.auth_key", "AUTH_KEY", ""),
     field("auth.encryption_key", "ENCRYPTION_KEY", ""),
     field("database.dsn", "DATABASE_DSN", "./data/gateway.db"),
     field("redis.dsn", "REDIS_DSN", ""),
     field("cluster.is_slave", "IS_SLAVE", "false"),
-    field("cluster.reload_poll_interval_ms", "RELOAD_POLL_INTERVAL_MS", "250"),
+    field(
+        "cluster.reload_poll_interval_ms",
+        "RELOAD_POLL_INTERVAL_MS",
+        "250",
+    ),
     field("log.level", "LOG_LEVEL", "info"),
     field("log.format", "LOG_FORMAT", "text"),
     field("log.enable_file", "LOG_ENABLE_FILE", "false"),
     field("log.file_path", "LOG_FILE_PATH", "./data/logs/app.log"),
     field("cors.enabled", "ENABLE_CORS", "false"),
     field("cors.allowed_origins", "ALLOWED_ORIGINS", ""),
-    field("cors.allowed_methods", "ALLOWED_METHODS", "GET,POST,PUT,DELETE,OPTIONS"),
+    field(
+        "cors.allowed_methods",
+        "ALLOWED_METHODS",
+        "GET,POST,PUT,DELETE,OPTIONS",
+    ),
     field("cors.allowed_headers", "ALLOWED_HEADERS", "*"),
     field("cors.allow_credentials", "ALLOW_CREDENTIALS", "false"),
 ];
@@ -195,13 +215,18 @@ impl GatewayConfig {
 
     /// Loads from an explicit environment map (tests pass their own).
     pub fn load_from(args: &ConfigArgs, env: &HashMap<String, String>) -> anyhow::Result<Self> {
-        let explicit = args.config.clone().or_else(|| env.get("GATEWAY_CONFIG").map(PathBuf::from));
+        let explicit = args
+            .config
+            .clone()
+            .or_else(|| env.get("GATEWAY_CONFIG").map(PathBuf::from));
         let file = match explicit {
             Some(path) => Some(path),
             None => Some(PathBuf::from("config/gateway.toml")).filter(|p| p.exists()),
         };
-        let mut raw: BTreeMap<&'static str, (String, Origin)> =
-            FIELDS.iter().map(|f| (f.path, (f.default.to_owned(), Origin::Default))).collect();
+        let mut raw: BTreeMap<&'static str, (String, Origin)> = FIELDS
+            .iter()
+            .map(|f| (f.path, (f.default.to_owned(), Origin::Default)))
+            .collect();
         if let Some(path) = &file {
             for (k, v) in read_toml(path)? {
                 let f = FIELDS
@@ -229,7 +254,10 @@ impl GatewayConfig {
                 raw.insert(path, (v.clone(), Origin::Cli));
             }
         }
-        let mut parser = Parser { raw, warnings: Vec::new() };
+        let mut parser = Parser {
+            raw,
+            warnings: Vec::new(),
+        };
         let mut config = parser.build()?;
         config.warnings = parser.warnings;
         config.source_file = file;
@@ -247,7 +275,11 @@ impl GatewayConfig {
 
     /// GPT-Load's default `app_url`: `http://{HOST or localhost}:{PORT}`.
     pub fn default_app_url(&self) -> String {
-        let host = if self.host.is_empty() || self.host == "0.0.0.0" || self.host == "::" { "localhost" } else { &self.host };
+        let host = if self.host.is_empty() || self.host == "0.0.0.0" || self.host == "::" {
+            "localhost"
+        } else {
+            &self.host
+        };
         format!("http://{host}:{}", self.port)
     }
 
@@ -256,25 +288,43 @@ impl GatewayConfig {
         let set = |b: bool| if b { "set" } else { "not set" };
         format!(
             "config file: {}\npublic listen: {}\nadmin listen: {}\ndatabase: {}\nredis: {}\nrole: {}\nauth key: {}\nencryption: {}\nmax concurrent requests: {}\nmax request body: {} bytes\nlog: {} ({})",
-            self.source_file.as_ref().map_or("none (defaults + environment)".to_owned(), |p| p.display().to_string()),
+            self.source_file
+                .as_ref()
+                .map_or("none (defaults + environment)".to_owned(), |p| p
+                    .display()
+                    .to_string()),
             self.public_listen(),
             self.admin_listen,
             redact_dsn(self.database_dsn.expose()),
-            self.redis_dsn.as_ref().map_or("not set (single node)".to_owned(), |d| redact_dsn(d.expose())),
+            self.redis_dsn
+                .as_ref()
+                .map_or("not set (single node)".to_owned(), |d| redact_dsn(
+                    d.expose()
+                )),
             if self.is_slave { "slave" } else { "master" },
             set(!self.auth_key.is_empty()),
-            if self.encryption_key.is_some() { "enabled" } else { "disabled" },
+            if self.encryption_key.is_some() {
+                "enabled"
+            } else {
+                "disabled"
+            },
             self.max_concurrent_requests,
             self.max_request_body_bytes,
             self.log.level,
-            if self.log.format == LogFormat::Json { "json" } else { "text" },
+            if self.log.format == LogFormat::Json {
+                "json"
+            } else {
+                "text"
+            },
         )
     }
 }
 
 /// Hides the password of a DSN (`user:****@host`) so it can be logged.
 pub fn redact_dsn(dsn: &str) -> String {
-    let Some(at) = dsn.rfind('@') else { return dsn.to_owned() };
+    let Some(at) = dsn.rfind('@') else {
+        return dsn.to_owned();
+    };
     let head = &dsn[..at];
     let start = head.find("://").map_or(0, |i| i + 3);
     match head[start..].find(':') {
@@ -284,18 +334,29 @@ pub fn redact_dsn(dsn: &str) -> String {
 }
 
 fn read_toml(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read config file {}: {e}", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
     flatten("", &toml::Value::Table(table), path, &mut out)?;
     Ok(out)
 }
 
-fn flatten(prefix: &str, value: &toml::Value, path: &Path, out: &mut Vec<(String, String)>) -> anyhow::Result<()> {
+fn flatten(
+    prefix: &str,
+    value: &toml::Value,
+    path: &Path,
+    out: &mut Vec<(String, String)>,
+) -> anyhow::Result<()> {
     match value {
         toml::Value::Table(t) => {
             for (k, v) in t {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let key = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(&key, v, path, out)?;
             }
         }
@@ -312,7 +373,11 @@ fn flatten(prefix: &str, value: &toml::Value, path: &Path, out: &mut Vec<(String
             }
             out.push((prefix.to_owned(), parts.join(",")));
         }
-        other => anyhow::bail!("{}: `{prefix}` has an unsupported value type ({})", path.display(), other.type_str()),
+        other => anyhow::bail!(
+            "{}: `{prefix}` has an unsupported value type ({})",
+            path.display(),
+            other.type_str()
+        ),
     }
     Ok(())
 }
@@ -324,17 +389,26 @@ struct Parser {
 
 impl Parser {
     fn get(&self, path: &str) -> (&str, &Origin) {
-        self.raw.get(path).map_or(("", &Origin::Default), |(v, o)| (v.as_str(), o))
+        self.raw
+            .get(path)
+            .map_or(("", &Origin::Default), |(v, o)| (v.as_str(), o))
     }
 
     fn error(&self, path: &str, reason: &str) -> anyhow::Error {
         let (value, origin) = self.get(path);
         let env = FIELDS.iter().find(|f| f.path == path).map_or("", |f| f.env);
-        let shown = if path.starts_with("auth.") || path.ends_with("dsn") { "*****".to_owned() } else { format!("{value:?}") };
+        let shown = if path.starts_with("auth.") || path.ends_with("dsn") {
+            "*****".to_owned()
+        } else {
+            format!("{value:?}")
+        };
         let name = match origin {
             Origin::Env => env.to_owned(),
             Origin::File(file) => format!("{path} (in {})", file.display()),
-            Origin::Cli => format!("--{}", path.rsplit('.').next().unwrap_or(path).replace('_', "-")),
+            Origin::Cli => format!(
+                "--{}",
+                path.rsplit('.').next().unwrap_or(path).replace('_', "-")
+            ),
             Origin::Default => format!("{path} / {env}"),
         };
         anyhow::anyhow!("invalid configuration: {name} = {shown}: {reason}")
@@ -345,14 +419,28 @@ impl Parser {
     }
 
     fn list(&self, path: &str) -> Vec<String> {
-        self.get(path).0.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+        self.get(path)
+            .0
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 
-    fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display>(&self, path: &str, min: T, max: T) -> anyhow::Result<T> {
+    fn int<T: std::str::FromStr + PartialOrd + std::fmt::Display>(
+        &self,
+        path: &str,
+        min: T,
+        max: T,
+    ) -> anyhow::Result<T> {
         let v = self.get(path).0.trim();
         match v.parse::<T>() {
             Ok(n) if n >= min && n <= max => Ok(n),
-            _ => Err(self.error(path, &format!("expected a whole number from {min} to {max}"))),
+            _ => Err(self.error(
+                path,
+                &format!("expected a whole number from {min} to {max}"),
+            )),
         }
     }
 
@@ -371,7 +459,10 @@ impl Parser {
     fn build(&mut self) -> anyhow::Result<GatewayConfig> {
         let host = self.string("server.host");
         if host.parse::<std::net::IpAddr>().is_err() && host != "localhost" {
-            return Err(self.error("server.host", "expected an IP address such as 0.0.0.0, 127.0.0.1 or ::"));
+            return Err(self.error(
+                "server.host",
+                "expected an IP address such as 0.0.0.0, 127.0.0.1 or ::",
+            ));
         }
         let port = self.int::<u16>("server.port", 1, 65535)?;
         let mut graceful = self.secs("server.graceful_shutdown_timeout")?;
@@ -382,10 +473,9 @@ impl Parser {
             ));
             graceful = Duration::from_secs(10);
         }
-        let admin_listen: SocketAddr = self
-            .string("admin.listen")
-            .parse()
-            .map_err(|_| self.error("admin.listen", "expected an address such as 127.0.0.1:3002"))?;
+        let admin_listen: SocketAddr = self.string("admin.listen").parse().map_err(|_| {
+            self.error("admin.listen", "expected an address such as 127.0.0.1:3002")
+        })?;
         let auth_key = self.string("auth.auth_key");
         if auth_key.is_empty() {
             anyhow::bail!(
@@ -395,21 +485,25 @@ impl Parser {
             );
         }
         if let Some(reason) = weak_key_reason(&auth_key) {
-            self.warnings.push(format!("AUTH_KEY is weak ({reason}); use at least 16 random characters"));
+            self.warnings.push(format!(
+                "AUTH_KEY is weak ({reason}); use at least 16 random characters"
+            ));
         }
         let encryption_key = Some(self.string("auth.encryption_key")).filter(|k| !k.is_empty());
         if let Some(reason) = encryption_key.as_deref().and_then(weak_key_reason) {
-            self.warnings.push(format!("ENCRYPTION_KEY is weak ({reason}); use at least 16 random characters"));
+            self.warnings.push(format!(
+                "ENCRYPTION_KEY is weak ({reason}); use at least 16 random characters"
+            ));
         }
         let database_dsn = self.string("database.dsn");
         if database_dsn.is_empty() {
             return Err(self.error("database.dsn", "must not be empty"));
         }
         let redis_dsn = Some(self.string("redis.dsn")).filter(|d| !d.is_empty());
-        if let Some(dsn) = &redis_dsn {
-            if !(dsn.starts_with("redis://") || dsn.starts_with("rediss://")) {
-                return Err(self.error("redis.dsn", "expected a redis:// or rediss:// URL"));
-            }
+        if let Some(dsn) = &redis_dsn
+            && !(dsn.starts_with("redis://") || dsn.starts_with("rediss://"))
+        {
+            return Err(self.error("redis.dsn", "expected a redis:// or rediss:// URL"));
         }
         let level = self.string("log.level").to_ascii_lowercase();
         if !["debug", "info", "warn", "error"].contains(&level.as_str()) {
@@ -428,10 +522,15 @@ impl Parser {
             allow_credentials: self.bool("cors.allow_credentials")?,
         };
         if cors.enabled && cors.allowed_origins.is_empty() {
-            return Err(self.error("cors.allowed_origins", "CORS is enabled (ENABLE_CORS) but no origin is allowed"));
+            return Err(self.error(
+                "cors.allowed_origins",
+                "CORS is enabled (ENABLE_CORS) but no origin is allowed",
+            ));
         }
         if cors.enabled && cors.allowed_origins.iter().any(|o| o == "*") {
-            self.warnings.push("ALLOWED_ORIGINS contains `*`: any web page may call the admin API".to_owned());
+            self.warnings.push(
+                "ALLOWED_ORIGINS contains `*`: any web page may call the admin API".to_owned(),
+            );
         }
         Ok(GatewayConfig {
             host,
@@ -441,15 +540,27 @@ impl Parser {
             idle_timeout: self.secs("server.idle_timeout")?,
             graceful_shutdown_timeout: graceful,
             threads: self.int::<usize>("server.threads", 0, 1024)?,
-            max_concurrent_requests: self.int::<u32>("server.max_concurrent_requests", 1, 10_000_000)?,
-            max_request_body_bytes: self.int::<usize>("server.max_request_body_bytes", 1024, 1 << 30)?,
+            max_concurrent_requests: self.int::<u32>(
+                "server.max_concurrent_requests",
+                1,
+                10_000_000,
+            )?,
+            max_request_body_bytes: self.int::<usize>(
+                "server.max_request_body_bytes",
+                1024,
+                1 << 30,
+            )?,
             admin_listen,
             auth_key: Secret::new(auth_key),
             encryption_key: encryption_key.map(Secret::new),
             database_dsn: Secret::new(database_dsn),
             redis_dsn: redis_dsn.map(Secret::new),
             is_slave: self.bool("cluster.is_slave")?,
-            reload_poll_interval: Duration::from_millis(self.int::<u64>("cluster.reload_poll_interval_ms", 50, 60_000)?),
+            reload_poll_interval: Duration::from_millis(self.int::<u64>(
+                "cluster.reload_poll_interval_ms",
+                50,
+                60_000,
+            )?),
             log: LogConfig {
                 level,
                 format,
@@ -485,23 +596,37 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     fn args() -> ConfigArgs {
-        ConfigArgs { config: Some(PathBuf::from("/nonexistent-never")), ..ConfigArgs::default() }
+        ConfigArgs {
+            config: Some(PathBuf::from("/nonexistent-never")),
+            ..ConfigArgs::default()
+        }
     }
 
     fn load(file: &str, e: &[(&str, &str)], cli: ConfigArgs) -> anyhow::Result<GatewayConfig> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.toml");
         std::fs::write(&path, file).unwrap();
-        GatewayConfig::load_from(&ConfigArgs { config: Some(path), ..cli }, &env(e))
+        GatewayConfig::load_from(
+            &ConfigArgs {
+                config: Some(path),
+                ..cli
+            },
+            &env(e),
+        )
     }
 
     #[test]
     fn missing_auth_key_says_how_to_set_it() {
-        let err = load("", &[], ConfigArgs::default()).unwrap_err().to_string();
+        let err = load("", &[], ConfigArgs::default())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("AUTH_KEY is not set"), "{err}");
         assert!(err.contains("export AUTH_KEY="), "{err}");
     }
@@ -513,7 +638,15 @@ mod tests {
         assert_eq!(c.port, 4000);
         let c = load(file, &[("PORT", "5000")], ConfigArgs::default()).unwrap();
         assert_eq!(c.port, 5000);
-        let c = load(file, &[("PORT", "5000")], ConfigArgs { port: Some("6000".into()), ..ConfigArgs::default() }).unwrap();
+        let c = load(
+            file,
+            &[("PORT", "5000")],
+            ConfigArgs {
+                port: Some("6000".into()),
+                ..ConfigArgs::default()
+            },
+        )
+        .unwrap();
         assert_eq!(c.port, 6000);
         assert_eq!(c.auth_key.expose(), "file-key-0123456789abcdef");
         assert!(c.warnings.is_empty());
@@ -521,13 +654,31 @@ mod tests {
 
     #[test]
     fn invalid_values_name_the_key_and_reason() {
-        let e = load("", &[("AUTH_KEY", "k-0123456789abcdefgh"), ("PORT", "70000")], ConfigArgs::default()).unwrap_err();
-        assert_eq!(e.to_string(), "invalid configuration: PORT = \"70000\": expected a whole number from 1 to 65535");
-        let e = load("[log]\nformat = \"xml\"\n[auth]\nauth_key=\"k-0123456789abcdefgh\"", &[], ConfigArgs::default()).unwrap_err();
+        let e = load(
+            "",
+            &[("AUTH_KEY", "k-0123456789abcdefgh"), ("PORT", "70000")],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: PORT = \"70000\": expected a whole number from 1 to 65535"
+        );
+        let e = load(
+            "[log]\nformat = \"xml\"\n[auth]\nauth_key=\"k-0123456789abcdefgh\"",
+            &[],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("log.format (in "), "{e}");
         let e = load("[server]\nprot = 1\n", &[], ConfigArgs::default()).unwrap_err();
         assert!(e.to_string().contains("unknown key `server.prot`"), "{e}");
-        let e = load("", &[("AUTH_KEY", "k-0123456789abcdefgh"), ("IS_SLAVE", "maybe")], ConfigArgs::default()).unwrap_err();
+        let e = load(
+            "",
+            &[("AUTH_KEY", "k-0123456789abcdefgh"), ("IS_SLAVE", "maybe")],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("IS_SLAVE"), "{e}");
     }
 
@@ -546,14 +697,28 @@ mod tests {
 
     #[test]
     fn redacts_dsn_passwords() {
-        assert_eq!(redact_dsn("postgres://u:pw@h:5432/db"), "postgres://u:****@h:5432/db");
-        assert_eq!(redact_dsn("root:pw@tcp(h:3306)/db"), "root:****@tcp(h:3306)/db");
+        assert_eq!(
+            redact_dsn("postgres://u:pw@h:5432/db"),
+            "postgres://u:****@h:5432/db"
+        );
+        assert_eq!(
+            redact_dsn("root:pw@tcp(h:3306)/db"),
+            "root:****@tcp(h:3306)/db"
+        );
         assert_eq!(redact_dsn("./data/gateway.db"), "./data/gateway.db");
     }
 
     #[test]
     fn cors_needs_origins() {
-        let e = load("", &[("AUTH_KEY", "k-0123456789abcdefgh"), ("ENABLE_CORS", "true")], ConfigArgs::default()).unwrap_err();
+        let e = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-0123456789abcdefgh"),
+                ("ENABLE_CORS", "true"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("no origin is allowed"), "{e}");
     }
 }

@@ -6,12 +6,15 @@ use sha2::{Digest, Sha256};
 /// otherwise on whitespace, commas and semicolons. Trimmed, empties dropped, order kept.
 pub fn parse_keys(text: &str) -> Vec<String> {
     let trimmed = text.trim();
-    if trimmed.starts_with('[') {
-        if let Ok(list) = serde_json::from_str::<Vec<String>>(trimmed) {
-            if !list.is_empty() {
-                return list.into_iter().map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()).collect();
-            }
-        }
+    if trimmed.starts_with('[')
+        && let Ok(list) = serde_json::from_str::<Vec<String>>(trimmed)
+        && !list.is_empty()
+    {
+        return list
+            .into_iter()
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .collect();
     }
     trimmed
         .split(|c: char| c.is_whitespace() || c == ',' || c == ';')
@@ -38,6 +41,9 @@ mod tests {
 
     #[test]
     fn hash_is_sha256_hex() {
-        assert_eq!(key_hash("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(
+            key_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

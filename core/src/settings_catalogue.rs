@@ -77,30 +77,190 @@ pub struct SettingDef {
     pub group_override: bool,
 }
 
-const fn int(key: &'static str, name: &'static str, description: &'static str, category: SettingCategory, default: &'static str, min: i64, group_override: bool) -> SettingDef {
-    SettingDef { key, name, description, category, kind: SettingKind::Int { min }, default, group_override }
+const fn int(
+    key: &'static str,
+    name: &'static str,
+    description: &'static str,
+    category: SettingCategory,
+    default: &'static str,
+    min: i64,
+    group_override: bool,
+) -> SettingDef {
+    SettingDef {
+        key,
+        name,
+        description,
+        category,
+        kind: SettingKind::Int { min },
+        default,
+        group_override,
+    }
 }
 
 /// Every dynamic setting, in GPT-Load's order.
 pub const CATALOGUE: [SettingDef; 18] = [
-    SettingDef { key: "app_url", name: "Project URL", description: "Base URL used to show each group's proxy endpoint", category: SettingCategory::Basic, kind: SettingKind::String { required: true }, default: "http://localhost:3001", group_override: false },
-    SettingDef { key: "proxy_keys", name: "Global proxy keys", description: "Comma-separated keys that may call every group", category: SettingCategory::Basic, kind: SettingKind::String { required: true }, default: "", group_override: false },
-    int("request_log_retention_days", "Log retention (days)", "Request logs older than this are deleted; 0 keeps them forever", SettingCategory::Basic, "7", 0, false),
-    int("request_log_write_interval_minutes", "Log write interval (minutes)", "How often buffered request logs are written; 0 writes each one at once", SettingCategory::Basic, "1", 0, false),
-    SettingDef { key: "enable_request_body_logging", name: "Log request bodies", description: "Store the request body (and user agent) with each request log", category: SettingCategory::Basic, kind: SettingKind::Bool, default: "false", group_override: true },
-    int("request_timeout", "Request timeout (s)", "Total time allowed for a non-streaming request", SettingCategory::Request, "600", 1, true),
-    int("connect_timeout", "Connect timeout (s)", "Time allowed to open a connection to the upstream", SettingCategory::Request, "15", 1, true),
-    int("idle_conn_timeout", "Idle connection timeout (s)", "How long an idle upstream connection is kept in the pool", SettingCategory::Request, "120", 1, true),
-    int("response_header_timeout", "Response header timeout (s)", "Time allowed for the upstream to send its response header (streams too)", SettingCategory::Request, "600", 1, true),
-    int("max_idle_conns", "Max idle connections", "Idle upstream connections kept in total", SettingCategory::Request, "100", 1, true),
-    int("max_idle_conns_per_host", "Max idle connections per host", "Idle upstream connections kept per upstream host", SettingCategory::Request, "50", 1, true),
-    SettingDef { key: "proxy_url", name: "Outbound proxy URL", description: "HTTP, HTTPS or SOCKS5 proxy for upstream connections; empty uses HTTP_PROXY/HTTPS_PROXY", category: SettingCategory::Request, kind: SettingKind::String { required: false }, default: "", group_override: true },
-    int("max_retries", "Max retries", "Extra attempts with other keys after a failed one", SettingCategory::Key, "3", 0, true),
-    int("blacklist_threshold", "Blacklist threshold", "Consecutive key failures before a key is marked invalid; 0 never blacklists", SettingCategory::Key, "3", 0, true),
-    SettingDef { key: "failover_status_codes", name: "Failover status codes", description: "Upstream statuses that fail an attempt and retry with the next key, e.g. 400-403,405-999", category: SettingCategory::Key, kind: SettingKind::String { required: false }, default: "400-403,405-999", group_override: true },
-    int("key_validation_interval_minutes", "Key validation interval (minutes)", "How often invalid keys are re-checked", SettingCategory::Key, "60", 1, true),
-    int("key_validation_concurrency", "Key validation concurrency", "Keys validated at the same time", SettingCategory::Key, "10", 1, true),
-    int("key_validation_timeout_seconds", "Key validation timeout (s)", "Time allowed for one validation request", SettingCategory::Key, "20", 1, true),
+    SettingDef {
+        key: "app_url",
+        name: "Project URL",
+        description: "Base URL used to show each group's proxy endpoint",
+        category: SettingCategory::Basic,
+        kind: SettingKind::String { required: true },
+        default: "http://localhost:3001",
+        group_override: false,
+    },
+    SettingDef {
+        key: "proxy_keys",
+        name: "Global proxy keys",
+        description: "Comma-separated keys that may call every group",
+        category: SettingCategory::Basic,
+        kind: SettingKind::String { required: true },
+        default: "",
+        group_override: false,
+    },
+    int(
+        "request_log_retention_days",
+        "Log retention (days)",
+        "Request logs older than this are deleted; 0 keeps them forever",
+        SettingCategory::Basic,
+        "7",
+        0,
+        false,
+    ),
+    int(
+        "request_log_write_interval_minutes",
+        "Log write interval (minutes)",
+        "How often buffered request logs are written; 0 writes each one at once",
+        SettingCategory::Basic,
+        "1",
+        0,
+        false,
+    ),
+    SettingDef {
+        key: "enable_request_body_logging",
+        name: "Log request bodies",
+        description: "Store the request body (and user agent) with each request log",
+        category: SettingCategory::Basic,
+        kind: SettingKind::Bool,
+        default: "false",
+        group_override: true,
+    },
+    int(
+        "request_timeout",
+        "Request timeout (s)",
+        "Total time allowed for a non-streaming request",
+        SettingCategory::Request,
+        "600",
+        1,
+        true,
+    ),
+    int(
+        "connect_timeout",
+        "Connect timeout (s)",
+        "Time allowed to open a connection to the upstream",
+        SettingCategory::Request,
+        "15",
+        1,
+        true,
+    ),
+    int(
+        "idle_conn_timeout",
+        "Idle connection timeout (s)",
+        "How long an idle upstream connection is kept in the pool",
+        SettingCategory::Request,
+        "120",
+        1,
+        true,
+    ),
+    int(
+        "response_header_timeout",
+        "Response header timeout (s)",
+        "Time allowed for the upstream to send its response header (streams too)",
+        SettingCategory::Request,
+        "600",
+        1,
+        true,
+    ),
+    int(
+        "max_idle_conns",
+        "Max idle connections",
+        "Idle upstream connections kept in total",
+        SettingCategory::Request,
+        "100",
+        1,
+        true,
+    ),
+    int(
+        "max_idle_conns_per_host",
+        "Max idle connections per host",
+        "Idle upstream connections kept per upstream host",
+        SettingCategory::Request,
+        "50",
+        1,
+        true,
+    ),
+    SettingDef {
+        key: "proxy_url",
+        name: "Outbound proxy URL",
+        description: "HTTP, HTTPS or SOCKS5 proxy for upstream connections; empty uses HTTP_PROXY/HTTPS_PROXY",
+        category: SettingCategory::Request,
+        kind: SettingKind::String { required: false },
+        default: "",
+        group_override: true,
+    },
+    int(
+        "max_retries",
+        "Max retries",
+        "Extra attempts with other keys after a failed one",
+        SettingCategory::Key,
+        "3",
+        0,
+        true,
+    ),
+    int(
+        "blacklist_threshold",
+        "Blacklist threshold",
+        "Consecutive key failures before a key is marked invalid; 0 never blacklists",
+        SettingCategory::Key,
+        "3",
+        0,
+        true,
+    ),
+    SettingDef {
+        key: "failover_status_codes",
+        name: "Failover status codes",
+        description: "Upstream statuses that fail an attempt and retry with the next key, e.g. 400-403,405-999",
+        category: SettingCategory::Key,
+        kind: SettingKind::String { required: false },
+        default: "400-403,405-999",
+        group_override: true,
+    },
+    int(
+        "key_validation_interval_minutes",
+        "Key validation interval (minutes)",
+        "How often invalid keys are re-checked",
+        SettingCategory::Key,
+        "60",
+        1,
+        true,
+    ),
+    int(
+        "key_validation_concurrency",
+        "Key validation concurrency",
+        "Keys validated at the same time",
+        SettingCategory::Key,
+        "10",
+        1,
+        true,
+    ),
+    int(
+        "key_validation_timeout_seconds",
+        "Key validation timeout (s)",
+        "Time allowed for one validation request",
+        SettingCategory::Key,
+        "20",
+        1,
+        true,
+    ),
 ];
 
 /// Looks a setting up by key.
@@ -120,7 +280,10 @@ pub struct SettingError {
 
 impl SettingError {
     fn new(key: &str, reason: impl Into<String>) -> Self {
-        Self { key: key.to_owned(), reason: reason.into() }
+        Self {
+            key: key.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -130,10 +293,18 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
         SettingKind::Int { min } => {
             let n = value
                 .as_i64()
-                .or_else(|| value.as_f64().filter(|f| f.fract() == 0.0 && f.is_finite()).map(|f| f as i64))
+                .or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|f| f.fract() == 0.0 && f.is_finite())
+                        .map(|f| f as i64)
+                })
                 .ok_or_else(|| SettingError::new(def.key, "must be an integer"))?;
             if n < min {
-                return Err(SettingError::new(def.key, format!("must be at least {min}")));
+                return Err(SettingError::new(
+                    def.key,
+                    format!("must be at least {min}"),
+                ));
             }
             Ok(n.to_string())
         }
@@ -142,8 +313,14 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
             .map(|b| b.to_string())
             .ok_or_else(|| SettingError::new(def.key, "must be true or false")),
         SettingKind::String { required } => {
-            let s = value.as_str().ok_or_else(|| SettingError::new(def.key, "must be a string"))?;
-            let s = if def.key == "proxy_keys" { normalise_key_list(s) } else { s.trim().to_owned() };
+            let s = value
+                .as_str()
+                .ok_or_else(|| SettingError::new(def.key, "must be a string"))?;
+            let s = if def.key == "proxy_keys" {
+                normalise_key_list(s)
+            } else {
+                s.trim().to_owned()
+            };
             if required && s.is_empty() {
                 return Err(SettingError::new(def.key, "must not be empty"));
             }
@@ -151,7 +328,10 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
                 StatusMatcher::parse(&s).map_err(|e| SettingError::new(def.key, e.to_string()))?;
             }
             if def.key == "app_url" && !(s.starts_with("http://") || s.starts_with("https://")) {
-                return Err(SettingError::new(def.key, "must start with http:// or https://"));
+                return Err(SettingError::new(
+                    def.key,
+                    "must start with http:// or https://",
+                ));
             }
             Ok(s)
         }
@@ -176,7 +356,10 @@ pub struct SystemSettings {
 
 impl Default for SystemSettings {
     fn default() -> Self {
-        let values = CATALOGUE.iter().map(|d| (d.key, default_value(d))).collect();
+        let values = CATALOGUE
+            .iter()
+            .map(|d| (d.key, default_value(d)))
+            .collect();
         Self { values }
     }
 }
@@ -187,7 +370,12 @@ fn default_value(def: &SettingDef) -> Value {
 
 fn parse_text(def: &SettingDef, text: &str) -> Option<Value> {
     match def.kind {
-        SettingKind::Int { min } => text.trim().parse::<i64>().ok().filter(|n| *n >= min).map(Value::from),
+        SettingKind::Int { min } => text
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= min)
+            .map(Value::from),
         SettingKind::Bool => match text.trim() {
             "true" | "1" => Some(Value::Bool(true)),
             "false" | "0" => Some(Value::Bool(false)),
@@ -200,7 +388,9 @@ fn parse_text(def: &SettingDef, text: &str) -> Option<Value> {
 impl SystemSettings {
     /// Overlays stored `(key, text)` rows on the defaults. Unknown keys are ignored; a value that
     /// does not parse keeps the default and is reported in the returned list.
-    pub fn from_rows<'a>(rows: impl IntoIterator<Item = (&'a str, &'a str)>) -> (Self, Vec<SettingError>) {
+    pub fn from_rows<'a>(
+        rows: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> (Self, Vec<SettingError>) {
         let mut settings = Self::default();
         let mut errors = Vec::new();
         for (key, text) in rows {
@@ -209,7 +399,13 @@ impl SystemSettings {
                 Some(v) => {
                     settings.values.insert(def.key, v);
                 }
-                None => errors.push(SettingError::new(key, format!("stored value {text:?} is not a valid {}", def.kind.type_name()))),
+                None => errors.push(SettingError::new(
+                    key,
+                    format!(
+                        "stored value {text:?} is not a valid {}",
+                        def.kind.type_name()
+                    ),
+                )),
             }
         }
         (settings, errors)
@@ -238,19 +434,32 @@ impl SystemSettings {
     /// The effective configuration of a group: these settings with the group's overrides on top.
     pub fn effective(&self, overrides: &GroupConfig) -> EffectiveConfig {
         let int = |key: &str, o: Option<i64>| o.unwrap_or_else(|| self.int(key));
-        let spec = overrides.failover_status_codes.clone().unwrap_or_else(|| self.string("failover_status_codes").to_owned());
+        let spec = overrides
+            .failover_status_codes
+            .clone()
+            .unwrap_or_else(|| self.string("failover_status_codes").to_owned());
         EffectiveConfig {
             request_timeout: int("request_timeout", overrides.request_timeout),
             connect_timeout: int("connect_timeout", overrides.connect_timeout),
             idle_conn_timeout: int("idle_conn_timeout", overrides.idle_conn_timeout),
-            response_header_timeout: int("response_header_timeout", overrides.response_header_timeout),
+            response_header_timeout: int(
+                "response_header_timeout",
+                overrides.response_header_timeout,
+            ),
             max_retries: int("max_retries", overrides.max_retries),
             blacklist_threshold: int("blacklist_threshold", overrides.blacklist_threshold),
             failover: StatusMatcher::parse(&spec).unwrap_or_default(),
-            proxy_url: overrides.proxy_url.clone().unwrap_or_else(|| self.string("proxy_url").to_owned()),
-            enable_request_body_logging: overrides
-                .enable_request_body_logging
-                .unwrap_or_else(|| self.value("enable_request_body_logging").as_bool().unwrap_or(false)),
+            proxy_url: overrides
+                .proxy_url
+                .clone()
+                .unwrap_or_else(|| self.string("proxy_url").to_owned()),
+            enable_request_body_logging: overrides.enable_request_body_logging.unwrap_or_else(
+                || {
+                    self.value("enable_request_body_logging")
+                        .as_bool()
+                        .unwrap_or(false)
+                },
+            ),
         }
     }
 }
@@ -315,14 +524,15 @@ impl GroupConfig {
             if v.is_null() {
                 continue;
             }
-            let def = find(key)
-                .filter(|d| d.group_override)
-                .ok_or_else(|| SettingError::new("config", format!("unknown config field: '{key}'")))?;
+            let def = find(key).filter(|d| d.group_override).ok_or_else(|| {
+                SettingError::new("config", format!("unknown config field: '{key}'"))
+            })?;
             let text = validate_value(def, v)?;
             let typed = parse_text(def, &text).unwrap_or(Value::Null);
             clean.insert(key.clone(), typed);
         }
-        serde_json::from_value(Value::Object(clean)).map_err(|e| SettingError::new("config", e.to_string()))
+        serde_json::from_value(Value::Object(clean))
+            .map_err(|e| SettingError::new("config", e.to_string()))
     }
 }
 
@@ -365,7 +575,11 @@ mod tests {
 
     #[test]
     fn rows_overlay_defaults_and_bad_rows_keep_default() {
-        let (s, errors) = SystemSettings::from_rows([("max_retries", "5"), ("blacklist_threshold", "x"), ("nope", "1")]);
+        let (s, errors) = SystemSettings::from_rows([
+            ("max_retries", "5"),
+            ("blacklist_threshold", "x"),
+            ("nope", "1"),
+        ]);
         assert_eq!(s.int("max_retries"), 5);
         assert_eq!(s.int("blacklist_threshold"), 3);
         assert_eq!(errors.len(), 1);
@@ -376,10 +590,18 @@ mod tests {
     fn validates_values() {
         let d = find("max_retries").unwrap();
         assert_eq!(validate_value(d, &json!(2)).unwrap(), "2");
-        assert!(validate_value(d, &json!(-1)).unwrap_err().reason.contains("at least 0"));
+        assert!(
+            validate_value(d, &json!(-1))
+                .unwrap_err()
+                .reason
+                .contains("at least 0")
+        );
         assert!(validate_value(d, &json!("2")).is_err());
         assert!(validate_value(find("failover_status_codes").unwrap(), &json!("x")).is_err());
-        assert_eq!(validate_value(find("proxy_keys").unwrap(), &json!(" a, ,b ")).unwrap(), "a,b");
+        assert_eq!(
+            validate_value(find("proxy_keys").unwrap(), &json!(" a, ,b ")).unwrap(),
+            "a,b"
+        );
     }
 
     #[test]

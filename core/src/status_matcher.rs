@@ -21,7 +21,11 @@ impl StatusMatcher {
     /// An empty spec matches nothing.
     pub fn parse(spec: &str) -> Result<Self, StatusSpecError> {
         let mut ranges = Vec::new();
-        for token in spec.split([',', '\n']).map(str::trim).filter(|t| !t.is_empty()) {
+        for token in spec
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+        {
             let err = |reason| StatusSpecError {
                 token: token.to_owned(),
                 reason,
@@ -51,7 +55,9 @@ impl StatusMatcher {
 
     /// True when `status` is in one of the ranges.
     pub fn matches(&self, status: u16) -> bool {
-        self.ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&status))
+        self.ranges
+            .iter()
+            .any(|&(lo, hi)| (lo..=hi).contains(&status))
     }
 }
 
@@ -64,7 +70,13 @@ impl fmt::Display for StatusMatcher {
         let parts: Vec<String> = self
             .ranges
             .iter()
-            .map(|&(lo, hi)| if lo == hi { lo.to_string() } else { format!("{lo}-{hi}") })
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    lo.to_string()
+                } else {
+                    format!("{lo}-{hi}")
+                }
+            })
             .collect();
         f.write_str(&parts.join(","))
     }

@@ -1,1 +1,23 @@
-//! placeholder
+//! gateway-proxy: the data plane. A Pingora service on the public port that serves
+//! `/proxy/{group}/{path…}` to OpenAI, Anthropic and Gemini with per-group key rotation and
+//! weighted upstreams, answers `/health`, and forwards every other path to the admin process.
+//!
+//! Crate map: `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
+//! `client_auth`, `key_ring`, `upstream_selection`, `header_rewrite` and `upstream_exchange`;
+//! `routing_snapshot` holds the immutable routing table and its refresher; `error` the errors we
+//! answer ourselves; `server` wires the Pingora server from the static configuration.
+//!
+//! Must not touch the database on the request path: only the snapshot refresher reads it.
+
+pub mod client_auth;
+pub mod dns_cache;
+pub mod error;
+pub mod gateway_service;
+pub mod group_routing;
+pub mod header_rewrite;
+pub mod key_ring;
+pub mod request_context;
+pub mod routing_snapshot;
+pub mod server;
+pub mod upstream_exchange;
+pub mod upstream_selection;

@@ -7,7 +7,9 @@ use diesel::{Connection, ConnectionError, SqliteConnection};
 use diesel_async::pooled_connection::deadpool::Pool;
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
-use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection};
+use diesel_async::{
+    AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, SimpleAsyncConnection,
+};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::DbError;
@@ -18,7 +20,8 @@ const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql
 
 /// SQLite pragmas set on every connection: wait for locks instead of failing, and WAL so the proxy
 /// reads while the admin process writes.
-const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
 
 /// The async SQLite connection type (diesel's sync connection on a blocking thread).
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
@@ -75,16 +78,24 @@ impl DatabaseUrl {
 /// `user:pass@tcp(host:port)/db?params` → `mysql://user:pass@host:port/db`. Go-driver parameters
 /// (`parseTime`, `charset`, `loc`) have no meaning for our driver and are dropped.
 fn go_mysql_to_url(dsn: &str) -> Result<String, DbError> {
-    let bad = |why: &str| DbError::InvalidDsn(format!("MySQL DSN (user:pass@tcp(host:port)/db): {why}"));
-    let (creds, rest) = dsn.rsplit_once("@tcp(").ok_or_else(|| bad("missing @tcp("))?;
-    let (addr, rest) = rest.split_once(')').ok_or_else(|| bad("missing ) after the address"))?;
-    let db = rest.strip_prefix('/').ok_or_else(|| bad("missing /database"))?;
+    let bad =
+        |why: &str| DbError::InvalidDsn(format!("MySQL DSN (user:pass@tcp(host:port)/db): {why}"));
+    let (creds, rest) = dsn
+        .rsplit_once("@tcp(")
+        .ok_or_else(|| bad("missing @tcp("))?;
+    let (addr, rest) = rest
+        .split_once(')')
+        .ok_or_else(|| bad("missing ) after the address"))?;
+    let db = rest
+        .strip_prefix('/')
+        .ok_or_else(|| bad("missing /database"))?;
     let db = db.split('?').next().unwrap_or("");
     let (user, pass) = creds.split_once(':').unwrap_or((creds, ""));
     let mut url = url::Url::parse(&format!("mysql://{addr}/")).map_err(|e| bad(&e.to_string()))?;
     url.set_username(user).map_err(|()| bad("bad user name"))?;
     if !pass.is_empty() {
-        url.set_password(Some(pass)).map_err(|()| bad("bad password"))?;
+        url.set_password(Some(pass))
+            .map_err(|()| bad("bad password"))?;
     }
     url.set_path(db);
     Ok(url.to_string())
@@ -103,7 +114,8 @@ pub enum DbPool {
 
 /// Builds a pool. Connections open lazily; SQLite's parent folder is created here.
 pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError> {
-    let pool_err = |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
+    let pool_err =
+        |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
             create_parent(path)?;
@@ -112,28 +124,52 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
                 let url = url.to_owned();
                 Box::pin(async move {
                     let mut conn = SqliteAsync::establish(&url).await?;
-                    conn.batch_execute(SQLITE_PRAGMAS).await.map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    conn.batch_execute(SQLITE_PRAGMAS)
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
                     Ok(conn)
                 })
             });
-            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(path.to_string_lossy(), config);
-            DbPool::Sqlite(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
+                path.to_string_lossy(),
+                config,
+            );
+            DbPool::Sqlite(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
         }
         DatabaseUrl::Postgres(u) => {
             let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(u.as_str());
-            DbPool::Postgres(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+            DbPool::Postgres(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
         }
         DatabaseUrl::Mysql(u) => {
             let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(u.as_str());
-            DbPool::Mysql(Pool::builder(manager).max_size(max_size).build().map_err(pool_err)?)
+            DbPool::Mysql(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
         }
     })
 }
 
 fn create_parent(path: &Path) -> Result<(), DbError> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        Some(dir) => std::fs::create_dir_all(dir)
-            .map_err(|e| DbError::Connect(format!("cannot create the database folder {}: {e}", dir.display()))),
+        Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
+            DbError::Connect(format!(
+                "cannot create the database folder {}: {e}",
+                dir.display()
+            ))
+        }),
         None => Ok(()),
     }
 }
@@ -148,20 +184,34 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
         match &url {
             DatabaseUrl::Sqlite(path) => {
                 create_parent(path)?;
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(conn_err)?;
+                let mut conn =
+                    SqliteConnection::establish(&path.to_string_lossy()).map_err(conn_err)?;
                 diesel::connection::SimpleConnection::batch_execute(&mut conn, SQLITE_PRAGMAS)
                     .map_err(|e| DbError::Migration(e.to_string()))?;
-                Ok(conn.run_pending_migrations(SQLITE_MIGRATIONS).map_err(mig)?.len())
+                Ok(conn
+                    .run_pending_migrations(SQLITE_MIGRATIONS)
+                    .map_err(mig)?
+                    .len())
             }
             DatabaseUrl::Postgres(u) => {
-                let conn = handle.block_on(AsyncPgConnection::establish(u)).map_err(conn_err)?;
+                let conn = handle
+                    .block_on(AsyncPgConnection::establish(u))
+                    .map_err(conn_err)?;
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
-                Ok(harness.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(mig)?.len())
+                Ok(harness
+                    .run_pending_migrations(POSTGRES_MIGRATIONS)
+                    .map_err(mig)?
+                    .len())
             }
             DatabaseUrl::Mysql(u) => {
-                let conn = handle.block_on(AsyncMysqlConnection::establish(u)).map_err(conn_err)?;
+                let conn = handle
+                    .block_on(AsyncMysqlConnection::establish(u))
+                    .map_err(conn_err)?;
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
-                Ok(harness.run_pending_migrations(MYSQL_MIGRATIONS).map_err(mig)?.len())
+                Ok(harness
+                    .run_pending_migrations(MYSQL_MIGRATIONS)
+                    .map_err(mig)?
+                    .len())
             }
         }
     })
@@ -175,14 +225,27 @@ mod tests {
 
     #[test]
     fn parses_dsns_like_gpt_load() {
-        assert_eq!(DatabaseUrl::parse("postgres://u@h/db").unwrap(), DatabaseUrl::Postgres("postgres://u@h/db".into()));
         assert_eq!(
-            DatabaseUrl::parse("root:p@ss@tcp(127.0.0.1:3306)/gpt?charset=utf8mb4&parseTime=true").unwrap(),
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            DatabaseUrl::Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("root:p@ss@tcp(127.0.0.1:3306)/gpt?charset=utf8mb4&parseTime=true")
+                .unwrap(),
             DatabaseUrl::Mysql("mysql://root:p%40ss@127.0.0.1:3306/gpt".into())
         );
-        assert_eq!(DatabaseUrl::parse("root@tcp(h:3306)/db").unwrap(), DatabaseUrl::Mysql("mysql://root@h:3306/db".into()));
-        assert_eq!(DatabaseUrl::parse("./data/gateway.db").unwrap(), DatabaseUrl::Sqlite("./data/gateway.db".into()));
-        assert_eq!(DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(), DatabaseUrl::Sqlite("/tmp/x.db".into()));
+        assert_eq!(
+            DatabaseUrl::parse("root@tcp(h:3306)/db").unwrap(),
+            DatabaseUrl::Mysql("mysql://root@h:3306/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("./data/gateway.db").unwrap(),
+            DatabaseUrl::Sqlite("./data/gateway.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
         assert!(DatabaseUrl::parse("root@tcp(h:3306)").is_err());
     }
 }

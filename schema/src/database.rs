@@ -6,10 +6,10 @@ use chrono::{NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
 
+use crate::DbError;
 use crate::connection::{DatabaseUrl, DbPool, build_pool};
 use crate::models::{ApiKey, Group, GroupChangeset, NewApiKey, NewGroup, NewSystemSetting};
 use crate::schema::{api_keys, config_revision, group_sub_groups, groups, system_settings};
-use crate::DbError;
 
 /// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
 /// bound-parameter limit: 500 rows × 7 columns).
@@ -113,7 +113,10 @@ pub struct NewGroupKeys {
 impl Database {
     /// Opens a pool for `url`.
     pub fn connect(url: &DatabaseUrl, max_size: usize) -> Result<Self, DbError> {
-        Ok(Self { pool: build_pool(url, max_size)?, backend: url.backend_name() })
+        Ok(Self {
+            pool: build_pool(url, max_size)?,
+            backend: url.backend_name(),
+        })
     }
 
     /// `sqlite`, `postgres` or `mysql`.
@@ -157,8 +160,12 @@ impl Database {
     }
 
     /// Inserts the settings that have no row yet (`(key, value, description)`); returns how many.
-    pub async fn seed_settings(&self, defaults: &[(String, String, String)]) -> Result<usize, DbError> {
-        let existing: HashSet<String> = self.settings().await?.into_iter().map(|(k, _)| k).collect();
+    pub async fn seed_settings(
+        &self,
+        defaults: &[(String, String, String)],
+    ) -> Result<usize, DbError> {
+        let existing: HashSet<String> =
+            self.settings().await?.into_iter().map(|(k, _)| k).collect();
         let ts = now();
         let rows: Vec<NewSystemSetting> = defaults
             .iter()
@@ -177,9 +184,9 @@ impl Database {
         with_conn!(self, |c| {
             let rows = &rows;
             c.transaction(async |c| -> Result<_, DbError> {
-                    let n = insert_all!(c, system_settings::table, rows)?;
-                    bump_revision!(c)?;
-                    Ok(n)
+                let n = insert_all!(c, system_settings::table, rows)?;
+                bump_revision!(c)?;
+                Ok(n)
             })
             .await
         })
@@ -189,27 +196,32 @@ impl Database {
     pub async fn update_settings(&self, values: &[(String, String)]) -> Result<(), DbError> {
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
-                    let ts = now();
-                    for (key, value) in values {
-                        let n = diesel::update(system_settings::table.filter(system_settings::setting_key.eq(key)))
-                            .set((system_settings::setting_value.eq(value), system_settings::updated_at.eq(ts)))
+                let ts = now();
+                for (key, value) in values {
+                    let n = diesel::update(
+                        system_settings::table.filter(system_settings::setting_key.eq(key)),
+                    )
+                    .set((
+                        system_settings::setting_value.eq(value),
+                        system_settings::updated_at.eq(ts),
+                    ))
+                    .execute(c)
+                    .await?;
+                    if n == 0 {
+                        diesel::insert_into(system_settings::table)
+                            .values(NewSystemSetting {
+                                setting_key: key.clone(),
+                                setting_value: value.clone(),
+                                description: String::new(),
+                                created_at: ts,
+                                updated_at: ts,
+                            })
                             .execute(c)
                             .await?;
-                        if n == 0 {
-                            diesel::insert_into(system_settings::table)
-                                .values(NewSystemSetting {
-                                    setting_key: key.clone(),
-                                    setting_value: value.clone(),
-                                    description: String::new(),
-                                    created_at: ts,
-                                    updated_at: ts,
-                                })
-                                .execute(c)
-                                .await?;
-                        }
                     }
-                    bump_revision!(c)?;
-                    Ok(())
+                }
+                bump_revision!(c)?;
+                Ok(())
             })
             .await
         })
@@ -240,28 +252,44 @@ impl Database {
     pub async fn create_group(&self, new: &NewGroup) -> Result<Group, DbError> {
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
-                    diesel::insert_into(groups::table).values(new).execute(c).await?;
-                    bump_revision!(c)?;
-                    Ok(groups::table
-                        .filter(groups::name.eq(&new.name))
-                        .select(Group::as_select())
-                        .first(c)
-                        .await?)
+                diesel::insert_into(groups::table)
+                    .values(new)
+                    .execute(c)
+                    .await?;
+                bump_revision!(c)?;
+                Ok(groups::table
+                    .filter(groups::name.eq(&new.name))
+                    .select(Group::as_select())
+                    .first(c)
+                    .await?)
             })
             .await
         })
     }
 
     /// Applies a partial update; `None` when the group does not exist.
-    pub async fn update_group(&self, id: i64, changes: &GroupChangeset) -> Result<Option<Group>, DbError> {
+    pub async fn update_group(
+        &self,
+        id: i64,
+        changes: &GroupChangeset,
+    ) -> Result<Option<Group>, DbError> {
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
-                    let n = diesel::update(groups::table.find(id)).set(changes).execute(c).await?;
-                    if n == 0 {
-                        return Ok(None);
-                    }
-                    bump_revision!(c)?;
-                    Ok(Some(groups::table.find(id).select(Group::as_select()).first(c).await?))
+                let n = diesel::update(groups::table.find(id))
+                    .set(changes)
+                    .execute(c)
+                    .await?;
+                if n == 0 {
+                    return Ok(None);
+                }
+                bump_revision!(c)?;
+                Ok(Some(
+                    groups::table
+                        .find(id)
+                        .select(Group::as_select())
+                        .first(c)
+                        .await?,
+                ))
             })
             .await
         })
@@ -271,17 +299,23 @@ impl Database {
     pub async fn delete_group(&self, id: i64) -> Result<bool, DbError> {
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
-                    diesel::delete(group_sub_groups::table.filter(
-                        group_sub_groups::group_id.eq(id).or(group_sub_groups::sub_group_id.eq(id)),
-                    ))
+                diesel::delete(
+                    group_sub_groups::table.filter(
+                        group_sub_groups::group_id
+                            .eq(id)
+                            .or(group_sub_groups::sub_group_id.eq(id)),
+                    ),
+                )
+                .execute(c)
+                .await?;
+                diesel::delete(api_keys::table.filter(api_keys::group_id.eq(id)))
                     .execute(c)
                     .await?;
-                    diesel::delete(api_keys::table.filter(api_keys::group_id.eq(id))).execute(c).await?;
-                    let n = diesel::delete(groups::table.find(id)).execute(c).await?;
-                    if n > 0 {
-                        bump_revision!(c)?;
-                    }
-                    Ok(n > 0)
+                let n = diesel::delete(groups::table.find(id)).execute(c).await?;
+                if n > 0 {
+                    bump_revision!(c)?;
+                }
+                Ok(n > 0)
             })
             .await
         })
@@ -321,9 +355,9 @@ impl Database {
             let rows = &rows;
             written += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
-                        let n = insert_all!(c, api_keys::table, rows)?;
-                        bump_revision!(c)?;
-                        Ok(n)
+                    let n = insert_all!(c, api_keys::table, rows)?;
+                    bump_revision!(c)?;
+                    Ok(n)
                 })
                 .await
             })?;
@@ -344,8 +378,12 @@ impl Database {
     pub async fn list_keys(&self, f: &KeyListFilter) -> Result<(Vec<ApiKey>, i64), DbError> {
         let offset = (f.page.max(1) - 1) * f.page_size;
         with_conn!(self, |c| {
-            let mut count = api_keys::table.filter(api_keys::group_id.eq(f.group_id)).into_boxed();
-            let mut page = api_keys::table.filter(api_keys::group_id.eq(f.group_id)).into_boxed();
+            let mut count = api_keys::table
+                .filter(api_keys::group_id.eq(f.group_id))
+                .into_boxed();
+            let mut page = api_keys::table
+                .filter(api_keys::group_id.eq(f.group_id))
+                .into_boxed();
             if let Some(status) = &f.status {
                 count = count.filter(api_keys::status.eq(status));
                 page = page.filter(api_keys::status.eq(status));
@@ -357,7 +395,11 @@ impl Database {
             let total = count.count().get_result::<i64>(c).await?;
             let rows = page
                 .select(ApiKey::as_select())
-                .order((api_keys::last_used_at.is_null().asc(), api_keys::last_used_at.desc(), api_keys::id.desc()))
+                .order((
+                    api_keys::last_used_at.is_null().asc(),
+                    api_keys::last_used_at.desc(),
+                    api_keys::id.desc(),
+                ))
                 .limit(f.page_size)
                 .offset(offset)
                 .load(c)

@@ -1,0 +1,140 @@
+//! The caller's proxy key: where it is read from (query `key`, `Authorization: Bearer`,
+//! `x-api-key`, `x-goog-api-key`, first match wins) and how it is checked against a group.
+
+use std::collections::HashSet;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// The proxy keys that may call one group (its own plus the global ones), stored as SHA-256
+/// digests. A lookup hashes the presented token first, so what the comparison can leak through
+/// timing is about a digest, never about the key; the final check is a constant-time compare.
+#[derive(Debug, Default)]
+pub struct ProxyKeySet {
+    digests: HashSet<[u8; 32]>,
+}
+
+impl ProxyKeySet {
+    /// A set of the given keys (empty strings are ignored).
+    pub fn new<'a>(keys: impl IntoIterator<Item = &'a str>) -> Self {
+        Self {
+            digests: keys
+                .into_iter()
+                .filter(|k| !k.is_empty())
+                .map(digest)
+                .collect(),
+        }
+    }
+
+    /// True when `token` is one of the keys.
+    pub fn allows(&self, token: &str) -> bool {
+        let d = digest(token);
+        self.digests
+            .get(&d)
+            .is_some_and(|found| bool::from(found.ct_eq(&d)))
+    }
+
+    /// Number of distinct keys.
+    pub fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    /// True when no key may call the group.
+    pub fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+fn digest(key: &str) -> [u8; 32] {
+    Sha256::digest(key.as_bytes()).into()
+}
+
+/// Reads the caller's credential from the request. `query` is the raw query string.
+pub fn extract_token<'a>(
+    query: Option<&'a str>,
+    header: impl Fn(&str) -> Option<&'a str>,
+) -> Option<String> {
+    if let Some(q) = query {
+        for (name, value) in form_urlencoded::parse(q.as_bytes()) {
+            if name == "key" && !value.is_empty() {
+                return Some(value.into_owned());
+            }
+        }
+    }
+    if let Some(token) = header("authorization").and_then(|v| v.strip_prefix("Bearer "))
+        && !token.is_empty()
+    {
+        return Some(token.trim().to_owned());
+    }
+    for name in ["x-api-key", "x-goog-api-key"] {
+        if let Some(v) = header(name).filter(|v| !v.is_empty()) {
+            return Some(v.trim().to_owned());
+        }
+    }
+    None
+}
+
+/// The query string without its `key` parameters (other parameters keep their raw encoding and
+/// order). `None` when nothing is left.
+pub fn strip_key_param(query: Option<&str>) -> Option<String> {
+    let q = query?;
+    let kept: Vec<&str> = q
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .filter(|pair| pair.split('=').next() != Some("key"))
+        .collect();
+    if kept.is_empty() {
+        None
+    } else {
+        Some(kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_match_wins() {
+        let h = |name: &str| match name {
+            "authorization" => Some("Bearer from-bearer"),
+            "x-api-key" => Some("from-x-api-key"),
+            _ => None,
+        };
+        assert_eq!(
+            extract_token(Some("a=1&key=from-query"), h).as_deref(),
+            Some("from-query")
+        );
+        assert_eq!(
+            extract_token(Some("a=1"), h).as_deref(),
+            Some("from-bearer")
+        );
+        let h2 = |name: &str| (name == "x-goog-api-key").then_some("g");
+        assert_eq!(extract_token(None, h2).as_deref(), Some("g"));
+        assert_eq!(extract_token(None, |_| None), None);
+        let basic = |name: &str| (name == "authorization").then_some("Basic abc");
+        assert_eq!(extract_token(None, basic), None);
+    }
+
+    #[test]
+    fn strips_only_key() {
+        assert_eq!(
+            strip_key_param(Some("b=2&key=s&a=%20x")).as_deref(),
+            Some("b=2&a=%20x")
+        );
+        assert_eq!(strip_key_param(Some("key=s")), None);
+        assert_eq!(
+            strip_key_param(Some("keyword=1")).as_deref(),
+            Some("keyword=1")
+        );
+        assert_eq!(strip_key_param(None), None);
+    }
+
+    #[test]
+    fn set_membership() {
+        let s = ProxyKeySet::new(["a-key", "", "b-key"]);
+        assert_eq!(s.len(), 2);
+        assert!(s.allows("a-key") && s.allows("b-key"));
+        assert!(!s.allows("a-ke") && !s.allows(""));
+    }
+}

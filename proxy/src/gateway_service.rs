@@ -1,0 +1,421 @@
+//! `GatewayService`: the Pingora `ProxyHttp` implementation. Each phase delegates to a named
+//! module; the `RequestContext` carries decisions forward.
+//!
+//! Phases, in order:
+//! 1. `request_filter` — takes an in-flight slot (429 when full); routes the path
+//!    (`group_routing`). `/health` is answered here. Other non-proxy paths return `Ok(false)` and
+//!    continue on Pingora's own proxy path to the admin process. For `/proxy/{group}/…`: loads
+//!    the routing snapshot once, authenticates the proxy key (`client_auth`), reads the body up to
+//!    the limit (413), then runs the attempt loop: pick a key (`key_ring`) not tried yet, pick an
+//!    upstream (`upstream_selection`), build the request (`header_rewrite`), exchange
+//!    (`upstream_exchange`). A failover status or transport error before anything reached the
+//!    client re-enters the loop, up to `max_retries` extra attempts; otherwise the response is
+//!    relayed chunk by chunk and the filter returns `Ok(true)`.
+//! 2. `upstream_peer` — only for admin forwarding: the admin process's loopback address.
+//! 3. `logging` — request-level bookkeeping (the in-flight slot is released with the context).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::proxy::{ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{Error, ErrorType, Result};
+
+use crate::client_auth::{extract_token, strip_key_param};
+use crate::error::{GatewayError, redact};
+use crate::group_routing::{Route, route};
+use crate::header_rewrite::UpstreamRequest;
+use crate::request_context::{InflightGuard, RequestContext};
+use crate::routing_snapshot::{GroupRuntime, SnapshotHandle};
+use crate::upstream_exchange::{AttemptTimeouts, ExchangeError, UpstreamExchange};
+
+/// Limits of the data plane from the static configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct ProxyLimits {
+    /// `MAX_CONCURRENT_REQUESTS`.
+    pub max_concurrent_requests: u32,
+    /// Largest request body (413 above it).
+    pub max_request_body_bytes: usize,
+}
+
+/// The gateway's Pingora service.
+pub struct GatewayService {
+    snapshot: SnapshotHandle,
+    exchange: UpstreamExchange,
+    admin_addr: SocketAddr,
+    limits: ProxyLimits,
+    inflight: Arc<AtomicU32>,
+    started: Instant,
+}
+
+impl GatewayService {
+    /// A service serving `snapshot`, forwarding non-proxy paths to `admin_addr`.
+    pub fn new(
+        snapshot: SnapshotHandle,
+        exchange: UpstreamExchange,
+        admin_addr: SocketAddr,
+        limits: ProxyLimits,
+    ) -> Self {
+        Self {
+            snapshot,
+            exchange,
+            admin_addr,
+            limits,
+            inflight: Arc::default(),
+            started: Instant::now(),
+        }
+    }
+
+    /// Handles `/proxy/{group}/{rest}` completely.
+    async fn proxy(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+        group_name: &str,
+        rest: &str,
+    ) -> Result<()> {
+        let snapshot = self.snapshot.load();
+        if !snapshot.is_loaded() {
+            return respond_error(session, &GatewayError::NotReady, None).await;
+        }
+        let Some(group) = snapshot.groups.get(group_name).cloned() else {
+            return respond_error(
+                session,
+                &GatewayError::UnknownGroup(group_name.to_owned()),
+                None,
+            )
+            .await;
+        };
+        drop(snapshot);
+        ctx.group = Some(Arc::clone(&group));
+        let channel = Some(group.channel);
+        let req = session.req_header();
+        let token = extract_token(req.uri.query(), |name| {
+            req.headers.get(name).and_then(|v| v.to_str().ok())
+        });
+        match token {
+            None => return respond_error(session, &GatewayError::MissingProxyKey, channel).await,
+            Some(t) if !group.proxy_keys.allows(&t) => {
+                return respond_error(
+                    session,
+                    &GatewayError::InvalidProxyKey(group.name.clone()),
+                    channel,
+                )
+                .await;
+            }
+            Some(_) => {}
+        }
+        let query = strip_key_param(req.uri.query());
+        let body = match read_body(session, self.limits.max_request_body_bytes).await? {
+            Ok(body) => body,
+            Err(too_large) => {
+                session.set_keepalive(None);
+                return respond_error(session, &too_large, channel).await;
+            }
+        };
+        self.attempt_loop(session, ctx, &group, rest, query.as_deref(), body)
+            .await
+    }
+
+    /// Tries keys and upstreams until a response can be relayed or the attempts run out.
+    async fn attempt_loop(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+        group: &GroupRuntime,
+        rest: &str,
+        query: Option<&str>,
+        body: Bytes,
+    ) -> Result<()> {
+        let channel = Some(group.channel);
+        let max_attempts = u32::try_from(group.config.max_retries.max(0))
+            .unwrap_or(u32::MAX)
+            .saturating_add(1);
+        let timeouts = AttemptTimeouts {
+            connect: secs(group.config.connect_timeout),
+            read: secs(
+                group
+                    .config
+                    .response_header_timeout
+                    .min(group.config.request_timeout),
+            ),
+            idle: secs(group.config.idle_conn_timeout),
+        };
+        // What the client gets if every attempt fails: the last upstream error response
+        // (keys redacted), or our own error for a transport failure.
+        let mut last_failure: Option<Failure> = None;
+        while ctx.attempts < max_attempts {
+            let Some(key) = group.keys.pick(&ctx.tried_keys, now_ms()) else {
+                break;
+            };
+            let Some(upstream) = group.upstreams.pick() else {
+                return respond_error(
+                    session,
+                    &GatewayError::NoUpstream(group.name.clone()),
+                    channel,
+                )
+                .await;
+            };
+            ctx.attempts += 1;
+            ctx.tried_keys.push(key.id);
+            let request = UpstreamRequest {
+                channel: group.channel,
+                upstream,
+                key: &key,
+                rest,
+                query,
+                body_len: body.len(),
+            }
+            .build(session.req_header())?;
+            match self
+                .exchange
+                .send(upstream, &request, &body, timeouts)
+                .await
+            {
+                Ok(resp) => {
+                    let status = resp.status();
+                    if !group.config.failover.matches(status) {
+                        return self.exchange.relay(session, resp).await;
+                    }
+                    let content_type = resp
+                        .header()
+                        .and_then(|h| h.headers.get(http::header::CONTENT_TYPE).cloned());
+                    let error_body = self.exchange.drain(resp).await;
+                    tracing::debug!(group = %group.name, status, attempt = ctx.attempts, "upstream answered a failover status");
+                    let text = redact(&String::from_utf8_lossy(&error_body), key.value.expose());
+                    last_failure = Some(Failure::Upstream {
+                        status,
+                        content_type,
+                        body: Bytes::from(text),
+                    });
+                }
+                Err(e) => {
+                    let reason = redact(&e.to_string(), key.value.expose());
+                    tracing::warn!(group = %group.name, upstream = %upstream.host, attempt = ctx.attempts, "upstream attempt failed: {reason}");
+                    last_failure = Some(Failure::Gateway(match e {
+                        ExchangeError::Timeout => GatewayError::UpstreamTimeout {
+                            host: upstream.host.clone(),
+                        },
+                        ExchangeError::Connect(_) | ExchangeError::Transport(_) => {
+                            GatewayError::UpstreamUnreachable {
+                                host: upstream.host.clone(),
+                                reason,
+                            }
+                        }
+                    }));
+                }
+            }
+        }
+        match last_failure {
+            Some(Failure::Upstream {
+                status,
+                content_type,
+                body,
+            }) => respond_raw(session, status, content_type, body).await,
+            Some(Failure::Gateway(error)) => respond_error(session, &error, channel).await,
+            None => {
+                respond_error(
+                    session,
+                    &GatewayError::NoActiveKeys(group.name.clone()),
+                    channel,
+                )
+                .await
+            }
+        }
+    }
+
+    fn health(&self) -> (u16, Vec<u8>) {
+        let snapshot = self.snapshot.load();
+        let loaded = snapshot.is_loaded();
+        let body = serde_json::json!({
+            "status": if loaded { "healthy" } else { "starting" },
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "uptime": format_uptime(self.started.elapsed()),
+            "routing_revision": snapshot.revision,
+            "groups": snapshot.groups.len(),
+        });
+        (
+            if loaded { 200 } else { 503 },
+            body.to_string().into_bytes(),
+        )
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for GatewayService {
+    type CTX = RequestContext;
+
+    fn new_ctx(&self) -> RequestContext {
+        RequestContext::default()
+    }
+
+    async fn request_filter(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+    ) -> Result<bool> {
+        let Some(slot) =
+            InflightGuard::try_acquire(&self.inflight, self.limits.max_concurrent_requests)
+        else {
+            respond_error(
+                session,
+                &GatewayError::TooManyRequests(self.limits.max_concurrent_requests),
+                None,
+            )
+            .await?;
+            return Ok(true);
+        };
+        ctx.inflight = Some(slot);
+        let path = session.req_header().uri.path().to_owned();
+        match route(&path) {
+            Route::Health => {
+                let (status, body) = self.health();
+                respond_raw(
+                    session,
+                    status,
+                    Some(http::HeaderValue::from_static("application/json")),
+                    Bytes::from(body),
+                )
+                .await?;
+                Ok(true)
+            }
+            Route::Admin => {
+                ctx.forward_to_admin = true;
+                Ok(false)
+            }
+            Route::Proxy { group, rest } => {
+                self.proxy(session, ctx, group, rest).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        ctx: &mut RequestContext,
+    ) -> Result<Box<HttpPeer>> {
+        if !ctx.forward_to_admin {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "proxy routes never use upstream_peer",
+            ));
+        }
+        let mut peer = HttpPeer::new(self.admin_addr, false, String::new());
+        peer.options.connection_timeout = Some(Duration::from_secs(2));
+        Ok(Box::new(peer))
+    }
+}
+
+/// How the last failed attempt ended.
+enum Failure {
+    /// The upstream answered a failover status; its body is passed on.
+    Upstream {
+        status: u16,
+        content_type: Option<http::HeaderValue>,
+        body: Bytes,
+    },
+    /// No usable answer (connect error, reset, timeout).
+    Gateway(GatewayError),
+}
+
+/// Reads the whole request body, answering `Expect: 100-continue` first. The inner `Err` is a
+/// 413 to send; the outer one a client that went away (status 0, nothing to answer).
+async fn read_body(
+    session: &mut Session,
+    limit: usize,
+) -> Result<std::result::Result<Bytes, GatewayError>> {
+    let declared = session
+        .req_header()
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Ok(Err(GatewayError::BodyTooLarge(limit)));
+    }
+    let expects_continue = session
+        .req_header()
+        .headers
+        .get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if expects_continue {
+        session
+            .write_response_header(Box::new(ResponseHeader::build(100, None)?), false)
+            .await?;
+    }
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
+    while let Some(chunk) = session
+        .read_request_body()
+        .await
+        .map_err(|e| e.into_down())?
+    {
+        if buf.len() + chunk.len() > limit {
+            return Ok(Err(GatewayError::BodyTooLarge(limit)));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(Ok(buf.freeze()))
+}
+
+/// Answers one of our own errors with a provider-shaped JSON body.
+async fn respond_error(
+    session: &mut Session,
+    error: &GatewayError,
+    channel: Option<gateway_core::ChannelType>,
+) -> Result<()> {
+    let body = Bytes::from(error.body(channel));
+    respond_raw(
+        session,
+        error.status(),
+        Some(http::HeaderValue::from_static("application/json")),
+        body,
+    )
+    .await
+}
+
+/// Answers a complete response with a known body.
+async fn respond_raw(
+    session: &mut Session,
+    status: u16,
+    content_type: Option<http::HeaderValue>,
+    body: Bytes,
+) -> Result<()> {
+    let mut header = ResponseHeader::build(status, Some(3))?;
+    if let Some(ct) = content_type {
+        header.insert_header(http::header::CONTENT_TYPE, ct)?;
+    }
+    header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+    session
+        .write_response_header(Box::new(header), false)
+        .await?;
+    session.write_response_body(Some(body), true).await
+}
+
+fn secs(s: i64) -> Duration {
+    Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1))
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `1h2m3s`, like Go's duration strings GPT-Load reports.
+fn format_uptime(d: Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, s) = (s / 3600, (s % 3600) / 60, s % 60);
+    if h > 0 {
+        format!("{h}h{m}m{s}s")
+    } else if m > 0 {
+        format!("{m}m{s}s")
+    } else {
+        format!("{s}s")
+    }
+}

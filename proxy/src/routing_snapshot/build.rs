@@ -1,0 +1,130 @@
+//! Database rows → a ready `RoutingSnapshot`. Every fallible step happens here, off the request
+//! path; a group that cannot be built is left out with a warning, and a database error keeps the
+//! old snapshot serving.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
+use gateway_core::{ChannelType, Secret};
+use gateway_schema::models::Group;
+use gateway_schema::{Database, DbError, KeyRow};
+
+use super::{GroupRuntime, RoutingSnapshot};
+use crate::client_auth::ProxyKeySet;
+use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
+use crate::upstream_selection::{Upstream, UpstreamTable};
+
+/// Why a snapshot could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Reading the database failed.
+    #[error(transparent)]
+    Database(#[from] DbError),
+}
+
+#[derive(serde::Deserialize)]
+struct UpstreamEntry {
+    url: String,
+    #[serde(default)]
+    weight: i64,
+}
+
+/// Reads revision, settings, groups and active keys and builds the next snapshot, carrying key
+/// health over from `previous` by key id. The revision is read first, so a write that lands
+/// during the build is picked up by the next poll.
+pub async fn build(
+    db: &Database,
+    previous: &RoutingSnapshot,
+) -> Result<RoutingSnapshot, BuildError> {
+    let revision = db.revision().await?;
+    let rows = db.settings().await?;
+    let (settings, bad) =
+        SystemSettings::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    for e in bad {
+        tracing::warn!("ignoring stored setting: {e}");
+    }
+    let groups = db.groups().await?;
+    let mut keys_by_group: HashMap<i64, Vec<KeyRow>> = HashMap::new();
+    for row in db.active_keys().await? {
+        keys_by_group.entry(row.group_id).or_default().push(row);
+    }
+    let health = previous.key_health();
+    let mut out = HashMap::with_capacity(groups.len());
+    for group in groups {
+        let keys = keys_by_group.remove(&group.id).unwrap_or_default();
+        match build_group(&group, keys, &settings, &health) {
+            Ok(runtime) => {
+                out.insert(group.name.clone(), Arc::new(runtime));
+            }
+            Err(reason) => {
+                tracing::warn!(group = %group.name, "group left out of routing: {reason}")
+            }
+        }
+    }
+    Ok(RoutingSnapshot {
+        revision,
+        groups: out,
+    })
+}
+
+fn build_group(
+    group: &Group,
+    keys: Vec<KeyRow>,
+    settings: &SystemSettings,
+    health: &HashMap<i64, Arc<KeyHealth>>,
+) -> Result<GroupRuntime, String> {
+    if group.group_type != "standard" {
+        return Err(format!(
+            "group type '{}' is not served by this version",
+            group.group_type
+        ));
+    }
+    let channel: ChannelType = group.channel_type.parse().map_err(|e| format!("{e}"))?;
+    let entries: Vec<UpstreamEntry> = serde_json::from_str(&group.upstreams)
+        .map_err(|e| format!("upstreams are not valid JSON: {e}"))?;
+    let mut upstreams = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let weight = u32::try_from(entry.weight.max(0)).unwrap_or(u32::MAX);
+        match Upstream::parse(&entry.url, weight) {
+            Ok(u) => upstreams.push(u),
+            Err(e) => tracing::warn!(group = %group.name, "{e}"),
+        }
+    }
+    let overrides = if group.config.trim().is_empty() {
+        GroupConfig::default()
+    } else {
+        serde_json::from_str::<serde_json::Value>(&group.config)
+            .map_err(|e| e.to_string())
+            .and_then(|v| GroupConfig::validate(&v).map_err(|e| e.to_string()))
+            .unwrap_or_else(|e| {
+                tracing::warn!(group = %group.name, "ignoring invalid group config: {e}");
+                GroupConfig::default()
+            })
+    };
+    let ring = KeyRing::new(
+        keys.into_iter()
+            .map(|k| {
+                let h = health.get(&k.id).cloned().unwrap_or_default();
+                Arc::new(PoolKey {
+                    id: k.id,
+                    value: Secret::new(k.key_value),
+                    health: h,
+                })
+            })
+            .collect(),
+    );
+    let proxy_keys = ProxyKeySet::new(
+        gateway_core::settings_catalogue::split_key_list(&group.proxy_keys)
+            .chain(settings.proxy_keys()),
+    );
+    Ok(GroupRuntime {
+        id: group.id,
+        name: group.name.clone(),
+        channel,
+        upstreams: UpstreamTable::new(upstreams),
+        keys: ring,
+        proxy_keys,
+        config: settings.effective(&overrides),
+    })
+}

@@ -1,0 +1,79 @@
+//! The routing snapshot: everything the request path needs to route, authenticate and pick keys
+//! and upstreams, immutable, behind one `ArcSwap`. Loaded once per request; rebuilt off the
+//! request path by the refresher when `config_revision` changes, then swapped in one store.
+
+mod build;
+mod refresher;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use gateway_core::ChannelType;
+use gateway_core::settings_catalogue::EffectiveConfig;
+
+pub use build::{BuildError, build};
+pub use refresher::SnapshotRefresher;
+
+use crate::client_auth::ProxyKeySet;
+use crate::key_ring::{KeyHealth, KeyRing};
+use crate::upstream_selection::UpstreamTable;
+
+/// One routing table version.
+#[derive(Debug, Default)]
+pub struct RoutingSnapshot {
+    /// The `config_revision` it was built from (0 = nothing loaded yet).
+    pub revision: i64,
+    /// Groups by name.
+    pub groups: HashMap<String, Arc<GroupRuntime>>,
+}
+
+/// Everything the data plane knows about one group.
+#[derive(Debug)]
+pub struct GroupRuntime {
+    /// Database id.
+    pub id: i64,
+    /// Name used in `/proxy/{name}`.
+    pub name: String,
+    /// Provider API.
+    pub channel: ChannelType,
+    /// Weighted upstreams.
+    pub upstreams: UpstreamTable,
+    /// Active keys in rotation.
+    pub keys: KeyRing,
+    /// Proxy keys that may call the group (its own and the global ones).
+    pub proxy_keys: ProxyKeySet,
+    /// System settings with the group's overrides.
+    pub config: EffectiveConfig,
+}
+
+impl RoutingSnapshot {
+    /// True once a snapshot was loaded from the database.
+    pub fn is_loaded(&self) -> bool {
+        self.revision > 0
+    }
+
+    /// Runtime health of every key, by key id, to carry into the next snapshot.
+    pub fn key_health(&self) -> HashMap<i64, Arc<KeyHealth>> {
+        self.groups
+            .values()
+            .flat_map(|g| g.keys.keys().iter().map(|k| (k.id, Arc::clone(&k.health))))
+            .collect()
+    }
+}
+
+/// The shared handle to the current snapshot (cheap to clone).
+#[derive(Clone, Default)]
+pub struct SnapshotHandle(Arc<ArcSwap<RoutingSnapshot>>);
+
+impl SnapshotHandle {
+    /// The current snapshot. Call once per request and keep the `Arc`.
+    pub fn load(&self) -> Arc<RoutingSnapshot> {
+        self.0.load_full()
+    }
+
+    /// Replaces the snapshot; infallible, nothing but a store.
+    pub fn swap(&self, next: RoutingSnapshot) {
+        self.0.store(Arc::new(next));
+    }
+}

@@ -1,0 +1,67 @@
+//! Wiring of the Pingora server from the static configuration: server settings, the public
+//! listener with `GatewayService`, and the snapshot refresher as a background service.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use gateway_core::GatewayConfig;
+use gateway_schema::{Database, DatabaseUrl};
+use pingora::connectors::ConnectorOptions;
+use pingora::connectors::http::Connector;
+use pingora::proxy::http_proxy_service;
+use pingora::server::Server;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::services::background::background_service;
+
+use crate::gateway_service::{GatewayService, ProxyLimits};
+use crate::routing_snapshot::{SnapshotHandle, SnapshotRefresher};
+use crate::upstream_exchange::UpstreamExchange;
+
+/// Pingora's server settings for our configuration.
+pub fn server_conf(config: &GatewayConfig) -> ServerConf {
+    let threads = if config.threads == 0 {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    } else {
+        config.threads
+    };
+    ServerConf {
+        threads,
+        grace_period_seconds: Some(config.graceful_shutdown_timeout.as_secs()),
+        graceful_shutdown_timeout_seconds: Some(5),
+        upgrade_sock: format!("/tmp/gateway-proxy-{}.sock", config.port),
+        pid_file: format!("/tmp/gateway-proxy-{}.pid", config.port),
+        ..ServerConf::default()
+    }
+}
+
+/// Builds the server with its services, ready for `run_forever`.
+pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Server> {
+    let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
+    let db = Database::connect(&url, 4).context("database pool")?;
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
+    server.bootstrap();
+    let snapshot = SnapshotHandle::default();
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    )));
+    let service = GatewayService::new(
+        snapshot.clone(),
+        UpstreamExchange::new(connector),
+        config.admin_listen,
+        ProxyLimits {
+            max_concurrent_requests: config.max_concurrent_requests,
+            max_request_body_bytes: config.max_request_body_bytes,
+        },
+    );
+    let mut proxy = http_proxy_service(&server.configuration, service);
+    proxy.add_tcp(&config.public_listen());
+    server.add_service(proxy);
+    let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
+    server.add_service(background_service("routing snapshot refresher", refresher));
+    let _ = Arc::clone(&server.configuration);
+    Ok(server)
+}

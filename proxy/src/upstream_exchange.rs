@@ -1,0 +1,287 @@
+//! The upstream exchange, owned by `request_filter` (design §3): Pingora's connector and pooled
+//! sessions, our own request write and response-header read, so that any body size can be
+//! retried with the next key. Also the relay of a response to the client, chunk by chunk.
+//!
+//! Traps handled here (reference/pingora-upstream-exchange.md §5): timeouts set per session,
+//! 1xx responses skipped, a stale pooled connection retried once on a fresh one, the early
+//! response of an upstream that stopped reading the body salvaged, failover bodies drained so the
+//! connection returns to the pool, the client watched while streaming (`biased` select with a
+//! `response_done` check first), and downstream framing fixed up.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::protocols::http::client::HttpSession;
+use pingora::proxy::Session;
+use pingora::upstreams::peer::HttpPeer;
+use pingora::{ErrorType, Result};
+
+use crate::dns_cache::DnsCache;
+use crate::upstream_selection::Upstream;
+
+/// The most of a failed attempt's body we read (to pass it on or to free the connection).
+const ERROR_BODY_LIMIT: usize = 1 << 20;
+/// How long we wait for a failed attempt's body before giving the connection up.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Timeouts of one attempt.
+#[derive(Clone, Copy, Debug)]
+pub struct AttemptTimeouts {
+    /// TCP connect (and TLS handshake) time.
+    pub connect: Duration,
+    /// Time to the response header, and the longest gap between body chunks.
+    pub read: Duration,
+    /// How long an idle pooled connection is kept.
+    pub idle: Duration,
+}
+
+/// Why an attempt got no response header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExchangeError {
+    /// Name resolution, connect or TLS handshake failed.
+    Connect(String),
+    /// The upstream did not answer in time.
+    Timeout,
+    /// The connection failed while sending or waiting (reset, closed…).
+    Transport(String),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Connect(m) | ExchangeError::Transport(m) => f.write_str(m),
+            ExchangeError::Timeout => f.write_str("timed out"),
+        }
+    }
+}
+
+/// An upstream response whose header has been read; the body is still on the connection.
+pub struct UpstreamResponse {
+    session: HttpSession,
+    peer: HttpPeer,
+    idle: Duration,
+}
+
+impl UpstreamResponse {
+    /// The response header.
+    pub fn header(&self) -> Option<&ResponseHeader> {
+        self.session.response_header()
+    }
+
+    /// The status code (0 if, impossibly, no header).
+    pub fn status(&self) -> u16 {
+        self.header().map_or(0, |h| h.status.as_u16())
+    }
+}
+
+/// Connector plus DNS cache; one per proxy service.
+pub struct UpstreamExchange {
+    connector: Connector,
+    dns: DnsCache,
+}
+
+impl UpstreamExchange {
+    /// An exchange over `connector` (built from the server configuration for its pool settings).
+    pub fn new(connector: Connector) -> Self {
+        Self {
+            connector,
+            dns: DnsCache::default(),
+        }
+    }
+
+    /// Sends `header` + `body` to `upstream` and reads the response header.
+    pub async fn send(
+        &self,
+        upstream: &Upstream,
+        header: &RequestHeader,
+        body: &Bytes,
+        timeouts: AttemptTimeouts,
+    ) -> std::result::Result<UpstreamResponse, ExchangeError> {
+        let addr = self
+            .dns
+            .resolve(&upstream.host, upstream.port)
+            .await
+            .map_err(|e| {
+                ExchangeError::Connect(format!("cannot resolve {}: {e}", upstream.host))
+            })?;
+        let mut peer = HttpPeer::new(addr, upstream.tls, upstream.host.clone());
+        peer.options.connection_timeout = Some(timeouts.connect);
+        peer.options.total_connection_timeout = Some(timeouts.connect + Duration::from_secs(15));
+        peer.options.read_timeout = Some(timeouts.read);
+        peer.options.write_timeout = Some(timeouts.read);
+        peer.options.idle_timeout = Some(timeouts.idle);
+        // A pooled connection the upstream closed meanwhile fails on first use: retry once on a
+        // new connection before treating it as the upstream's failure.
+        let mut stale_retry = true;
+        loop {
+            let (mut session, reused) = self
+                .connector
+                .get_http_session(&peer)
+                .await
+                .map_err(|e| classify(&e, true))?;
+            session.set_read_timeout(Some(timeouts.read));
+            session.set_write_timeout(Some(timeouts.read));
+            match exchange(&mut session, header, body).await {
+                Ok(()) => {
+                    return Ok(UpstreamResponse {
+                        session,
+                        peer,
+                        idle: timeouts.idle,
+                    });
+                }
+                Err(e) if reused && stale_retry && e.etype() != &ErrorType::ReadTimedout => {
+                    stale_retry = false;
+                    session.shutdown().await;
+                }
+                Err(e) => {
+                    session.shutdown().await;
+                    return Err(classify(&e, false));
+                }
+            }
+        }
+    }
+
+    /// Reads the (small) body of a response we will not relay, so its connection can return to
+    /// the pool; gives the connection up if the body is large or slow. Returns what was read.
+    pub async fn drain(&self, mut resp: UpstreamResponse) -> Bytes {
+        let mut buf = BytesMut::new();
+        let read_all = async {
+            while !resp.session.response_done() {
+                match resp.session.read_response_body().await {
+                    Ok(Some(chunk)) if buf.len() + chunk.len() <= ERROR_BODY_LIMIT => {
+                        buf.extend_from_slice(&chunk)
+                    }
+                    Ok(None) => break,
+                    Ok(Some(_)) | Err(_) => return false,
+                }
+            }
+            true
+        };
+        let complete = tokio::time::timeout(DRAIN_TIMEOUT, read_all)
+            .await
+            .unwrap_or(false);
+        if complete {
+            self.connector
+                .release_http_session(resp.session, &resp.peer, Some(resp.idle))
+                .await;
+        } else {
+            resp.session.shutdown().await;
+        }
+        buf.freeze()
+    }
+
+    /// Relays the response to the client: header (framing fixed up), then the body chunk by
+    /// chunk as it arrives (never buffered, so SSE keeps its timing), while watching for the
+    /// client going away. The connection returns to the pool when the body was read to its end.
+    ///
+    /// An error after the header went out means the client sees a truncated stream, on purpose.
+    pub async fn relay(&self, client: &mut Session, mut resp: UpstreamResponse) -> Result<()> {
+        let Some(upstream_header) = resp.session.response_header() else {
+            return Err(pingora::Error::explain(
+                ErrorType::InternalError,
+                "no upstream response header",
+            ));
+        };
+        let header = downstream_header(upstream_header)?;
+        client
+            .write_response_header(Box::new(header), false)
+            .await?;
+        loop {
+            if resp.session.response_done() {
+                break;
+            }
+            tokio::select! {
+                biased;
+                chunk = resp.session.read_response_body() => match chunk {
+                    Ok(Some(data)) => client.write_response_body(Some(data), false).await?,
+                    Ok(None) => break,
+                    Err(e) => {
+                        resp.session.shutdown().await;
+                        return Err(e);
+                    }
+                },
+                gone = client.as_downstream_mut().read_body_or_idle(true) => {
+                    resp.session.shutdown().await;
+                    return Err(match gone {
+                        Err(e) => e.into_down(),
+                        Ok(_) => pingora::Error::explain(ErrorType::ConnectionClosed, "client sent data while the response streamed"),
+                    });
+                }
+            }
+        }
+        client.write_response_body(None, true).await?;
+        self.connector
+            .release_http_session(resp.session, &resp.peer, Some(resp.idle))
+            .await;
+        Ok(())
+    }
+}
+
+/// Writes the request and reads the response header, skipping 1xx. If the upstream answered
+/// early and closed while we were still writing the body, its answer is recovered.
+async fn exchange(session: &mut HttpSession, header: &RequestHeader, body: &Bytes) -> Result<()> {
+    session
+        .write_request_header(Box::new(header.clone()))
+        .await?;
+    let written = async {
+        if !body.is_empty() {
+            session.write_request_body(body.clone(), true).await?;
+        }
+        session.finish_request_body().await
+    }
+    .await;
+    if let Err(e) = written {
+        return match tokio::time::timeout(Duration::from_millis(500), read_final_header(session))
+            .await
+        {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(e),
+        };
+    }
+    read_final_header(session).await
+}
+
+async fn read_final_header(session: &mut HttpSession) -> Result<()> {
+    loop {
+        session.read_response_header().await?;
+        match session.response_header() {
+            Some(h) if h.status.is_informational() && h.status.as_u16() != 101 => continue,
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn classify(e: &pingora::Error, connecting: bool) -> ExchangeError {
+    match e.etype() {
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout => ExchangeError::Timeout,
+        ErrorType::ConnectTimedout => ExchangeError::Connect("connect timed out".to_owned()),
+        _ if connecting => ExchangeError::Connect(describe(e)),
+        _ => ExchangeError::Transport(describe(e)),
+    }
+}
+
+/// A short description without the peer's internals: the error type and its cause.
+fn describe(e: &pingora::Error) -> String {
+    match &e.cause {
+        Some(cause) => format!("{} ({cause})", e.etype().as_str()),
+        None => e.etype().as_str().to_owned(),
+    }
+}
+
+/// The upstream header adapted for an HTTP/1.1 client: connection-level headers removed (Pingora
+/// writes its own), and chunked framing when the upstream gave no length.
+fn downstream_header(upstream: &ResponseHeader) -> Result<ResponseHeader> {
+    let mut h = upstream.clone();
+    h.set_version(http::Version::HTTP_11);
+    for name in ["connection", "keep-alive", "proxy-connection"] {
+        h.remove_header(name);
+    }
+    if !h.headers.contains_key(http::header::CONTENT_LENGTH)
+        && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        h.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
+    }
+    Ok(h)
+}
