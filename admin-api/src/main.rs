@@ -1,1 +1,82 @@
-fn main() {}
+//! `gateway-admin`: loads the configuration, prepares the database and serves the admin API on
+//! its loopback address until SIGINT/SIGTERM.
+
+use std::io::Write;
+
+use anyhow::Context;
+use clap::Parser;
+use gateway_core::{ConfigArgs, GatewayConfig};
+
+/// The gateway's control plane (GPT-Load compatible /api), reached through the proxy's public port.
+#[derive(Parser, Debug)]
+#[command(name = "gateway-admin", version)]
+struct Cli {
+    #[command(flatten)]
+    config: ConfigArgs,
+}
+
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "gateway-admin: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = GatewayConfig::load(&cli.config)?;
+    if cli.config.check_config {
+        let mut out = std::io::stdout();
+        writeln!(out, "configuration OK\n{}", config.summary())?;
+        for w in &config.warnings {
+            writeln!(out, "warning: {w}")?;
+        }
+        return Ok(());
+    }
+    gateway_core::logging::init(&config.log)?;
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(config))
+}
+
+async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+    let db = gateway_admin::bootstrap::prepare_database(&config).await?;
+    let state = gateway_admin::AppState {
+        db,
+        auth_key: config.auth_key.clone(),
+        default_app_url: config.default_app_url(),
+        cors: config.cors.clone(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (ADMIN_LISTEN)", config.admin_listen))?;
+    tracing::info!(
+        "gateway-admin listening on http://{} (public through the proxy on port {})",
+        config.admin_listen,
+        config.port
+    );
+    axum::serve(listener, gateway_admin::router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("admin server failed")
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return ctrl_c.await.unwrap_or(());
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("gateway-admin stopping");
+}

@@ -97,7 +97,7 @@ impl UpstreamRequest<'_> {
         let key = self.key.value.expose().as_str();
         match placement {
             CredentialPlacement::Bearer => {
-                req.insert_header(http::header::AUTHORIZATION, format!("Bearer {key}"))?
+                req.insert_header(http::header::AUTHORIZATION, format!("Bearer {key}"))?;
             }
             CredentialPlacement::XApiKey => {
                 req.insert_header(HeaderName::from_static("x-api-key"), key)?;

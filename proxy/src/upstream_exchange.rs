@@ -151,7 +151,7 @@ impl UpstreamExchange {
             while !resp.session.response_done() {
                 match resp.session.read_response_body().await {
                     Ok(Some(chunk)) if buf.len() + chunk.len() <= ERROR_BODY_LIMIT => {
-                        buf.extend_from_slice(&chunk)
+                        buf.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
                     Ok(Some(_)) | Err(_) => return false,

@@ -58,7 +58,7 @@ pub async fn build(
                 out.insert(group.name.clone(), Arc::new(runtime));
             }
             Err(reason) => {
-                tracing::warn!(group = %group.name, "group left out of routing: {reason}")
+                tracing::warn!(group = %group.name, "group left out of routing: {reason}");
             }
         }
     }

@@ -1,0 +1,46 @@
+//! Start-up duties: open the database, run migrations and seed missing settings on the master.
+
+use anyhow::Context;
+use gateway_core::GatewayConfig;
+use gateway_core::settings_catalogue::CATALOGUE;
+use gateway_schema::{Database, DatabaseUrl, run_migrations};
+
+/// Opens the database; on the master, migrates it and inserts missing settings rows (`app_url`
+/// from `HOST`/`PORT`, `proxy_keys` from `AUTH_KEY`, the rest from the catalogue's defaults).
+pub async fn prepare_database(config: &GatewayConfig) -> anyhow::Result<Database> {
+    let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
+    let db = Database::connect(&url, 8).context("database pool")?;
+    if config.is_slave {
+        tracing::info!("IS_SLAVE=true: not running migrations");
+        return Ok(db);
+    }
+    let ran = run_migrations(&url)
+        .await
+        .context("cannot migrate the database")?;
+    if ran > 0 {
+        tracing::info!(
+            migrations = ran,
+            backend = url.backend_name(),
+            "database migrated"
+        );
+    }
+    let defaults: Vec<(String, String, String)> = CATALOGUE
+        .iter()
+        .map(|d| {
+            let value = match d.key {
+                "app_url" => config.default_app_url(),
+                "proxy_keys" => config.auth_key.expose().clone(),
+                _ => d.default.to_owned(),
+            };
+            (d.key.to_owned(), value, d.description.to_owned())
+        })
+        .collect();
+    let seeded = db
+        .seed_settings(&defaults)
+        .await
+        .context("cannot seed settings")?;
+    if seeded > 0 {
+        tracing::info!(settings = seeded, "default settings written");
+    }
+    Ok(db)
+}

@@ -1,0 +1,441 @@
+//! Request and response bodies of the API (never the diesel rows themselves), with GPT-Load's
+//! JSON field names, and the validation of group input.
+
+use std::collections::BTreeMap;
+
+use chrono::{NaiveDateTime, SecondsFormat};
+use gateway_core::ChannelType;
+use gateway_core::settings_catalogue::GroupConfig;
+use gateway_schema::models::{ApiKey, Group};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// RFC 3339 in UTC, as the API prints every time.
+pub fn rfc3339(t: NaiveDateTime) -> String {
+    t.and_utc().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Body of `POST /api/groups`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    /// Unique name (`^[a-z0-9_-]{1,100}$`).
+    pub name: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// `standard` (default).
+    #[serde(default)]
+    pub group_type: String,
+    /// `[{"url","weight"}]`.
+    #[serde(default)]
+    pub upstreams: Value,
+    /// Channel type.
+    #[serde(default)]
+    pub channel_type: String,
+    /// Display order.
+    #[serde(default)]
+    pub sort: i32,
+    /// Model used for validation.
+    #[serde(default)]
+    pub test_model: String,
+    /// Validation path ("" = channel default).
+    #[serde(default)]
+    pub validation_endpoint: String,
+    /// Body overrides.
+    #[serde(default)]
+    pub param_overrides: Value,
+    /// Model redirects.
+    #[serde(default)]
+    pub model_redirect_rules: Value,
+    /// Strict redirects.
+    #[serde(default)]
+    pub model_redirect_strict: bool,
+    /// Setting overrides.
+    #[serde(default)]
+    pub config: Value,
+    /// Header rules.
+    #[serde(default)]
+    pub header_rules: Value,
+    /// Comma-separated proxy keys.
+    #[serde(default)]
+    pub proxy_keys: String,
+}
+
+/// Body of `PUT /api/groups/{id}`: every field optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateGroup {
+    /// See [`CreateGroup`].
+    pub name: Option<String>,
+    /// See [`CreateGroup`].
+    pub display_name: Option<String>,
+    /// See [`CreateGroup`].
+    pub description: Option<String>,
+    /// Ignored: a group's type cannot change.
+    pub group_type: Option<String>,
+    /// See [`CreateGroup`].
+    pub upstreams: Option<Value>,
+    /// See [`CreateGroup`].
+    pub channel_type: Option<String>,
+    /// See [`CreateGroup`].
+    pub sort: Option<i32>,
+    /// See [`CreateGroup`] (only a non-empty value changes it).
+    pub test_model: Option<String>,
+    /// See [`CreateGroup`].
+    pub validation_endpoint: Option<String>,
+    /// See [`CreateGroup`].
+    pub param_overrides: Option<Value>,
+    /// See [`CreateGroup`].
+    pub model_redirect_rules: Option<Value>,
+    /// See [`CreateGroup`].
+    pub model_redirect_strict: Option<bool>,
+    /// See [`CreateGroup`].
+    pub config: Option<Value>,
+    /// See [`CreateGroup`].
+    pub header_rules: Option<Value>,
+    /// See [`CreateGroup`].
+    pub proxy_keys: Option<String>,
+}
+
+/// `GroupResponse` of GPT-Load.
+#[derive(Debug, Serialize)]
+pub struct GroupResponse {
+    id: i64,
+    name: String,
+    endpoint: String,
+    display_name: String,
+    description: String,
+    group_type: String,
+    upstreams: Value,
+    channel_type: String,
+    sort: i32,
+    test_model: String,
+    validation_endpoint: String,
+    param_overrides: Value,
+    model_redirect_rules: Value,
+    model_redirect_strict: bool,
+    config: Value,
+    header_rules: Value,
+    proxy_keys: String,
+    last_validated_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+fn json_or(text: &str, fallback: Value) -> Value {
+    serde_json::from_str(text).unwrap_or(fallback)
+}
+
+impl GroupResponse {
+    /// The response for `group`, whose proxy endpoint is `{app_url}/proxy/{name}`.
+    pub fn new(group: Group, app_url: &str) -> Self {
+        Self {
+            endpoint: format!("{}/proxy/{}", app_url.trim_end_matches('/'), group.name),
+            id: group.id,
+            display_name: group.display_name,
+            description: group.description,
+            group_type: group.group_type,
+            upstreams: json_or(&group.upstreams, Value::Array(vec![])),
+            channel_type: group.channel_type,
+            sort: group.sort,
+            test_model: group.test_model,
+            validation_endpoint: group.validation_endpoint,
+            param_overrides: json_or(&group.param_overrides, Value::Object(Default::default())),
+            model_redirect_rules: json_or(
+                &group.model_redirect_rules,
+                Value::Object(Default::default()),
+            ),
+            model_redirect_strict: group.model_redirect_strict,
+            config: json_or(&group.config, Value::Object(Default::default())),
+            header_rules: json_or(&group.header_rules, Value::Array(vec![])),
+            proxy_keys: group.proxy_keys,
+            last_validated_at: group.last_validated_at.map(rfc3339),
+            created_at: rfc3339(group.created_at),
+            updated_at: rfc3339(group.updated_at),
+            name: group.name,
+        }
+    }
+}
+
+/// A key as `GET /api/keys` returns it.
+#[derive(Debug, Serialize)]
+pub struct KeyResponse {
+    id: i64,
+    key_value: String,
+    key_hash: String,
+    group_id: i64,
+    status: String,
+    notes: String,
+    request_count: i64,
+    failure_count: i64,
+    last_used_at: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<ApiKey> for KeyResponse {
+    fn from(k: ApiKey) -> Self {
+        Self {
+            id: k.id,
+            key_value: k.key_value,
+            key_hash: k.key_hash,
+            group_id: k.group_id,
+            status: k.status,
+            notes: k.notes,
+            request_count: k.request_count,
+            failure_count: k.failure_count,
+            last_used_at: k.last_used_at.map(rfc3339),
+            created_at: rfc3339(k.created_at),
+            updated_at: rfc3339(k.updated_at),
+        }
+    }
+}
+
+// ---- validation --------------------------------------------------------------------------
+
+fn invalid(msg: impl Into<String>) -> ApiError {
+    ApiError::Validation(msg.into())
+}
+
+/// `^[a-z0-9_-]{1,100}$`.
+pub fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= 100
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(invalid(
+            "name: invalid group name: use 1-100 lowercase letters, digits, '-' or '_'",
+        ))
+    }
+}
+
+/// A registered channel type.
+pub fn validate_channel(channel: &str) -> Result<ChannelType, ApiError> {
+    channel
+        .trim()
+        .parse::<ChannelType>()
+        .map_err(|e| invalid(format!("channel_type: {e}")))
+}
+
+/// `[{"url": "http(s)://…", "weight": ≥0}]` with at least one weight above 0; returned
+/// normalised as JSON text.
+pub fn validate_upstreams(value: &Value) -> Result<String, ApiError> {
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Entry {
+        url: String,
+        #[serde(default)]
+        weight: i64,
+    }
+    let bad = |m: &str| invalid(format!("upstreams: invalid upstreams configuration: {m}"));
+    let mut entries: Vec<Entry> =
+        serde_json::from_value(value.clone()).map_err(|e| bad(&e.to_string()))?;
+    if entries.is_empty() {
+        return Err(bad("at least one upstream is required"));
+    }
+    for e in &mut entries {
+        e.url = e.url.trim().to_owned();
+        if !(e.url.starts_with("http://") || e.url.starts_with("https://")) {
+            return Err(bad(&format!(
+                "url {:?} must start with http:// or https://",
+                e.url
+            )));
+        }
+        if url::Url::parse(&e.url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .is_none()
+        {
+            return Err(bad(&format!("url {:?} is not a valid URL", e.url)));
+        }
+        if e.weight < 0 {
+            return Err(bad("weight must be 0 or more"));
+        }
+    }
+    if entries.iter().all(|e| e.weight == 0) {
+        return Err(bad("at least one upstream needs a weight above 0"));
+    }
+    serde_json::to_string(&entries).map_err(|e| bad(&e.to_string()))
+}
+
+/// Empty, or a path starting with `/` and containing no `://`.
+pub fn validate_validation_endpoint(v: &str) -> Result<String, ApiError> {
+    let v = v.trim();
+    if v.is_empty() || (v.starts_with('/') && !v.contains("://")) {
+        Ok(v.to_owned())
+    } else {
+        Err(invalid(
+            "validation_endpoint: must be empty or a path starting with '/'",
+        ))
+    }
+}
+
+/// A JSON object (null → `{}`), as text.
+pub fn validate_object(field: &str, v: &Value) -> Result<String, ApiError> {
+    match v {
+        Value::Null => Ok("{}".to_owned()),
+        Value::Object(_) => Ok(v.to_string()),
+        _ => Err(invalid(format!("{field}: must be a JSON object"))),
+    }
+}
+
+/// Source model → target model, both non-empty strings.
+pub fn validate_redirect_rules(v: &Value) -> Result<String, ApiError> {
+    if v.is_null() {
+        return Ok("{}".to_owned());
+    }
+    let map: BTreeMap<String, Value> = serde_json::from_value(v.clone())
+        .map_err(|_| invalid("model_redirect_rules: must be a JSON object"))?;
+    let mut clean = BTreeMap::new();
+    for (from, to) in map {
+        let to = to.as_str().map(str::trim).unwrap_or("");
+        if from.trim().is_empty() || to.is_empty() {
+            return Err(invalid(
+                "model_redirect_rules: source and target models must be non-empty strings",
+            ));
+        }
+        clean.insert(from.trim().to_owned(), to.to_owned());
+    }
+    Ok(serde_json::to_string(&clean).unwrap_or_else(|_| "{}".to_owned()))
+}
+
+/// Group setting overrides, normalised (unknown keys and bad values rejected, nulls dropped).
+pub fn validate_config(v: &Value) -> Result<String, ApiError> {
+    if v.is_null() {
+        return Ok("{}".to_owned());
+    }
+    let config = GroupConfig::validate(v)
+        .map_err(|e| invalid(format!("config: invalid config format: {}", e.reason)))?;
+    serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
+}
+
+/// `[{key, value, action}]`: keys trimmed and canonicalised (`X-Foo-Bar`), empty keys dropped,
+/// duplicates rejected, `action` one of `set` / `remove`.
+pub fn validate_header_rules(v: &Value) -> Result<String, ApiError> {
+    #[derive(Deserialize, Serialize)]
+    #[serde(deny_unknown_fields)]
+    struct Rule {
+        key: String,
+        #[serde(default)]
+        value: String,
+        action: String,
+    }
+    if v.is_null() {
+        return Ok("[]".to_owned());
+    }
+    let rules: Vec<Rule> =
+        serde_json::from_value(v.clone()).map_err(|e| invalid(format!("header_rules: {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for mut r in rules {
+        let key = canonical_header(r.key.trim());
+        if key.is_empty() {
+            continue;
+        }
+        if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+            return Err(invalid(format!(
+                "header_rules: invalid header name {key:?}"
+            )));
+        }
+        if !seen.insert(key.to_ascii_lowercase()) {
+            return Err(invalid(format!("header_rules: duplicate header: {key}")));
+        }
+        if r.action != "set" && r.action != "remove" {
+            return Err(invalid(format!(
+                "header_rules: action for {key} must be 'set' or 'remove'"
+            )));
+        }
+        r.key = key;
+        out.push(r);
+    }
+    serde_json::to_string(&out).map_err(|e| invalid(e.to_string()))
+}
+
+fn canonical_header(key: &str) -> String {
+    key.split('-')
+        .map(|part| {
+            let mut chars = part.chars();
+            match chars.next() {
+                Some(first) => {
+                    first.to_ascii_uppercase().to_string() + &chars.as_str().to_ascii_lowercase()
+                }
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// Proxy keys normalised like GPT-Load (`a, b,,c` → `a,b,c`).
+pub fn normalise_proxy_keys(v: &str) -> String {
+    gateway_core::settings_catalogue::normalise_key_list(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn names() {
+        assert!(validate_name("my-group_1").is_ok());
+        assert!(validate_name("My").is_err());
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"a".repeat(101)).is_err());
+    }
+
+    #[test]
+    fn upstreams() {
+        assert!(
+            validate_upstreams(&json!([{"url": "https://api.openai.com", "weight": 1}])).is_ok()
+        );
+        let e = validate_upstreams(&json!([{"url": "ftp://x", "weight": 1}])).unwrap_err();
+        assert!(e.to_string().starts_with("upstreams:"), "{e}");
+        assert!(validate_upstreams(&json!([])).is_err());
+        assert!(validate_upstreams(&json!([{"url": "http://a", "weight": 0}])).is_err());
+        assert!(validate_upstreams(&json!([{"url": "http://a", "weight": -1}])).is_err());
+        assert!(validate_upstreams(&json!("x")).is_err());
+    }
+
+    #[test]
+    fn header_rules_are_canonical_and_unique() {
+        let v =
+            validate_header_rules(&json!([{"key": " x-foo-bar ", "value": "1", "action": "set"}]))
+                .unwrap();
+        assert!(v.contains("X-Foo-Bar"));
+        let e = validate_header_rules(&json!([
+            {"key": "x-a", "value": "1", "action": "set"},
+            {"key": "X-A", "value": "2", "action": "set"}
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("duplicate header: X-A"));
+    }
+
+    #[test]
+    fn config_and_redirects() {
+        assert!(validate_config(&json!({"max_retries": 2})).is_ok());
+        assert!(
+            validate_config(&json!({"nope": 2}))
+                .unwrap_err()
+                .to_string()
+                .contains("unknown config field: 'nope'")
+        );
+        assert!(validate_redirect_rules(&json!({"a": ""})).is_err());
+        assert_eq!(
+            validate_redirect_rules(&json!({"a": "b"})).unwrap(),
+            r#"{"a":"b"}"#
+        );
+        assert!(validate_validation_endpoint("http://x").is_err());
+    }
+}

@@ -1,0 +1,113 @@
+//! The router: one module per resource under `/api`, the public routes, and the fallback.
+
+mod groups;
+mod keys;
+mod settings;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router, middleware};
+use gateway_core::ChannelType;
+
+use crate::admin_auth::{matches, require_auth_key};
+use crate::error::{ApiResult, ok};
+use crate::extract::ApiJson;
+use crate::http_layers::{cors, security_headers};
+use crate::state::AppState;
+
+/// The whole admin application.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route("/channel-types", get(channel_types))
+        .route("/groups", get(groups::list).post(groups::create))
+        .route("/groups/list", get(groups::list_lite))
+        .route("/groups/config-options", get(groups::config_options))
+        .route("/groups/{id}", put(groups::update).delete(groups::delete))
+        .route("/keys", get(keys::list))
+        .route("/keys/add-multiple", post(keys::add_multiple))
+        .route("/settings", get(settings::list).put(settings::update))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            require_auth_key,
+        ));
+    let api = Router::new()
+        .route("/auth/login", post(login))
+        .merge(protected)
+        .fallback(not_found);
+    Router::new()
+        .nest("/api", api)
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), cors))
+        .with_state(state)
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Login {
+    auth_key: String,
+}
+
+/// `POST /api/auth/login`: GPT-Load's own body shape, `{success, message}`.
+async fn login(
+    State(state): State<AppState>,
+    body: Result<ApiJson<Login>, crate::error::ApiError>,
+) -> Response {
+    match body {
+        Ok(ApiJson(l)) if matches(&l.auth_key, state.auth_key.expose()) => {
+            Json(serde_json::json!({"success": true, "message": "Authentication successful"}))
+                .into_response()
+        }
+        Ok(_) => (
+            StatusCode::UNAUTHORIZED,
+            Json(serde_json::json!({"success": false, "message": "Authentication failed"})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::BAD_REQUEST,
+            Json(serde_json::json!({"success": false, "message": "Invalid request format"})),
+        )
+            .into_response(),
+    }
+}
+
+/// `GET /api/channel-types`, in a stable order.
+async fn channel_types() -> ApiResult {
+    Ok(ok(ChannelType::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .collect::<Vec<_>>()))
+}
+
+/// `GET /health` of the admin process: checks the database too.
+async fn health(State(state): State<AppState>) -> Response {
+    match state.db.ping().await {
+        Ok(revision) => Json(serde_json::json!({"status": "healthy", "database": state.db.backend(), "config_revision": revision})).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unhealthy", "database": state.db.backend(), "error": e.to_string()})),
+        )
+            .into_response(),
+    }
+}
+
+/// Unknown routes: `404 {"error": "Not Found"}` as GPT-Load.
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(serde_json::json!({"error": "Not Found"})),
+    )
+        .into_response()
+}
+
+/// The id in a path, or 400 naming it.
+fn parse_id(raw: &str) -> Result<i64, crate::error::ApiError> {
+    raw.parse::<i64>().ok().filter(|id| *id > 0).ok_or_else(|| {
+        crate::error::ApiError::BadRequest(format!(
+            "invalid id {raw:?}: expected a positive integer"
+        ))
+    })
+}

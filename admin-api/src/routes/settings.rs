@@ -1,0 +1,66 @@
+//! `/api/settings`: the dynamic settings by category, and validated partial updates.
+
+use axum::extract::State;
+use gateway_core::settings_catalogue::{
+    CATALOGUE, SettingCategory, SettingKind, SystemSettings, find, validate_value,
+};
+
+use crate::error::{ApiError, ApiResult, ok, success};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// `GET /api/settings`: `[{category_name, settings: [...]}]` in GPT-Load's order.
+pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
+    let rows = state.db.settings().await?;
+    let (settings, _) =
+        SystemSettings::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let categories: Vec<serde_json::Value> = [SettingCategory::Basic, SettingCategory::Request, SettingCategory::Key]
+        .into_iter()
+        .map(|cat| {
+            let items: Vec<serde_json::Value> = CATALOGUE
+                .iter()
+                .filter(|d| d.category == cat)
+                .map(|d| {
+                    let mut item = serde_json::json!({
+                        "key": d.key,
+                        "name": d.name,
+                        "value": settings.value(d.key),
+                        "type": d.kind.type_name(),
+                        "default_value": d.default,
+                        "description": d.description,
+                        "category": cat.title(),
+                        "required": matches!(d.kind, SettingKind::Int { .. } | SettingKind::String { required: true }),
+                    });
+                    if let SettingKind::Int { min } = d.kind {
+                        item["min_value"] = min.into();
+                    }
+                    item
+                })
+                .collect();
+            serde_json::json!({"category_name": cat.title(), "settings": items})
+        })
+        .collect();
+    Ok(ok(categories))
+}
+
+/// `PUT /api/settings`: a flat object of key → value; every value is validated before any is
+/// written, and all are written in one transaction.
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> ApiResult {
+    let mut values = Vec::with_capacity(body.len());
+    for (key, value) in &body {
+        let def =
+            find(key).ok_or_else(|| ApiError::Validation(format!("{key}: unknown setting")))?;
+        let text = validate_value(def, value).map_err(|e| ApiError::Validation(e.to_string()))?;
+        values.push((key.clone(), text));
+    }
+    if !values.is_empty() {
+        state.db.update_settings(&values).await?;
+    }
+    Ok(success::<()>(
+        "Settings updated successfully. Configuration will be reloaded in the background across all instances.",
+        None,
+    ))
+}

@@ -1,0 +1,17 @@
+//! `AppState`: what every handler shares (database handle and the static settings it needs).
+
+use gateway_core::Secret;
+use gateway_schema::Database;
+
+/// Shared state of the admin API (cheap to clone).
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Database,
+    /// `AUTH_KEY`.
+    pub auth_key: Secret<String>,
+    /// `app_url` used when the setting is empty (`http://{HOST}:{PORT}`).
+    pub default_app_url: String,
+    /// CORS configuration.
+    pub cors: gateway_core::config::CorsConfig,
+}
