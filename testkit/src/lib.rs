@@ -1,1 +1,10 @@
-//! placeholder
+//! gateway-testkit (dev only): a scripted mock AI provider, fresh migrated test databases and a
+//! launcher for the workspace's real binaries. Nothing here ships in the gateway.
+
+pub mod launcher;
+pub mod mock_provider;
+pub mod test_db;
+
+pub use launcher::{GatewayProcess, binary_path, free_port};
+pub use mock_provider::{MockProvider, Recorded, Reply, ReplyBody};
+pub use test_db::TestDb;
