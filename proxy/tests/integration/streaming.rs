@@ -1,0 +1,98 @@
+//! Streams are relayed chunk by chunk: spacing survives the gateway.
+
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use gateway_testkit::{MockProvider, Reply};
+use serde_json::json;
+
+use crate::support::Gateway;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_chunks_arrive_spaced_not_all_at_once() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group("sse", "openai", &[(&mock.base_url(), 1)], &["sk-sse-1"])
+        .await;
+    mock.always("sk-sse-1", Reply::sse(5, Duration::from_millis(200)));
+    let started = Instant::now();
+    let r = gw
+        .post(
+            "sse",
+            "/v1/chat/completions",
+            json!({"model": "m", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let mut arrivals = Vec::new();
+    let mut text = String::new();
+    let mut stream = r.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        let s = String::from_utf8_lossy(&chunk);
+        for _ in 0..s.matches("data:").count() {
+            arrivals.push(started.elapsed());
+        }
+        text.push_str(&s);
+    }
+    assert!(text.contains("[DONE]"), "{text}");
+    assert!(arrivals.len() >= 5, "{arrivals:?}");
+    // First content event and last content event are 4 × 200 ms apart; bunched delivery would
+    // show them within a few milliseconds of each other.
+    let first = arrivals[0];
+    let last_content = arrivals[4];
+    let spread = last_content - first;
+    assert!(
+        spread >= Duration::from_millis(650),
+        "events bunched: {arrivals:?}"
+    );
+    for pair in arrivals[..5].windows(2) {
+        assert!(
+            pair[1] - pair[0] >= Duration::from_millis(120),
+            "gap too small: {arrivals:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_stream_generate_content_streams() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group("gs", "gemini", &[(&mock.base_url(), 1)], &["AIza-gs-1"])
+        .await;
+    mock.always("AIza-gs-1", Reply::sse(3, Duration::from_millis(150)));
+    let started = Instant::now();
+    let r = gw
+        .client
+        .post(gw.url("/proxy/gs/v1beta/models/gemini-pro:streamGenerateContent?alt=sse"))
+        .header("x-goog-api-key", crate::support::PROXY_KEY)
+        .json(&json!({"contents": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let mut first = None;
+    let mut last = Duration::ZERO;
+    while let Some(chunk) = stream.next().await {
+        if !chunk.unwrap().is_empty() {
+            first.get_or_insert(started.elapsed());
+            last = started.elapsed();
+        }
+    }
+    assert!(
+        last - first.unwrap() >= Duration::from_millis(250),
+        "first {first:?} last {last:?}"
+    );
+    let seen = mock.requests_for_key("AIza-gs-1");
+    assert_eq!(
+        seen.last().unwrap().query_param("alt").as_deref(),
+        Some("sse")
+    );
+}

@@ -1,0 +1,201 @@
+//! A running gateway (admin + proxy on free ports over a fresh SQLite file) and helpers to
+//! create groups and keys through the API and wait until the proxy serves them.
+
+use std::time::{Duration, Instant};
+
+use gateway_testkit::{GatewayProcess, TestDb, free_port};
+use serde_json::{Value, json};
+
+pub(crate) const AUTH_KEY: &str = "it-auth-key-0123456789abcdef";
+pub(crate) const PROXY_KEY: &str = "it-proxy-key-0123456789";
+
+pub(crate) struct Gateway {
+    pub(crate) port: u16,
+    pub(crate) client: reqwest::Client,
+    pub(crate) proxy: GatewayProcess,
+    pub(crate) admin: GatewayProcess,
+    _db: TestDb,
+}
+
+impl Gateway {
+    pub(crate) async fn start() -> Gateway {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts both processes with extra environment variables.
+    pub(crate) async fn start_with(extra_env: &[(&str, &str)]) -> Gateway {
+        let db = TestDb::sqlite().await.expect("sqlite test db");
+        let port = free_port().to_string();
+        let admin_listen = format!("127.0.0.1:{}", free_port());
+        let dsn = db.dsn();
+        let mut env: Vec<(&str, &str)> = vec![
+            ("AUTH_KEY", AUTH_KEY),
+            ("HOST", "127.0.0.1"),
+            ("PORT", &port),
+            ("ADMIN_LISTEN", &admin_listen),
+            ("DATABASE_DSN", &dsn),
+            ("SERVER_THREADS", "2"),
+            ("LOG_LEVEL", "info"),
+            ("RELOAD_POLL_INTERVAL_MS", "100"),
+        ];
+        env.extend_from_slice(extra_env);
+        let admin = GatewayProcess::spawn("gateway-admin", &env, &[]).expect("spawn admin");
+        admin
+            .wait_http_ready(
+                &format!("http://{admin_listen}/health"),
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("admin ready");
+        let proxy = GatewayProcess::spawn("gateway-proxy", &env, &[]).expect("spawn proxy");
+        let port: u16 = port.parse().expect("port");
+        proxy
+            .wait_http_ready(
+                &format!("http://127.0.0.1:{port}/health"),
+                Duration::from_secs(20),
+            )
+            .await
+            .expect("proxy ready");
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(16)
+            .build()
+            .expect("client");
+        let gw = Gateway {
+            port,
+            client,
+            proxy,
+            admin,
+            _db: db,
+        };
+        // The proxy has loaded a snapshot when /health says healthy.
+        gw.wait_until(Duration::from_secs(10), || async {
+            gw.client
+                .get(gw.url("/health"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == 200)
+        })
+        .await;
+        gw
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Calls the admin API through the proxy's public port (which forwards it).
+    pub(crate) async fn api(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Value {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(AUTH_KEY);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("api call");
+        let status = resp.status();
+        let v: Value = resp.json().await.expect("api json");
+        assert!(status.is_success(), "{path}: {status} {v}");
+        v
+    }
+
+    /// Creates a group with `upstreams` (`[(url, weight)]`) and `keys`; returns its id once the
+    /// proxy serves it.
+    pub(crate) async fn create_group(
+        &self,
+        name: &str,
+        channel: &str,
+        upstreams: &[(&str, u32)],
+        keys: &[&str],
+    ) -> i64 {
+        let ups: Vec<Value> = upstreams
+            .iter()
+            .map(|(u, w)| json!({"url": u, "weight": w}))
+            .collect();
+        let created = self
+            .api(
+                reqwest::Method::POST,
+                "/api/groups",
+                Some(json!({"name": name, "channel_type": channel, "upstreams": ups, "test_model": "test-model", "proxy_keys": PROXY_KEY})),
+            )
+            .await;
+        let id = created["data"]["id"].as_i64().expect("group id");
+        if !keys.is_empty() {
+            self.api(
+                reqwest::Method::POST,
+                "/api/keys/add-multiple",
+                Some(json!({"group_id": id, "keys_text": keys.join("\n")})),
+            )
+            .await;
+        }
+        self.wait_served(name, keys.len()).await;
+        id
+    }
+
+    /// Waits until the proxy's snapshot has the group with `keys` keys (reads /health's revision
+    /// indirectly: a request that is not 404/503 proves the group and a key are loaded).
+    pub(crate) async fn wait_served(&self, name: &str, keys: usize) {
+        let url = self.url(&format!("/proxy/{name}/__probe"));
+        self.wait_until(Duration::from_secs(10), || async {
+            let status = self
+                .client
+                .get(&url)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            // 401: group known (no key sent). With keys expected, also check the key is usable.
+            if status != 401 {
+                return false;
+            }
+            if keys == 0 {
+                return true;
+            }
+            let s = self
+                .client
+                .get(&url)
+                .bearer_auth(PROXY_KEY)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0);
+            s != 503 && s != 0
+        })
+        .await;
+    }
+
+    pub(crate) async fn wait_until<F, Fut>(&self, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!(
+            "condition not met within {timeout:?}\nproxy log:\n{}\nadmin log:\n{}",
+            self.proxy.output_log(),
+            self.admin.output_log()
+        );
+    }
+
+    /// POST to `/proxy/{group}{path}` with the proxy key as a Bearer token.
+    pub(crate) async fn post(&self, group: &str, path: &str, body: Value) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/proxy/{group}{path}")))
+            .bearer_auth(PROXY_KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("proxy request")
+    }
+}
