@@ -1,4 +1,11 @@
 //! End-to-end tests of the data plane through real sockets: the real `gateway-admin` and
+
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly"
+)]
 //! `gateway-proxy` binaries on a fresh SQLite database, talking to the scripted mock provider.
 
 mod errors;

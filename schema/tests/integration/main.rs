@@ -2,6 +2,8 @@
 //! (`TEST_POSTGRES_DSN`, `TEST_MYSQL_DSN`; a missing server fails under `REQUIRE_SERVICES=1`).
 //! Each run uses a fresh database.
 
+#![expect(clippy::expect_used, reason = "a failed expectation fails the test")]
+
 use chrono::Utc;
 use gateway_schema::models::{GroupChangeset, NewGroup};
 use gateway_schema::{Database, KeyListFilter, NewGroupKeys, run_migrations};
@@ -36,7 +38,11 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
     let backend = test_db.backend();
     assert_eq!(db.backend(), backend);
     // Migrations already ran; running them again is a no-op.
-    assert_eq!(run_migrations(&test_db.url()).await?, 0, "{backend}: second migration run");
+    assert_eq!(
+        run_migrations(&test_db.url()).await?,
+        0,
+        "{backend}: second migration run"
+    );
     let r0 = db.revision().await?;
     assert_eq!(r0, 1, "{backend}: initial revision");
 
@@ -47,9 +53,16 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
     ];
     assert_eq!(db.seed_settings(&defaults).await?, 2);
     assert_eq!(db.seed_settings(&defaults).await?, 0);
-    db.update_settings(&[("max_retries".to_owned(), "5".to_owned()), ("new_key".to_owned(), "x".to_owned())]).await?;
+    db.update_settings(&[
+        ("max_retries".to_owned(), "5".to_owned()),
+        ("new_key".to_owned(), "x".to_owned()),
+    ])
+    .await?;
     let settings = db.settings().await?;
-    assert!(settings.contains(&("max_retries".to_owned(), "5".to_owned())), "{backend}: {settings:?}");
+    assert!(
+        settings.contains(&("max_retries".to_owned(), "5".to_owned())),
+        "{backend}: {settings:?}"
+    );
     assert!(settings.contains(&("new_key".to_owned(), "x".to_owned())));
     let r1 = db.revision().await?;
     assert_eq!(r1, r0 + 2, "{backend}: seed and update each bump once");
@@ -58,13 +71,28 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
     let g = db.create_group(&new_group("alpha")).await?;
     assert_eq!(g.name, "alpha");
     assert_eq!(g.test_model, "gpt-4o-mini");
-    let dup = db.create_group(&new_group("alpha")).await.expect_err("duplicate name");
+    let dup = db
+        .create_group(&new_group("alpha"))
+        .await
+        .expect_err("duplicate name");
     assert!(dup.is_unique_violation(), "{backend}: {dup}");
-    let b = db.create_group(&NewGroup { sort: -1, ..new_group("beta") }).await?;
+    let b = db
+        .create_group(&NewGroup {
+            sort: -1,
+            ..new_group("beta")
+        })
+        .await?;
     let names: Vec<String> = db.groups().await?.into_iter().map(|g| g.name).collect();
     assert_eq!(names, ["beta", "alpha"], "{backend}: sort ASC, id DESC");
-    let changes = GroupChangeset { display_name: Some("Renamed".into()), model_redirect_strict: Some(true), ..Default::default() };
-    let updated = db.update_group(g.id, &changes).await?.expect("group exists");
+    let changes = GroupChangeset {
+        display_name: Some("Renamed".into()),
+        model_redirect_strict: Some(true),
+        ..Default::default()
+    };
+    let updated = db
+        .update_group(g.id, &changes)
+        .await?
+        .expect("group exists");
     assert_eq!(updated.display_name, "Renamed");
     assert!(updated.model_redirect_strict);
     assert!(db.update_group(999_999, &changes).await?.is_none());
@@ -72,27 +100,66 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
     assert!(r2 > r1, "{backend}: group writes bump the revision");
 
     // Keys: 1,200 keys cross the 500-row chunks; pages, filters, hashes, active list.
-    let keys: Vec<(String, String)> = (0..1200).map(|i| (format!("sk-{i:05}"), format!("hash-{i:05}"))).collect();
-    let written = db.insert_keys(&NewGroupKeys { group_id: g.id, keys }).await?;
+    let keys: Vec<(String, String)> = (0..1200)
+        .map(|i| (format!("sk-{i:05}"), format!("hash-{i:05}")))
+        .collect();
+    let written = db
+        .insert_keys(&NewGroupKeys {
+            group_id: g.id,
+            keys,
+        })
+        .await?;
     assert_eq!(written, 1200);
-    db.insert_keys(&NewGroupKeys { group_id: b.id, keys: vec![("sk-b".into(), "hash-b".into())] }).await?;
+    db.insert_keys(&NewGroupKeys {
+        group_id: b.id,
+        keys: vec![("sk-b".into(), "hash-b".into())],
+    })
+    .await?;
     assert_eq!(db.count_keys(g.id).await?, 1200);
     assert_eq!(db.key_hashes(g.id).await?.len(), 1200);
-    let (page, total) = db.list_keys(&KeyListFilter { group_id: g.id, page: 2, page_size: 15, ..Default::default() }).await?;
+    let (page, total) = db
+        .list_keys(&KeyListFilter {
+            group_id: g.id,
+            page: 2,
+            page_size: 15,
+            ..Default::default()
+        })
+        .await?;
     assert_eq!(total, 1200);
     assert_eq!(page.len(), 15);
-    assert!(page[0].id > page[14].id, "{backend}: id DESC within equal last_used_at");
+    assert!(
+        page[0].id > page[14].id,
+        "{backend}: id DESC within equal last_used_at"
+    );
     let (one, total) = db
-        .list_keys(&KeyListFilter { group_id: g.id, key_hash: Some("hash-00042".into()), page: 1, page_size: 15, ..Default::default() })
+        .list_keys(&KeyListFilter {
+            group_id: g.id,
+            key_hash: Some("hash-00042".into()),
+            page: 1,
+            page_size: 15,
+            ..Default::default()
+        })
         .await?;
-    assert_eq!((one.len(), total, one[0].key_value.as_str()), (1, 1, "sk-00042"));
+    assert_eq!(
+        (one.len(), total, one[0].key_value.as_str()),
+        (1, 1, "sk-00042")
+    );
     let (none, total) = db
-        .list_keys(&KeyListFilter { group_id: g.id, status: Some("invalid".into()), page: 1, page_size: 15, ..Default::default() })
+        .list_keys(&KeyListFilter {
+            group_id: g.id,
+            status: Some("invalid".into()),
+            page: 1,
+            page_size: 15,
+            ..Default::default()
+        })
         .await?;
     assert_eq!((none.len(), total), (0, 0));
     let active = db.active_keys().await?;
     assert_eq!(active.len(), 1201);
-    assert!(active.windows(2).all(|w| w[0].id < w[1].id), "{backend}: active keys in id order");
+    assert!(
+        active.windows(2).all(|w| w[0].id < w[1].id),
+        "{backend}: active keys in id order"
+    );
 
     // Delete removes the group's keys; unknown id reports false.
     assert!(db.delete_group(g.id).await?);
