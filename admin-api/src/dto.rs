@@ -315,8 +315,14 @@ pub fn validate_config(v: &Value) -> Result<String, ApiError> {
     if v.is_null() {
         return Ok("{}".to_owned());
     }
-    let config = GroupConfig::validate(v)
-        .map_err(|e| invalid(format!("config: invalid config format: {}", e.reason)))?;
+    let config = GroupConfig::validate(v).map_err(|e| {
+        let detail = if e.key == "config" {
+            e.reason
+        } else {
+            e.to_string()
+        };
+        invalid(format!("config: invalid config format: {detail}"))
+    })?;
     serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
 }
 

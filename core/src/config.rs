@@ -633,7 +633,7 @@ mod tests {
 
     #[test]
     fn file_then_env_then_cli() {
-        let file = "[server]\nport = 4000\nhost = \"127.0.0.1\"\n[auth]\nauth_key = \"file-key-0123456789abcdef\"\n";
+        let file = "[server]\nport = 4000\nhost = \"127.0.0.1\"\n[auth]\nauth_key = \"file-key-a1b2c3d4e5f6g7h8\"\n";
         let c = load(file, &[], ConfigArgs::default()).unwrap();
         assert_eq!(c.port, 4000);
         let c = load(file, &[("PORT", "5000")], ConfigArgs::default()).unwrap();
@@ -648,7 +648,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.port, 6000);
-        assert_eq!(c.auth_key.expose(), "file-key-0123456789abcdef");
+        assert_eq!(c.auth_key.expose(), "file-key-a1b2c3d4e5f6g7h8");
         assert!(c.warnings.is_empty());
     }
 

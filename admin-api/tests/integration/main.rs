@@ -1,0 +1,469 @@
+//! Admin API tests: the real router, called without a socket (`oneshot`), over a fresh database
+//! per test. The group and key flow also runs on PostgreSQL and MySQL.
+
+#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use gateway_admin::{AppState, router};
+use gateway_core::Secret;
+use gateway_core::config::CorsConfig;
+use gateway_testkit::TestDb;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const AUTH: &str = "admin-test-key-0123456789abcdef";
+
+struct TestApp {
+    state: AppState,
+    _db: TestDb,
+}
+
+impl TestApp {
+    async fn on(db: TestDb) -> TestApp {
+        let database = db.database().unwrap();
+        let defaults: Vec<(String, String, String)> = gateway_core::settings_catalogue::CATALOGUE
+            .iter()
+            .map(|d| {
+                (
+                    d.key.to_owned(),
+                    if d.key == "proxy_keys" {
+                        AUTH.to_owned()
+                    } else {
+                        d.default.to_owned()
+                    },
+                    String::new(),
+                )
+            })
+            .collect();
+        database.seed_settings(&defaults).await.unwrap();
+        let state = AppState {
+            db: database,
+            auth_key: Secret::new(AUTH.to_owned()),
+            default_app_url: "http://localhost:3001".to_owned(),
+            cors: CorsConfig {
+                enabled: false,
+                allowed_origins: vec![],
+                allowed_methods: vec![],
+                allowed_headers: vec![],
+                allow_credentials: false,
+            },
+        };
+        TestApp { state, _db: db }
+    }
+
+    async fn sqlite() -> TestApp {
+        Self::on(TestDb::sqlite().await.unwrap()).await
+    }
+
+    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(Some(AUTH), method, uri, body.map(|b| b.to_string()))
+            .await
+    }
+
+    async fn call_as(
+        &self,
+        key: Option<&str>,
+        method: Method,
+        uri: &str,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(k) = key {
+            req = req.header("authorization", format!("Bearer {k}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b)),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        (status, value)
+    }
+
+    async fn revision(&self) -> i64 {
+        self.state.db.revision().await.unwrap()
+    }
+
+    async fn create_group(&self, name: &str) -> Value {
+        let (status, body) = self
+            .call(
+                Method::POST,
+                "/api/groups",
+                Some(json!({
+                    "name": name, "display_name": "My Group", "channel_type": "openai",
+                    "upstreams": [{"url": "https://api.openai.com", "weight": 1}],
+                    "test_model": "gpt-4o-mini", "proxy_keys": " a, b ,,",
+                    "config": {"max_retries": 1},
+                    "header_rules": [{"key": "x-custom", "value": "v", "action": "set"}],
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["data"].clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_is_required_and_login_answers_in_gpt_load_shape() {
+    let app = TestApp::sqlite().await;
+    let (status, body) = app.call_as(None, Method::GET, "/api/groups", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "UNAUTHORIZED");
+    let (status, _) = app
+        .call_as(Some("wrong"), Method::GET, "/api/groups", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = app
+        .call_as(None, Method::GET, &format!("/api/groups?key={AUTH}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = app
+        .call_as(
+            None,
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"auth_key": AUTH}).to_string()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::OK, json!(true))
+    );
+    let (status, body) = app
+        .call_as(
+            None,
+            Method::POST,
+            "/api/auth/login",
+            Some(json!({"auth_key": "x"}).to_string()),
+        )
+        .await;
+    assert_eq!(
+        (status, body["success"].clone()),
+        (StatusCode::UNAUTHORIZED, json!(false))
+    );
+    let (status, body) = app
+        .call_as(None, Method::POST, "/api/auth/login", Some("{".to_owned()))
+        .await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (StatusCode::BAD_REQUEST, json!("Invalid request format"))
+    );
+
+    let (status, body) = app.call(Method::GET, "/api/channel-types", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"],
+        json!(["openai", "openai-response", "anthropic", "gemini"])
+    );
+    let (status, body) = app.call(Method::GET, "/api/nope", None).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({"error": "Not Found"}))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_validation_names_the_field_and_never_500s() {
+    let app = TestApp::sqlite().await;
+    let base = json!({"name": "ok", "channel_type": "openai", "upstreams": [{"url": "https://x.example", "weight": 1}], "test_model": "m"});
+    let cases = [
+        (json!({"name": "Bad Name"}), "VALIDATION_FAILED", "name"),
+        (
+            json!({"channel_type": "azure"}),
+            "VALIDATION_FAILED",
+            "channel_type",
+        ),
+        (json!({"upstreams": []}), "VALIDATION_FAILED", "upstreams"),
+        (
+            json!({"upstreams": [{"url": "ftp://x", "weight": 1}]}),
+            "VALIDATION_FAILED",
+            "upstreams",
+        ),
+        (
+            json!({"upstreams": [{"url": "https://x", "weight": 0}]}),
+            "VALIDATION_FAILED",
+            "upstreams",
+        ),
+        (
+            json!({"test_model": " "}),
+            "VALIDATION_FAILED",
+            "test_model",
+        ),
+        (
+            json!({"validation_endpoint": "https://x"}),
+            "VALIDATION_FAILED",
+            "validation_endpoint",
+        ),
+        (
+            json!({"config": {"unknown_setting": 1}}),
+            "VALIDATION_FAILED",
+            "unknown_setting",
+        ),
+        (
+            json!({"config": {"max_retries": -1}}),
+            "VALIDATION_FAILED",
+            "max_retries",
+        ),
+        (
+            json!({"header_rules": [{"key": "x-a", "value": "1", "action": "set"}, {"key": "X-A", "value": "2", "action": "set"}]}),
+            "VALIDATION_FAILED",
+            "X-A",
+        ),
+        (json!({"surprise": true}), "INVALID_JSON", "surprise"),
+        (json!({"sort": "first"}), "INVALID_JSON", "sort"),
+    ];
+    for (patch, code, needle) in cases {
+        let mut body = base.clone();
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, resp) = app
+            .call(Method::POST, "/api/groups", Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body} → {resp}");
+        assert_eq!(resp["code"], code, "{body} → {resp}");
+        assert!(
+            resp["message"].as_str().unwrap().contains(needle),
+            "{body} → {resp}"
+        );
+    }
+    let (status, resp) = app
+        .call(Method::POST, "/api/groups", Some(base.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let (status, resp) = app.call(Method::POST, "/api/groups", Some(base)).await;
+    assert_eq!(
+        (status, resp["code"].clone()),
+        (StatusCode::CONFLICT, json!("DUPLICATE_RESOURCE"))
+    );
+    let (status, _) = app
+        .call(Method::PUT, "/api/groups/abc", Some(json!({})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/groups/999",
+            Some(json!({"display_name": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app.call(Method::DELETE, "/api/groups/999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn group_and_key_flow(app: &TestApp) {
+    let r0 = app.revision().await;
+    let group = app.create_group("flow").await;
+    let id = group["id"].as_i64().unwrap();
+    assert_eq!(group["endpoint"], "http://localhost:3001/proxy/flow");
+    assert_eq!(group["proxy_keys"], "a,b");
+    assert_eq!(group["config"], json!({"max_retries": 1}));
+    assert_eq!(group["header_rules"][0]["key"], "X-Custom");
+    assert_eq!(group["group_type"], "standard");
+    let r1 = app.revision().await;
+    assert!(r1 > r0, "create bumps the revision");
+
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{id}"),
+            Some(json!({"display_name": "Renamed", "test_model": ""})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["display_name"], "Renamed");
+    assert_eq!(
+        body["data"]["test_model"], "gpt-4o-mini",
+        "an empty test_model leaves it unchanged"
+    );
+    let r2 = app.revision().await;
+    assert!(r2 > r1, "update bumps the revision");
+
+    let keys = "sk-1\nsk-2, sk-3;sk-2 sk-1";
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-multiple",
+            Some(json!({"group_id": id, "keys_text": keys})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"added_count": 3, "ignored_count": 2, "total_in_group": 3})
+    );
+    let (_, body) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-multiple",
+            Some(json!({"group_id": id, "keys_text": "[\"sk-3\", \"sk-4\"]"})),
+        )
+        .await;
+    assert_eq!(
+        body["data"],
+        json!({"added_count": 1, "ignored_count": 1, "total_in_group": 4})
+    );
+    let r3 = app.revision().await;
+    assert!(r3 > r2, "key import bumps the revision");
+
+    let (status, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&page=1&page_size=3"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"]["pagination"],
+        json!({"page": 1, "page_size": 3, "total_items": 4, "total_pages": 2})
+    );
+    assert_eq!(body["data"]["items"].as_array().unwrap().len(), 3);
+    assert_eq!(body["data"]["items"][0]["status"], "active");
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&key_value=sk-2"),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["items"][0]["key_value"], "sk-2");
+    assert_eq!(body["data"]["pagination"]["total_items"], 1);
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&status=bogus"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app.call(Method::GET, "/api/keys", None).await;
+    assert_eq!(
+        (status, body["message"].clone()),
+        (
+            StatusCode::BAD_REQUEST,
+            json!("group_id query parameter is required")
+        )
+    );
+    let (status, _) = app.call(Method::GET, "/api/keys?group_id=9999", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-multiple",
+            Some(json!({"group_id": id, "keys_text": "  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (status, body) = app.call(Method::GET, "/api/groups/list", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"],
+        json!([{"id": id, "name": "flow", "display_name": "Renamed"}])
+    );
+
+    let (status, _) = app
+        .call(Method::DELETE, &format!("/api/groups/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(app.state.db.count_keys(id).await.unwrap(), 0);
+    assert!(app.revision().await > r3, "delete bumps the revision");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_keys_on_sqlite() {
+    group_and_key_flow(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_keys_on_postgres() {
+    if let Some(db) = TestDb::postgres().await.unwrap() {
+        group_and_key_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn groups_and_keys_on_mysql() {
+    if let Some(db) = TestDb::mysql().await.unwrap() {
+        group_and_key_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_are_listed_by_category_and_validated() {
+    let app = TestApp::sqlite().await;
+    let (status, body) = app.call(Method::GET, "/api/settings", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let cats: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["category_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(cats, ["Basic", "Request Settings", "Key Configuration"]);
+    let retries = body["data"][2]["settings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "max_retries")
+        .unwrap()
+        .clone();
+    assert_eq!(retries["value"], 3);
+    assert_eq!(retries["type"], "int");
+    assert_eq!(retries["min_value"], 0);
+
+    for (bad, needle) in [
+        (json!({"max_retries": -1}), "max_retries"),
+        (json!({"max_retries": "3"}), "max_retries"),
+        (
+            json!({"failover_status_codes": "abc"}),
+            "failover_status_codes",
+        ),
+        (json!({"no_such_setting": 1}), "no_such_setting"),
+        (json!({"app_url": ""}), "app_url"),
+    ] {
+        let (status, resp) = app
+            .call(Method::PUT, "/api/settings", Some(bad.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad} → {resp}");
+        assert_eq!(resp["code"], "VALIDATION_FAILED");
+        assert!(resp["message"].as_str().unwrap().contains(needle), "{resp}");
+    }
+    let before = app.revision().await;
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/settings",
+            Some(json!({"max_retries": 5, "proxy_keys": " x , y,"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(app.revision().await > before);
+    let settings = app.state.db.settings().await.unwrap();
+    assert!(settings.contains(&("max_retries".to_owned(), "5".to_owned())));
+    assert!(settings.contains(&("proxy_keys".to_owned(), "x,y".to_owned())));
+    let (_, body) = app
+        .call(Method::GET, "/api/groups/config-options", None)
+        .await;
+    let opt = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["key"] == "max_retries")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        opt["default_value"], 5,
+        "config options show the current system value"
+    );
+}
