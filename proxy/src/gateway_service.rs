@@ -41,6 +41,12 @@ pub struct ProxyLimits {
     pub max_concurrent_requests: u32,
     /// Largest request body (413 above it).
     pub max_request_body_bytes: usize,
+    /// `SERVER_READ_TIMEOUT`: longest wait for each piece of the client's request body.
+    pub read_timeout: Duration,
+    /// `SERVER_WRITE_TIMEOUT`: longest wait for the client to accept each write.
+    pub write_timeout: Duration,
+    /// `SERVER_IDLE_TIMEOUT`: how long an idle keep-alive client connection stays open.
+    pub idle_timeout: Duration,
 }
 
 /// The gateway's Pingora service.
@@ -111,7 +117,13 @@ impl GatewayService {
             Some(_) => {}
         }
         let query = strip_key_param(req.uri.query());
-        let body = match read_body(session, self.limits.max_request_body_bytes).await? {
+        let body = match read_body(
+            session,
+            self.limits.max_request_body_bytes,
+            self.limits.read_timeout,
+        )
+        .await?
+        {
             Ok(body) => body,
             Err(too_large) => {
                 session.set_keepalive(None);
@@ -271,6 +283,10 @@ impl ProxyHttp for GatewayService {
             return Ok(true);
         };
         ctx.inflight = Some(slot);
+        session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
+        session
+            .as_downstream_mut()
+            .set_write_timeout(Some(self.limits.write_timeout));
         let path = session.req_header().uri.path().to_owned();
         match route(&path) {
             Route::Health => {
@@ -329,6 +345,7 @@ enum Failure {
 async fn read_body(
     session: &mut Session,
     limit: usize,
+    read_timeout: Duration,
 ) -> Result<std::result::Result<Bytes, GatewayError>> {
     let declared = session
         .req_header()
@@ -350,6 +367,9 @@ async fn read_body(
             .await?;
     }
     let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
+    session
+        .as_downstream_mut()
+        .set_read_timeout(Some(read_timeout));
     while let Some(chunk) = session
         .read_request_body()
         .await
@@ -360,6 +380,9 @@ async fn read_body(
         }
         buf.extend_from_slice(&chunk);
     }
+    // While a response streams, the client is only watched for hanging up; a quiet client is
+    // not a timeout.
+    session.as_downstream_mut().set_read_timeout(None);
     Ok(Ok(buf.freeze()))
 }
 

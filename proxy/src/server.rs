@@ -1,8 +1,6 @@
 //! Wiring of the Pingora server from the static configuration: server settings, the public
 //! listener with `GatewayService`, and the snapshot refresher as a background service.
 
-use std::sync::Arc;
-
 use anyhow::Context;
 use gateway_core::GatewayConfig;
 use gateway_schema::{Database, DatabaseUrl};
@@ -55,6 +53,9 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         ProxyLimits {
             max_concurrent_requests: config.max_concurrent_requests,
             max_request_body_bytes: config.max_request_body_bytes,
+            read_timeout: config.read_timeout,
+            write_timeout: config.write_timeout,
+            idle_timeout: config.idle_timeout,
         },
     );
     let mut proxy = http_proxy_service(&server.configuration, service);
@@ -62,6 +63,5 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     server.add_service(proxy);
     let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
     server.add_service(background_service("routing snapshot refresher", refresher));
-    let _ = Arc::clone(&server.configuration);
     Ok(server)
 }
