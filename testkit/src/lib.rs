@@ -4,7 +4,9 @@
 pub mod launcher;
 pub mod mock_provider;
 pub mod test_db;
+pub mod test_tls;
 
 pub use launcher::{GatewayProcess, binary_path, free_port};
 pub use mock_provider::{MockProvider, Recorded, Reply, ReplyBody};
 pub use test_db::TestDb;
+pub use test_tls::{LeafCert, TestCa};

@@ -1,6 +1,7 @@
 //! The scripted mock AI provider: an HTTP/1.1 server on `127.0.0.1` that speaks the OpenAI,
 //! Anthropic and Gemini surfaces, replies from a per-key script (or realistic defaults), streams
-//! SSE in each provider's format, and records every request it receives.
+//! SSE in each provider's format, and records every request it receives. It serves plain HTTP
+//! or, with a certificate ([`MockProvider::start_tls`]), HTTPS over rustls.
 
 use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
@@ -10,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use anyhow::Context;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -20,8 +22,14 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::LazyConfigAcceptor;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::Acceptor;
+use tokio_rustls::rustls::{self, ServerConfig};
 
 /// Events sent for a streaming request when no script says otherwise.
 const DEFAULT_SSE_EVENTS: usize = 3;
@@ -37,6 +45,8 @@ const COMPLETION_TOKENS: u64 = 7;
 
 /// Pause before a scripted mid-stream abort, so what came before reaches the client.
 const ABORT_FLUSH: Duration = Duration::from_millis(20);
+/// Longest wait for a TLS client to complete its handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 type RespBody = UnsyncBoxBody<Bytes, io::Error>;
 
@@ -236,6 +246,7 @@ struct State {
     scripts: Mutex<HashMap<String, KeyScript>>,
     fallback: Mutex<VecDeque<Reply>>,
     recorded: Mutex<Vec<Recorded>>,
+    server_names: Mutex<Vec<Option<String>>>,
     connections: AtomicUsize,
     seq: AtomicUsize,
 }
@@ -266,6 +277,7 @@ impl State {
 /// closes its connections.
 pub struct MockProvider {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<State>,
     task: JoinHandle<()>,
 }
@@ -274,6 +286,7 @@ impl std::fmt::Debug for MockProvider {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MockProvider")
             .field("addr", &self.addr)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -286,11 +299,46 @@ impl MockProvider {
 
     /// Starts a mock on `addr`.
     pub async fn bind(addr: SocketAddr) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(addr).await?;
+        Self::listen(addr, None).await
+    }
+
+    /// Starts an HTTPS mock on `127.0.0.1` with an OS-chosen port, presenting `cert_chain_pem`
+    /// (leaf first) with the private key `key_pem` (see [`crate::TestCa`]).
+    pub async fn start_tls(cert_chain_pem: &str, key_pem: &str) -> anyhow::Result<Self> {
+        Self::bind_tls(
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            cert_chain_pem,
+            key_pem,
+        )
+        .await
+    }
+
+    /// Starts an HTTPS mock on `addr` (see [`MockProvider::start_tls`]). It speaks HTTP/1.1 only
+    /// (ALPN `http/1.1`) and records the SNI name of every TLS client hello
+    /// ([`MockProvider::tls_server_names`]).
+    pub async fn bind_tls(
+        addr: SocketAddr,
+        cert_chain_pem: &str,
+        key_pem: &str,
+    ) -> anyhow::Result<Self> {
+        let config = tls_server_config(cert_chain_pem, key_pem)?;
+        Self::listen(addr, Some(config)).await
+    }
+
+    async fn listen(addr: SocketAddr, tls: Option<Arc<ServerConfig>>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the mock provider to {addr}"))?;
         let addr = listener.local_addr()?;
         let state = Arc::new(State::default());
-        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state)));
-        Ok(Self { addr, state, task })
+        let is_tls = tls.is_some();
+        let task = tokio::spawn(accept_loop(listener, Arc::clone(&state), tls));
+        Ok(Self {
+            addr,
+            tls: is_tls,
+            state,
+            task,
+        })
     }
 
     /// The bound address.
@@ -298,9 +346,19 @@ impl MockProvider {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` (no trailing slash).
+    /// `http://ADDR` or, for a TLS mock, `https://ADDR` (the bound IP address and port, no
+    /// trailing slash). A TLS mock's certificate usually names a host instead: build that URL
+    /// from [`MockProvider::addr`]'s port.
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The SNI server name of every TLS client hello received so far, in arrival order (`None`:
+    /// the client sent none). Recorded before the handshake completes, so a client that then
+    /// refuses the certificate is listed too. Always empty for a plain HTTP mock.
+    pub fn tls_server_names(&self) -> Vec<Option<String>> {
+        lock(&self.state.server_names).clone()
     }
 
     /// Queues `reply` for requests carrying `key` (FIFO; when the queue is empty the default applies).
@@ -371,7 +429,7 @@ impl Drop for MockProvider {
 
 /// Accepts connections; each is served in a task of a `JoinSet` owned here, so aborting this
 /// task also drops every connection.
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+async fn accept_loop(listener: TcpListener, state: Arc<State>, tls: Option<Arc<ServerConfig>>) {
     let mut conns = JoinSet::new();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -381,19 +439,58 @@ async fn accept_loop(listener: TcpListener, state: Arc<State>) {
         };
         state.connections.fetch_add(1, Ordering::SeqCst);
         while conns.try_join_next().is_some() {}
-        conns.spawn(serve_connection(stream, Arc::clone(&state)));
+        conns.spawn(serve_connection(stream, Arc::clone(&state), tls.clone()));
     }
 }
 
-async fn serve_connection(stream: TcpStream, state: Arc<State>) {
+async fn serve_connection(stream: TcpStream, state: Arc<State>, tls: Option<Arc<ServerConfig>>) {
     // SSE chunks are small: send them as soon as they are written.
     let _ = stream.set_nodelay(true);
+    let Some(config) = tls else {
+        serve_http(stream, state).await;
+        return;
+    };
+    let handshake = async {
+        let start = LazyConfigAcceptor::new(Acceptor::default(), stream).await?;
+        let sni = start.client_hello().server_name().map(str::to_owned);
+        lock(&state.server_names).push(sni);
+        start.into_stream(config).await
+    };
+    // A failed or stalled handshake (e.g. the client refuses the certificate) ends the connection.
+    if let Ok(Ok(tls_stream)) = tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+        serve_http(tls_stream, state).await;
+    }
+}
+
+async fn serve_http<I>(io: I, state: Arc<State>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let service = service_fn(move |req| handle(Arc::clone(&state), req));
     // Errors here are client disconnects and scripted resets.
     let _ = http1::Builder::new()
         .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service)
+        .serve_connection(TokioIo::new(io), service)
         .await;
+}
+
+/// A rustls server configuration (ring provider, TLS 1.2 and 1.3, ALPN `http/1.1`) presenting
+/// the PEM certificate chain and private key.
+fn tls_server_config(cert_chain_pem: &str, key_pem: &str) -> anyhow::Result<Arc<ServerConfig>> {
+    let chain = CertificateDer::pem_slice_iter(cert_chain_pem.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .context("parsing the certificate chain PEM")?;
+    anyhow::ensure!(!chain.is_empty(), "no certificate in the chain PEM");
+    let key = PrivateKeyDer::from_pem_slice(key_pem.as_bytes()).context("parsing the key PEM")?;
+    let mut config =
+        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .context("TLS protocol versions")?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .context("TLS certificate and key")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 // ---- endpoints ------------------------------------------------------------------------------

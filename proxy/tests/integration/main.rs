@@ -13,3 +13,4 @@ mod reload;
 mod routing;
 mod streaming;
 mod support;
+mod tls;
