@@ -696,6 +696,35 @@ mod tests {
     }
 
     #[test]
+    fn shipped_config_file_is_valid_and_documents_every_key() {
+        let path = PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/gateway.toml"
+        ));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let c = GatewayConfig::load_from(
+            &ConfigArgs {
+                config: Some(path),
+                ..ConfigArgs::default()
+            },
+            &env(&[("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9")]),
+        )
+        .unwrap();
+        assert_eq!(c.port, 3001);
+        for (key, env_name) in documented_keys() {
+            let leaf = key.rsplit('.').next().unwrap();
+            assert!(
+                text.contains(&format!("{leaf} =")),
+                "config/gateway.toml does not show `{key}`"
+            );
+            assert!(
+                text.contains(env_name),
+                "config/gateway.toml does not name {env_name}"
+            );
+        }
+    }
+
+    #[test]
     fn redacts_dsn_passwords() {
         assert_eq!(
             redact_dsn("postgres://u:pw@h:5432/db"),

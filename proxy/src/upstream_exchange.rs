@@ -262,10 +262,32 @@ fn classify(e: &pingora::Error, connecting: bool) -> ExchangeError {
     }
 }
 
-/// A short description without the peer's internals: the error type and its cause.
+/// A short description of a transport error: its type and the most specific detail in its
+/// chain (e.g. `TLSHandshakeFailure (TLS connect() failed: invalid peer certificate:
+/// NotValidForName, SNI: api.example.com)` or `ConnectRefused (Connection refused (os error
+/// 111))`). Pingora's note of our own local socket address is left out.
 fn describe(e: &pingora::Error) -> String {
-    match &e.cause {
-        Some(cause) => format!("{} ({cause})", e.etype().as_str()),
+    let mut detail: Option<String> = None;
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = current {
+        if let Some(inner) = c.downcast_ref::<pingora::Error>() {
+            if let Some(context) = &inner.context {
+                detail = Some(context.to_string());
+            }
+            current = inner
+                .cause
+                .as_deref()
+                .map(|c| c as &(dyn std::error::Error + 'static));
+        } else {
+            let text = c.to_string();
+            if !text.is_empty() && !text.starts_with("local address") {
+                detail = Some(text);
+            }
+            current = c.source();
+        }
+    }
+    match detail {
+        Some(d) => format!("{} ({d})", e.etype().as_str()),
         None => e.etype().as_str().to_owned(),
     }
 }

@@ -108,6 +108,14 @@ async fn certificate_for_another_name_or_from_an_unknown_ca_is_refused() {
         );
         assert!(!text.contains(key), "{group}: leaks the key: {text}");
         assert!(
+            text.contains("TLSHandshakeFailure ("),
+            "{group}: says why: {text}"
+        );
+        assert!(
+            !text.contains("local address"),
+            "{group}: shows the proxy's own socket: {text}"
+        );
+        assert!(
             mock.requests().is_empty(),
             "{group}: a request crossed a refused TLS handshake: {:?}",
             mock.requests()
