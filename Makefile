@@ -1,0 +1,88 @@
+# Developer entry points. `make` (or `make help`) lists the targets; `make ci` is exactly what CI
+# runs (.ci/run calls the same targets). Every target runs from the repository root.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+CARGO ?= cargo
+
+# Database services the integration tests use. Tests skip a backend whose service is down unless
+# REQUIRE_SERVICES=1 (set by .ci/run). Override on the command line or in the environment.
+TEST_POSTGRES_DSN ?= postgres://postgres@127.0.0.1:5432/test
+TEST_MYSQL_DSN ?= mysql://root@127.0.0.1:3306/test
+TEST_REDIS_DSN ?= redis://127.0.0.1:6379
+export TEST_POSTGRES_DSN TEST_MYSQL_DSN TEST_REDIS_DSN
+
+# Placeholder key for --check-config only: the binaries refuse to validate without AUTH_KEY.
+CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
+
+# Runs apt-get as root, through sudo otherwise.
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
+
+.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench ci
+
+help: ## List the targets (default)
+	@echo "Usage: make <target>"
+	@echo
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
+
+deps: ## Install what the build needs on Debian (cmake, for pingora's libz-ng-sys), if missing
+	@command -v cmake >/dev/null 2>&1 || { \
+	  echo "installing cmake"; \
+	  $(APT_INSTALL) cmake || { $(SUDO) apt-get update && $(APT_INSTALL) cmake; }; \
+	}
+
+bench-deps: ## Install what `make bench` needs on Debian (wrk, nginx-light), if missing
+	@missing=""; \
+	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx-light"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
+	fi
+
+build: deps ## Debug build of the whole workspace
+	$(CARGO) build --workspace
+
+release: deps ## Optimised build of the whole workspace (target/release)
+	$(CARGO) build --workspace --release
+
+run: run-preflight deps release ## Start gateway-admin + gateway-proxy from target/release (needs AUTH_KEY; ARGS=... passed to both); Ctrl-C stops both
+	scripts/run.sh $(ARGS)
+
+# Fails fast when AUTH_KEY is missing, before the release build.
+run-preflight:
+	@scripts/run.sh --preflight $(ARGS)
+
+test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest); DB services via TEST_*_DSN
+	@if [ -n "$${NEXTEST:-}" ] && $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  echo "+ $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc"; \
+	  $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc; \
+	else \
+	  echo "+ $(CARGO) test --workspace"; \
+	  $(CARGO) test --workspace; \
+	fi
+
+fmt: ## Format all code
+	$(CARGO) fmt --all
+
+lint: deps ## Check formatting and run clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+check-config: build ## Validate every shipped config/*.toml with gateway-proxy --check-config
+	@for f in config/*.toml; do \
+	  echo "+ gateway-proxy --check-config --config $$f"; \
+	  AUTH_KEY=$(CHECK_CONFIG_AUTH_KEY) target/debug/gateway-proxy --check-config --config "$$f"; \
+	done
+
+bench: deps bench-deps ## Load benchmark: mock upstream direct vs nginx vs gateway (scripts/bench.sh; RUNS, DURATION, CONNECTIONS, TARGETS)
+	scripts/bench.sh
+
+ci: ## Exactly what CI runs: lint, check-config, test
+	$(MAKE) lint
+	$(MAKE) check-config
+	$(MAKE) test

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Starts the two gateway processes from target/release in the foreground (used by `make run`):
+#   gateway-admin  - management API + UI on ADMIN_LISTEN (default 127.0.0.1:3002)
+#   gateway-proxy  - the public port, HOST:PORT (default 0.0.0.0:3001)
+# Both read the same configuration: config/gateway.toml (or --config / GATEWAY_CONFIG), then .env,
+# then the environment. Extra arguments are passed to both binaries (e.g. --config PATH).
+#
+# Ctrl-C or SIGTERM stops both and waits for them. If either process exits on its own, the other
+# is stopped too and the script exits non-zero.
+#
+#   scripts/run.sh [--preflight] [ARGS...]
+#     --preflight  only check that AUTH_KEY is available, then exit (make run does this first,
+#                  so a missing key is reported before a long release build)
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+BIN_DIR=${BIN_DIR:-target/release}
+# Seconds to wait for a graceful stop before SIGKILL (the proxy drains for up to
+# SERVER_GRACEFUL_SHUTDOWN_TIMEOUT, 10s by default).
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
+
+preflight=0
+if [[ ${1:-} == --preflight ]]; then
+    preflight=1
+    shift
+fi
+
+# The config file the binaries will read, to look for auth.auth_key in it.
+config_file=${GATEWAY_CONFIG:-config/gateway.toml}
+args=("$@")
+for ((i = 0; i < ${#args[@]}; i++)); do
+    case ${args[i]} in
+        --config) config_file=${args[i + 1]:-} ;;
+        --config=*) config_file=${args[i]#--config=} ;;
+    esac
+done
+
+have_auth_key() {
+    [[ -n ${AUTH_KEY:-} ]] && return 0
+    [[ -f .env ]] && grep -Eq '^[[:space:]]*(export[[:space:]]+)?AUTH_KEY[[:space:]]*=[[:space:]]*[^[:space:]#]' .env && return 0
+    [[ -f $config_file ]] && grep -Eq '^[[:space:]]*auth_key[[:space:]]*=[[:space:]]*"[^"]+"' "$config_file" && return 0
+    return 1
+}
+
+if ! have_auth_key; then
+    cat >&2 <<'MSG'
+AUTH_KEY is not set. It is the admin API key and the default proxy key; both processes refuse to
+start without it. Set it in one of these ways:
+
+    AUTH_KEY=your-secret make run
+    echo "AUTH_KEY=$(openssl rand -hex 24)" >> .env      # then: make run
+
+(or set auth.auth_key in config/gateway.toml, though the environment or .env is preferred).
+MSG
+    exit 2
+fi
+[[ $preflight == 1 ]] && exit 0
+
+for bin in gateway-admin gateway-proxy; do
+    if [[ ! -x $BIN_DIR/$bin ]]; then
+        echo "$BIN_DIR/$bin not found: build it first with 'make release'" >&2
+        exit 2
+    fi
+done
+
+# Validate once up front: a bad value is reported once instead of by both processes, and the
+# summary tells us where they will listen.
+if ! summary=$("$BIN_DIR/gateway-proxy" --check-config "$@" 2>&1); then
+    printf '%s\n' "$summary" >&2
+    exit 2
+fi
+public_listen=$(sed -n 's/^public listen: //p' <<<"$summary")
+admin_listen=$(sed -n 's/^admin listen: //p' <<<"$summary")
+public_listen=${public_listen:-${HOST:-0.0.0.0}:${PORT:-3001}}
+admin_listen=${admin_listen:-${ADMIN_LISTEN:-127.0.0.1:3002}}
+
+admin_pid=
+proxy_pid=
+
+# Sends SIGTERM to the given pids, waits up to STOP_TIMEOUT seconds, then SIGKILLs what is left.
+stop() {
+    local pids=() pid deadline
+    for pid in "$@"; do
+        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && pids+=("$pid")
+    done
+    ((${#pids[@]})) || return 0
+    kill -TERM "${pids[@]}" 2>/dev/null || true
+    deadline=$((SECONDS + STOP_TIMEOUT))
+    for pid in "${pids[@]}"; do
+        while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do
+            sleep 0.2
+        done
+        if kill -0 "$pid" 2>/dev/null; then
+            echo "process $pid did not stop within ${STOP_TIMEOUT}s; killing it" >&2
+            kill -KILL "$pid" 2>/dev/null || true
+        fi
+        wait "$pid" 2>/dev/null || true
+    done
+}
+
+on_signal() {
+    trap - INT TERM
+    echo
+    echo "stopping gateway-proxy and gateway-admin..."
+    stop "$proxy_pid" "$admin_pid"
+    exit 0
+}
+trap on_signal INT TERM
+# Never leave a child behind, whatever makes this script exit.
+trap 'stop "$proxy_pid" "$admin_pid"' EXIT
+
+"$BIN_DIR/gateway-admin" "$@" &
+admin_pid=$!
+"$BIN_DIR/gateway-proxy" "$@" &
+proxy_pid=$!
+
+cat <<EOF
+gateway-admin  pid $admin_pid  admin API and UI: http://$admin_listen
+gateway-proxy  pid $proxy_pid  proxy:            http://$public_listen  (e.g. http://$public_listen/proxy/<group>/v1/chat/completions)
+Press Ctrl-C to stop both.
+EOF
+
+# Returns when the first child exits; a signal interrupts it and runs on_signal instead.
+status=0
+wait -n "$admin_pid" "$proxy_pid" || status=$?
+if kill -0 "$admin_pid" 2>/dev/null; then
+    echo "gateway-proxy exited (status $status); stopping gateway-admin" >&2
+else
+    echo "gateway-admin exited (status $status); stopping gateway-proxy" >&2
+fi
+stop "$proxy_pid" "$admin_pid"
+exit $((status == 0 ? 1 : status))
