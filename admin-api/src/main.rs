@@ -1,11 +1,9 @@
 //! `gateway-admin`: loads the configuration, prepares the database and serves the admin API on
 //! its loopback address until SIGINT/SIGTERM.
 
-use std::io::Write;
-
 use anyhow::Context;
 use clap::Parser;
-use gateway_core::{ConfigArgs, GatewayConfig};
+use gateway_core::{ConfigArgs, GatewayConfig, startup};
 
 /// The gateway's control plane (GPT-Load compatible /api), reached through the proxy's public port.
 #[derive(Parser, Debug)]
@@ -16,30 +14,14 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "gateway-admin: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    startup::exit_code("gateway-admin", run())
 }
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = GatewayConfig::load(&cli.config)?;
-    if cli.config.check_config {
-        let mut out = std::io::stdout();
-        writeln!(out, "configuration OK\n{}", config.summary())?;
-        for w in &config.warnings {
-            writeln!(out, "warning: {w}")?;
-        }
+    let Some(config) = startup::prepare(&cli.config)? else {
         return Ok(());
-    }
-    gateway_core::logging::init(&config.log)?;
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-    }
+    };
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

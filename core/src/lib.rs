@@ -10,6 +10,7 @@ pub mod key_text;
 pub mod logging;
 pub mod secret;
 pub mod settings_catalogue;
+pub mod startup;
 pub mod status_matcher;
 
 pub use channel::ChannelType;

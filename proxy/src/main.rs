@@ -1,10 +1,8 @@
 //! `gateway-proxy`: loads the configuration, then runs the Pingora server until stopped.
 
-use std::io::Write;
-
 use anyhow::Context;
 use clap::Parser;
-use gateway_core::{ConfigArgs, GatewayConfig};
+use gateway_core::{ConfigArgs, startup};
 
 /// The gateway's data plane (public port: /proxy/{group}/…, /health, everything else to the admin process).
 #[derive(Parser, Debug)]
@@ -18,30 +16,14 @@ struct Cli {
 }
 
 fn main() -> std::process::ExitCode {
-    match run() {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "gateway-proxy: {e:#}");
-            std::process::ExitCode::FAILURE
-        }
-    }
+    startup::exit_code("gateway-proxy", run())
 }
 
 fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = GatewayConfig::load(&cli.config)?;
-    if cli.config.check_config {
-        let mut out = std::io::stdout();
-        writeln!(out, "configuration OK\n{}", config.summary())?;
-        for w in &config.warnings {
-            writeln!(out, "warning: {w}")?;
-        }
+    let Some(config) = startup::prepare(&cli.config)? else {
         return Ok(());
-    }
-    gateway_core::logging::init(&config.log)?;
-    for w in &config.warnings {
-        tracing::warn!("{w}");
-    }
+    };
     let server = gateway_proxy::server::build_server(&config, cli.upgrade)
         .context("cannot start the proxy")?;
     tracing::info!(
