@@ -4,6 +4,11 @@ use anyhow::Context;
 use clap::Parser;
 use gateway_core::{ConfigArgs, startup};
 
+/// mimalloc instead of glibc's allocator: the request path allocates many small, short-lived
+/// buffers and headers, and glibc's malloc/free showed up at about 7% of the proxy's CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The gateway's data plane (public port: /proxy/{group}/…, /health, everything else to the admin process).
 #[derive(Parser, Debug)]
 #[command(name = "gateway-proxy", version)]
