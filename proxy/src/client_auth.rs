@@ -90,6 +90,18 @@ pub fn strip_key_param(query: Option<&str>) -> Option<String> {
     }
 }
 
+/// The query string with the value of every `key` parameter replaced by `*****`, for logs.
+pub fn redact_key_param(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("key", _)) => "key=*****",
+            _ => pair,
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,6 +140,12 @@ mod tests {
             Some("keyword=1")
         );
         assert_eq!(strip_key_param(None), None);
+    }
+
+    #[test]
+    fn redacts_key_for_logs() {
+        assert_eq!(redact_key_param("a=1&key=secret&b=2"), "a=1&key=*****&b=2");
+        assert_eq!(redact_key_param("keys=1"), "keys=1");
     }
 
     #[test]

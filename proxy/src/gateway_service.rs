@@ -26,7 +26,7 @@ use pingora::proxy::{ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorType, Result};
 
-use crate::client_auth::{extract_token, strip_key_param};
+use crate::client_auth::{extract_token, redact_key_param, strip_key_param};
 use crate::error::{GatewayError, redact};
 use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
@@ -308,6 +308,16 @@ impl ProxyHttp for GatewayService {
                 self.proxy(session, ctx, group, rest).await?;
                 Ok(true)
             }
+        }
+    }
+
+    /// What Pingora prints about a request in its own error logs: method, path and query with
+    /// any `key` parameter masked (a proxy or admin key can travel there).
+    fn request_summary(&self, session: &Session, _ctx: &RequestContext) -> String {
+        let req = session.req_header();
+        match req.uri.query() {
+            Some(q) => format!("{} {}?{}", req.method, req.uri.path(), redact_key_param(q)),
+            None => format!("{} {}", req.method, req.uri.path()),
         }
     }
 

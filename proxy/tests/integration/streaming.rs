@@ -96,3 +96,66 @@ async fn gemini_stream_generate_content_streams() {
         Some("sse")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_failure_mid_stream_truncates_the_client_stream_and_logs_no_key() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group(
+        "cut",
+        "openai",
+        &[(&mock.base_url(), 1)],
+        &["sk-cut-upstream-1"],
+    )
+    .await;
+    mock.always(
+        "sk-cut-upstream-1",
+        Reply::sse(5, Duration::from_millis(50)).abort_after(2),
+    );
+    let r = gw
+        .client
+        .post(gw.url(&format!(
+            "/proxy/cut/v1/chat/completions?key={}",
+            crate::support::PROXY_KEY
+        )))
+        .json(&json!({"model": "m", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the header went out before the failure");
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    let mut ended_with_error = false;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Err(_) => {
+                ended_with_error = true;
+                break;
+            }
+        }
+    }
+    assert!(
+        ended_with_error,
+        "a cut stream must not look complete: {text}"
+    );
+    assert!(
+        text.contains("data:"),
+        "the events before the failure arrived: {text}"
+    );
+    assert!(!text.contains("[DONE]"));
+    // Pingora logs the failed request; neither key may appear in what the proxy printed.
+    let log = gw
+        .proxy
+        .wait_for_log("key=*****", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(
+        !log.contains(crate::support::PROXY_KEY),
+        "proxy key in the log:\n{log}"
+    );
+    assert!(
+        !log.contains("sk-cut-upstream-1"),
+        "upstream key in the log:\n{log}"
+    );
+}
