@@ -32,9 +32,12 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
     } else {
         None
     };
+    // Colours only on a terminal, and never in the log file.
+    let ansi = file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(ansi);
     let result = match (config.format, file) {
         (LogFormat::Text, None) => builder.with_writer(std::io::stdout).try_init(),
         (LogFormat::Json, None) => builder.json().with_writer(std::io::stdout).try_init(),
