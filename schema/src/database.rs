@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 
 use chrono::{NaiveDateTime, Utc};
+use diesel::QueryResult;
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, RunQueryDsl};
 
 use crate::DbError;
-use crate::connection::{DatabaseUrl, DbPool, build_pool};
+use crate::connection::{DatabaseUrl, DbPool, SqliteAsync, build_pool};
 use crate::models::{ApiKey, Group, GroupChangeset, NewApiKey, NewGroup, NewSystemSetting};
 use crate::schema::{api_keys, config_revision, group_sub_groups, groups, system_settings};
 
@@ -52,17 +53,60 @@ macro_rules! bump_revision {
     };
 }
 
-/// Inserts many rows, one statement per row, inside the caller's transaction. (diesel-async's
-/// SQLite wrapper has no multi-row insert; a per-backend batch statement is a later optimisation.)
-macro_rules! insert_all {
-    ($c:expr, $table:expr, $rows:expr) => {{
-        let mut n = 0_usize;
-        for row in $rows.iter() {
-            n += diesel::insert_into($table).values(row).execute($c).await?;
-        }
-        Ok::<usize, DbError>(n)
-    }};
+/// Inserts many rows at once: one multi-row statement on PostgreSQL and MySQL, one statement per
+/// row on SQLite (diesel-async's SQLite wrapper has no multi-row insert; inside the caller's
+/// transaction that is still fast there). Callers keep batches at `INSERT_CHUNK` rows.
+trait InsertRows {
+    async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize>;
+    async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize>;
 }
+
+impl InsertRows for SqliteAsync {
+    async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize> {
+        let mut n = 0;
+        for row in rows {
+            n += diesel::insert_into(api_keys::table)
+                .values(row)
+                .execute(self)
+                .await?;
+        }
+        Ok(n)
+    }
+
+    async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize> {
+        let mut n = 0;
+        for row in rows {
+            n += diesel::insert_into(system_settings::table)
+                .values(row)
+                .execute(self)
+                .await?;
+        }
+        Ok(n)
+    }
+}
+
+/// The multi-row implementation for the server databases.
+macro_rules! multi_row_insert {
+    ($conn:ty) => {
+        impl InsertRows for $conn {
+            async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize> {
+                diesel::insert_into(api_keys::table)
+                    .values(rows)
+                    .execute(self)
+                    .await
+            }
+
+            async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize> {
+                diesel::insert_into(system_settings::table)
+                    .values(rows)
+                    .execute(self)
+                    .await
+            }
+        }
+    };
+}
+multi_row_insert!(AsyncPgConnection);
+multi_row_insert!(AsyncMysqlConnection);
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
@@ -184,7 +228,7 @@ impl Database {
         with_conn!(self, |c| {
             let rows = &rows;
             c.transaction(async |c| -> Result<_, DbError> {
-                let n = insert_all!(c, system_settings::table, rows)?;
+                let n = c.insert_settings(rows).await?;
                 bump_revision!(c)?;
                 Ok(n)
             })
@@ -355,7 +399,7 @@ impl Database {
             let rows = &rows;
             written += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
-                    let n = insert_all!(c, api_keys::table, rows)?;
+                    let n = c.insert_api_keys(rows).await?;
                     bump_revision!(c)?;
                     Ok(n)
                 })
