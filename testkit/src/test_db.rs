@@ -183,30 +183,26 @@ enum ServerError {
 /// Runs one statement (simple-query protocol: `CREATE/DROP DATABASE` refuse transactions) on
 /// the server DSN.
 async fn exec_on_server(server: Server, dsn: &str, sql: &str) -> Result<(), ServerError> {
-    let timeout = |what: &str| anyhow!("{what} timed out after {SERVER_TIMEOUT:?}");
     match server {
-        Server::Postgres => {
-            let mut conn = tokio::time::timeout(SERVER_TIMEOUT, AsyncPgConnection::establish(dsn))
-                .await
-                .map_err(|_| ServerError::Unreachable(timeout("connecting")))?
-                .map_err(|e| ServerError::Unreachable(e.into()))?;
-            tokio::time::timeout(SERVER_TIMEOUT, conn.batch_execute(sql))
-                .await
-                .map_err(|_| ServerError::Statement(timeout(sql)))?
-                .map_err(|e| ServerError::Statement(e.into()))
-        }
-        Server::Mysql => {
-            let mut conn =
-                tokio::time::timeout(SERVER_TIMEOUT, AsyncMysqlConnection::establish(dsn))
-                    .await
-                    .map_err(|_| ServerError::Unreachable(timeout("connecting")))?
-                    .map_err(|e| ServerError::Unreachable(e.into()))?;
-            tokio::time::timeout(SERVER_TIMEOUT, conn.batch_execute(sql))
-                .await
-                .map_err(|_| ServerError::Statement(timeout(sql)))?
-                .map_err(|e| ServerError::Statement(e.into()))
-        }
+        Server::Postgres => exec_with::<AsyncPgConnection>(dsn, sql).await,
+        Server::Mysql => exec_with::<AsyncMysqlConnection>(dsn, sql).await,
     }
+}
+
+/// [`exec_on_server`] over one connection type.
+async fn exec_with<C: AsyncConnection + SimpleAsyncConnection>(
+    dsn: &str,
+    sql: &str,
+) -> Result<(), ServerError> {
+    let timeout = |what: &str| anyhow!("{what} timed out after {SERVER_TIMEOUT:?}");
+    let mut conn = tokio::time::timeout(SERVER_TIMEOUT, C::establish(dsn))
+        .await
+        .map_err(|_| ServerError::Unreachable(timeout("connecting")))?
+        .map_err(|e| ServerError::Unreachable(e.into()))?;
+    tokio::time::timeout(SERVER_TIMEOUT, conn.batch_execute(sql))
+        .await
+        .map_err(|_| ServerError::Statement(timeout(sql)))?
+        .map_err(|e| ServerError::Statement(e.into()))
 }
 
 /// Best effort: drops the database on a thread with its own runtime (`Drop` cannot await, and
