@@ -22,9 +22,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
 use pingora::http::ResponseHeader;
-use pingora::proxy::{ProxyHttp, Session};
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
-use pingora::{Error, ErrorType, Result};
+use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use crate::client_auth::{extract_token, redact_key_param, strip_key_param};
 use crate::error::{GatewayError, redact};
@@ -308,6 +308,62 @@ impl ProxyHttp for GatewayService {
                 self.proxy(session, ctx, group, rest).await?;
                 Ok(true)
             }
+        }
+    }
+
+    /// A fatal error of the request (Pingora's own proxy path to the admin process, or an error
+    /// returned by `request_filter`). When nothing was answered yet, the client gets a JSON body
+    /// that says what failed, not an empty status.
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestContext,
+    ) -> FailToProxy {
+        let code = match e.etype() {
+            ErrorType::HTTPStatus(code) => *code,
+            _ => match e.esource() {
+                ErrorSource::Upstream => 502,
+                ErrorSource::Downstream => match e.etype() {
+                    ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    _ => 400,
+                },
+                ErrorSource::Internal | ErrorSource::Unset => 500,
+            },
+        };
+        let answered = session
+            .response_written()
+            .is_some_and(|r| !r.status.is_informational());
+        if code > 0 && !answered {
+            let body = if ctx.forward_to_admin && code == 502 {
+                serde_json::json!({
+                    "code": "BAD_GATEWAY",
+                    "message": format!("the admin API (gateway-admin at {}) is not reachable; is it running?", self.admin_addr),
+                })
+            } else {
+                let channel = ctx
+                    .group
+                    .as_ref()
+                    .map_or(gateway_core::ChannelType::OpenAi, |g| g.channel);
+                channel.error_body(
+                    code,
+                    "gateway_error",
+                    &format!("request failed: {}", e.etype().as_str()),
+                )
+            };
+            // The connection is not reused after a fatal error: say so, so clients do not send
+            // their next request into a closing socket.
+            session.set_keepalive(None);
+            let json = http::HeaderValue::from_static("application/json");
+            if let Err(write_error) =
+                respond_raw(session, code, Some(json), Bytes::from(body.to_string())).await
+            {
+                tracing::debug!("cannot send the error response: {write_error}");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
         }
     }
 

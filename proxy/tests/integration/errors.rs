@@ -126,3 +126,30 @@ async fn bodies_above_the_limit_get_413_before_any_upstream_call() {
         .await;
     assert_eq!(r.status(), 200, "a body under the limit still passes");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_down_is_a_502_that_says_so() {
+    let gw = Gateway::start().await;
+    gw.admin.kill();
+    gw.admin
+        .wait_exit(std::time::Duration::from_secs(10))
+        .await
+        .unwrap();
+    let r = gw
+        .client
+        .get(gw.url("/api/groups"))
+        .bearer_auth(crate::support::AUTH_KEY)
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = json_of(r).await;
+    assert_eq!(status, 502);
+    assert_eq!(body["code"], "BAD_GATEWAY");
+    assert!(
+        body["message"].as_str().unwrap().contains("gateway-admin"),
+        "{body}"
+    );
+    // The data plane keeps serving from its snapshot.
+    let health = gw.client.get(gw.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+}
