@@ -286,3 +286,35 @@ async fn other_paths_reach_the_admin_api_on_the_same_port() {
         .unwrap();
     assert_eq!(health["status"], "healthy");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upstream_connections_are_pooled_even_across_failovers() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group(
+        "pool",
+        "openai",
+        &[(&mock.base_url(), 1)],
+        &["sk-pool-limited", "sk-pool-good"],
+    )
+    .await;
+    mock.always(
+        "sk-pool-limited",
+        gateway_testkit::Reply::status(429).body(json!({"error": {"message": "slow down"}})),
+    );
+    let before = mock.connections();
+    for _ in 0..50 {
+        let r = gw
+            .post("pool", "/v1/chat/completions", json!({"model": "m"}))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    let opened = mock.connections() - before;
+    // Sequential requests, half of them failing over: the drained 429 connections go back to the
+    // pool, so a handful of connections (one per proxy worker thread) serve all 75 exchanges.
+    assert!(
+        opened <= 4,
+        "{opened} new upstream connections for 50 requests"
+    );
+    assert_eq!(mock.requests_for_key("sk-pool-good").len(), 50);
+}
