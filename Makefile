@@ -69,9 +69,10 @@ test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest); DB services v
 fmt: ## Format all code
 	$(CARGO) fmt --all
 
-lint: deps ## Check formatting and run clippy with warnings as errors
+lint: deps ## Check formatting, run clippy and build the docs, with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
 check-config: build ## Validate every shipped config/*.toml with gateway-proxy --check-config
 	@for f in config/*.toml; do \
