@@ -490,9 +490,12 @@ impl Parser {
             ));
         }
         let encryption_key = Some(self.string("auth.encryption_key")).filter(|k| !k.is_empty());
-        if let Some(reason) = encryption_key.as_deref().and_then(weak_key_reason) {
-            self.warnings.push(format!(
-                "ENCRYPTION_KEY is weak ({reason}); use at least 16 random characters"
+        if encryption_key.is_some() {
+            // Refuse rather than store keys in plaintext behind the user's back.
+            return Err(self.error(
+                "auth.encryption_key",
+                "encryption of keys at rest is not available in this version, so keys would be \
+                 stored in plaintext; unset ENCRYPTION_KEY to run without encryption",
             ));
         }
         let database_dsn = self.string("database.dsn");
@@ -504,6 +507,13 @@ impl Parser {
             && !(dsn.starts_with("redis://") || dsn.starts_with("rediss://"))
         {
             return Err(self.error("redis.dsn", "expected a redis:// or rediss:// URL"));
+        }
+        if redis_dsn.is_some() {
+            self.warnings.push(
+                "REDIS_DSN is set, but this version does not use Redis yet: every node follows the \
+                 database (config_revision) and keeps key health locally"
+                    .to_owned(),
+            );
         }
         let level = self.string("log.level").to_ascii_lowercase();
         if !["debug", "info", "warn", "error"].contains(&level.as_str()) {
@@ -735,6 +745,38 @@ mod tests {
             "root:****@tcp(h:3306)/db"
         );
         assert_eq!(redact_dsn("./data/gateway.db"), "./data/gateway.db");
+    }
+
+    #[test]
+    fn encryption_key_is_refused_until_supported_and_redis_warned_about() {
+        let e = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9"),
+                ("ENCRYPTION_KEY", "some-long-encryption-key-xyz"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ENCRYPTION_KEY") && e.contains("plaintext"),
+            "{e}"
+        );
+        assert!(
+            !e.contains("some-long-encryption-key-xyz"),
+            "the key itself is never printed: {e}"
+        );
+        let c = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9"),
+                ("REDIS_DSN", "redis://127.0.0.1:6379"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap();
+        assert!(c.warnings.iter().any(|w| w.contains("REDIS_DSN")));
     }
 
     #[test]
