@@ -80,6 +80,14 @@ impl GatewayError {
         }
     }
 
+    /// Seconds after which the same request may succeed (sent as `Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            GatewayError::TooManyRequests(_) => Some(1),
+            _ => None,
+        }
+    }
+
     /// The JSON body, shaped like `channel`'s provider errors (OpenAI's shape when the group, and
     /// so the channel, is unknown).
     pub fn body(&self, channel: Option<ChannelType>) -> Vec<u8> {

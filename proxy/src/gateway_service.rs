@@ -100,6 +100,14 @@ impl GatewayService {
         drop(snapshot);
         ctx.group = Some(Arc::clone(&group));
         let channel = Some(group.channel);
+        // Only proxy traffic takes a slot: /health and the admin API stay reachable under load.
+        let Some(slot) =
+            InflightGuard::try_acquire(&self.inflight, self.limits.max_concurrent_requests)
+        else {
+            let error = GatewayError::TooManyRequests(self.limits.max_concurrent_requests);
+            return respond_error(session, &error, channel).await;
+        };
+        ctx.inflight = Some(slot);
         let req = session.req_header();
         let token = extract_token(req.uri.query(), |name| {
             req.headers.get(name).and_then(|v| v.to_str().ok())
@@ -271,18 +279,6 @@ impl ProxyHttp for GatewayService {
         session: &mut Session,
         ctx: &mut RequestContext,
     ) -> Result<bool> {
-        let Some(slot) =
-            InflightGuard::try_acquire(&self.inflight, self.limits.max_concurrent_requests)
-        else {
-            respond_error(
-                session,
-                &GatewayError::TooManyRequests(self.limits.max_concurrent_requests),
-                None,
-            )
-            .await?;
-            return Ok(true);
-        };
-        ctx.inflight = Some(slot);
         session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
         session
             .as_downstream_mut()
@@ -452,20 +448,23 @@ async fn read_body(
     Ok(Ok(buf.freeze()))
 }
 
-/// Answers one of our own errors with a provider-shaped JSON body.
+/// Answers one of our own errors with a provider-shaped JSON body (and `Retry-After` when the
+/// client should simply come back).
 async fn respond_error(
     session: &mut Session,
     error: &GatewayError,
     channel: Option<gateway_core::ChannelType>,
 ) -> Result<()> {
     let body = Bytes::from(error.body(channel));
-    respond_raw(
-        session,
+    let mut header = response_header(
         error.status(),
         Some(http::HeaderValue::from_static("application/json")),
-        body,
-    )
-    .await
+        body.len(),
+    )?;
+    if let Some(seconds) = error.retry_after() {
+        header.insert_header(http::header::RETRY_AFTER, seconds.to_string())?;
+    }
+    send_complete(session, header, body).await
 }
 
 /// Answers a complete response with a known body.
@@ -475,11 +474,24 @@ async fn respond_raw(
     content_type: Option<http::HeaderValue>,
     body: Bytes,
 ) -> Result<()> {
-    let mut header = ResponseHeader::build(status, Some(3))?;
+    let header = response_header(status, content_type, body.len())?;
+    send_complete(session, header, body).await
+}
+
+fn response_header(
+    status: u16,
+    content_type: Option<http::HeaderValue>,
+    len: usize,
+) -> Result<ResponseHeader> {
+    let mut header = ResponseHeader::build(status, Some(4))?;
     if let Some(ct) = content_type {
         header.insert_header(http::header::CONTENT_TYPE, ct)?;
     }
-    header.insert_header(http::header::CONTENT_LENGTH, body.len().to_string())?;
+    header.insert_header(http::header::CONTENT_LENGTH, len.to_string())?;
+    Ok(header)
+}
+
+async fn send_complete(session: &mut Session, header: ResponseHeader, body: Bytes) -> Result<()> {
     session
         .write_response_header(Box::new(header), false)
         .await?;

@@ -153,3 +153,67 @@ async fn admin_down_is_a_502_that_says_so() {
     let health = gw.client.get(gw.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_concurrency_cap_proxy_calls_get_429_while_health_and_admin_still_answer() {
+    use futures_util::StreamExt;
+
+    let gw = Gateway::start_with(&[("MAX_CONCURRENT_REQUESTS", "1")]).await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group("cap", "openai", &[(&mock.base_url(), 1)], &["sk-cap-1"])
+        .await;
+    mock.always(
+        "sk-cap-1",
+        gateway_testkit::Reply::sse(4, std::time::Duration::from_millis(300)),
+    );
+    // One stream holds the only slot until it ends.
+    let first = gw
+        .post(
+            "cap",
+            "/v1/chat/completions",
+            json!({"model": "m", "stream": true}),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let mut stream = first.bytes_stream();
+    assert!(stream.next().await.is_some(), "the first stream started");
+
+    let r = gw
+        .post("cap", "/v1/chat/completions", json!({"model": "m"}))
+        .await;
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    assert_eq!(
+        gw.client
+            .get(gw.url("/health"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let types = gw
+        .client
+        .get(gw.url("/api/channel-types"))
+        .bearer_auth(crate::support::AUTH_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        types.status(),
+        200,
+        "the admin API is not starved by proxy traffic"
+    );
+
+    while stream.next().await.is_some() {}
+    let r = gw
+        .post("cap", "/v1/chat/completions", json!({"model": "m"}))
+        .await;
+    assert_eq!(
+        r.status(),
+        200,
+        "the slot is free again once the stream ended"
+    );
+}
