@@ -23,6 +23,9 @@ pub enum GatewayError {
     /// The group has no upstream with a weight above 0.
     #[error("group '{0}' has no enabled upstream")]
     NoUpstream(String),
+    /// Strict model redirect: the requested model has no rule.
+    #[error("model '{0}' is not configured in redirect rules")]
+    ModelNotConfigured(String),
     /// The request body is above the configured limit.
     #[error("request body exceeds the limit of {0} bytes")]
     BodyTooLarge(usize),
@@ -58,6 +61,7 @@ impl GatewayError {
             | GatewayError::NoUpstream(_)
             | GatewayError::NotReady => 503,
             GatewayError::BodyTooLarge(_) => 413,
+            GatewayError::ModelNotConfigured(_) => 400,
             GatewayError::TooManyRequests(_) => 429,
             GatewayError::UpstreamUnreachable { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
@@ -73,6 +77,7 @@ impl GatewayError {
             GatewayError::NoActiveKeys(_) => "no_active_keys",
             GatewayError::NoUpstream(_) => "no_upstream",
             GatewayError::BodyTooLarge(_) => "request_too_large",
+            GatewayError::ModelNotConfigured(_) => "model_not_configured",
             GatewayError::TooManyRequests(_) => "too_many_requests",
             GatewayError::NotReady => "not_ready",
             GatewayError::UpstreamUnreachable { .. } => "upstream_unreachable",

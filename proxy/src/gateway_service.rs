@@ -138,8 +138,22 @@ impl GatewayService {
                 return respond_error(session, &too_large, channel).await;
             }
         };
-        self.attempt_loop(session, ctx, &group, rest, query.as_deref(), body)
-            .await
+        let rewritten = match group.rewrite.apply(group.channel, rest, body) {
+            Ok(r) => r,
+            Err(model) => {
+                return respond_error(session, &GatewayError::ModelNotConfigured(model), channel)
+                    .await;
+            }
+        };
+        self.attempt_loop(
+            session,
+            ctx,
+            &group,
+            &rewritten.rest,
+            query.as_deref(),
+            rewritten.body,
+        )
+        .await
     }
 
     /// Tries keys and upstreams until a response can be relayed or the attempts run out.
@@ -166,11 +180,16 @@ impl GatewayService {
             ),
             idle: secs(group.config.idle_conn_timeout),
         };
+        let client_ip = session
+            .client_addr()
+            .and_then(|a| a.as_inet().map(|i| i.ip().to_string()))
+            .unwrap_or_default();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
         let mut last_failure: Option<Failure> = None;
         while ctx.attempts < max_attempts {
-            let Some(key) = group.keys.pick(&ctx.tried_keys, now_ms()) else {
+            let now = now_ms();
+            let Some(key) = group.keys.pick(&ctx.tried_keys, now) else {
                 break;
             };
             let Some(upstream) = group.upstreams.pick() else {
@@ -190,6 +209,10 @@ impl GatewayService {
                 rest,
                 query,
                 body_len: body.len(),
+                header_rules: &group.rewrite.header_rules,
+                group_name: &group.name,
+                client_ip: &client_ip,
+                now_ms: now,
             }
             .build(session.req_header())?;
             match self

@@ -11,6 +11,7 @@ use http::header::HeaderName;
 use pingora::http::RequestHeader;
 
 use crate::key_ring::PoolKey;
+use crate::request_rewrite::{HeaderAction, HeaderRule, HeaderVariables};
 use crate::upstream_selection::Upstream;
 
 /// Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1), plus the
@@ -43,6 +44,14 @@ pub struct UpstreamRequest<'a> {
     pub query: Option<&'a str>,
     /// Length of the body that will be written.
     pub body_len: usize,
+    /// The group's header rules, applied after the key is injected.
+    pub header_rules: &'a [HeaderRule],
+    /// `${GROUP_NAME}` of the header rules.
+    pub group_name: &'a str,
+    /// `${CLIENT_IP}` of the header rules.
+    pub client_ip: &'a str,
+    /// Unix milliseconds of this attempt (`${TIMESTAMP_MS}`, `${TIMESTAMP_S}`).
+    pub now_ms: u64,
 }
 
 impl UpstreamRequest<'_> {
@@ -110,6 +119,24 @@ impl UpstreamRequest<'_> {
             }
             CredentialPlacement::QueryKey => {}
         }
+        if !self.header_rules.is_empty() {
+            let vars = HeaderVariables {
+                client_ip: self.client_ip,
+                group_name: self.group_name,
+                api_key: key,
+                now_ms: self.now_ms,
+            };
+            for rule in self.header_rules {
+                match &rule.action {
+                    HeaderAction::Set(value) => {
+                        req.insert_header(rule.name.clone(), vars.substitute(value))?;
+                    }
+                    HeaderAction::Remove => {
+                        req.remove_header(&rule.name);
+                    }
+                }
+            }
+        }
         Ok(req)
     }
 }
@@ -157,6 +184,10 @@ mod tests {
             rest,
             query: Some("x=1"),
             body_len: 10,
+            header_rules: &[],
+            group_name: "g",
+            client_ip: "127.0.0.1",
+            now_ms: 0,
         }
         .build(&client())
         .unwrap()

@@ -17,6 +17,7 @@ pub mod group_routing;
 pub mod header_rewrite;
 pub mod key_ring;
 pub mod request_context;
+pub mod request_rewrite;
 pub mod routing_snapshot;
 pub mod server;
 pub mod upstream_exchange;

@@ -13,6 +13,7 @@ use gateway_schema::{Database, DbError, KeyRow};
 use super::{GroupRuntime, RoutingSnapshot};
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
+use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{Upstream, UpstreamTable};
 
 /// Why a snapshot could not be built.
@@ -102,6 +103,12 @@ fn build_group(
                 GroupConfig::default()
             })
     };
+    let rewrite = RewriteRules::from_json(
+        &group.param_overrides,
+        &group.model_redirect_rules,
+        group.model_redirect_strict,
+        &group.header_rules,
+    )?;
     let ring = KeyRing::new(
         keys.into_iter()
             .map(|k| {
@@ -126,5 +133,6 @@ fn build_group(
         keys: ring,
         proxy_keys,
         config: settings.effective(&overrides),
+        rewrite,
     })
 }

@@ -17,6 +17,7 @@ pub use refresher::SnapshotRefresher;
 
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyHealth, KeyRing};
+use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::UpstreamTable;
 
 /// One routing table version.
@@ -45,6 +46,8 @@ pub struct GroupRuntime {
     pub proxy_keys: ProxyKeySet,
     /// System settings with the group's overrides.
     pub config: EffectiveConfig,
+    /// Body, model and header rewriting of forwarded requests.
+    pub rewrite: RewriteRules,
 }
 
 impl RoutingSnapshot {

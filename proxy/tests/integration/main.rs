@@ -10,6 +10,7 @@
 
 mod errors;
 mod reload;
+mod rewrite;
 mod routing;
 mod streaming;
 mod support;
