@@ -4,6 +4,7 @@
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use gateway_core::client_credential::extract_token;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -22,35 +23,10 @@ pub async fn require_auth_key(
     }
 }
 
-/// The credential a request carries, first match wins.
+/// The credential a request carries (GPT-Load's extractor, shared with the proxy).
 pub fn credential(request: &Request) -> Option<String> {
-    if let Some(q) = request.uri().query() {
-        for (k, v) in form_urlencoded_pairs(q) {
-            if k == "key" && !v.is_empty() {
-                return Some(v);
-            }
-        }
-    }
-    let header = |name: &str| request.headers().get(name).and_then(|v| v.to_str().ok());
-    if let Some(t) = header("authorization").and_then(|v| v.strip_prefix("Bearer "))
-        && !t.is_empty()
-    {
-        return Some(t.to_owned());
-    }
-    ["x-api-key", "x-goog-api-key"]
-        .into_iter()
-        .find_map(|n| header(n).filter(|v| !v.is_empty()).map(str::to_owned))
-}
-
-fn form_urlencoded_pairs(q: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    q.split('&').filter_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let decode = |s: &str| {
-            url::form_urlencoded::parse(format!("x={s}").as_bytes())
-                .next()
-                .map(|(_, v)| v.into_owned())
-        };
-        Some((decode(k)?, decode(v)?))
+    extract_token(request.uri().query(), |name| {
+        request.headers().get(name).and_then(|v| v.to_str().ok())
     })
 }
 

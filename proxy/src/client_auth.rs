@@ -1,5 +1,5 @@
-//! The caller's proxy key: where it is read from (query `key`, `Authorization: Bearer`,
-//! `x-api-key`, `x-goog-api-key`, first match wins) and how it is checked against a group.
+//! The caller's proxy key: how it is checked against a group (it is read by
+//! `gateway_core::client_credential`), and the `key` query parameter removed or masked.
 
 use std::collections::HashSet;
 
@@ -49,31 +49,6 @@ fn digest(key: &str) -> [u8; 32] {
     Sha256::digest(key.as_bytes()).into()
 }
 
-/// Reads the caller's credential from the request. `query` is the raw query string.
-pub fn extract_token<'a>(
-    query: Option<&'a str>,
-    header: impl Fn(&str) -> Option<&'a str>,
-) -> Option<String> {
-    if let Some(q) = query {
-        for (name, value) in form_urlencoded::parse(q.as_bytes()) {
-            if name == "key" && !value.is_empty() {
-                return Some(value.into_owned());
-            }
-        }
-    }
-    if let Some(token) = header("authorization").and_then(|v| v.strip_prefix("Bearer "))
-        && !token.is_empty()
-    {
-        return Some(token.trim().to_owned());
-    }
-    for name in ["x-api-key", "x-goog-api-key"] {
-        if let Some(v) = header(name).filter(|v| !v.is_empty()) {
-            return Some(v.trim().to_owned());
-        }
-    }
-    None
-}
-
 /// The query string without its `key` parameters (other parameters keep their raw encoding and
 /// order). `None` when nothing is left.
 pub fn strip_key_param(query: Option<&str>) -> Option<String> {
@@ -105,28 +80,6 @@ pub fn redact_key_param(query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn first_match_wins() {
-        let h = |name: &str| match name {
-            "authorization" => Some("Bearer from-bearer"),
-            "x-api-key" => Some("from-x-api-key"),
-            _ => None,
-        };
-        assert_eq!(
-            extract_token(Some("a=1&key=from-query"), h).as_deref(),
-            Some("from-query")
-        );
-        assert_eq!(
-            extract_token(Some("a=1"), h).as_deref(),
-            Some("from-bearer")
-        );
-        let h2 = |name: &str| (name == "x-goog-api-key").then_some("g");
-        assert_eq!(extract_token(None, h2).as_deref(), Some("g"));
-        assert_eq!(extract_token(None, |_| None), None);
-        let basic = |name: &str| (name == "authorization").then_some("Basic abc");
-        assert_eq!(extract_token(None, basic), None);
-    }
 
     #[test]
     fn strips_only_key() {

@@ -26,7 +26,9 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
-use crate::client_auth::{extract_token, redact_key_param, strip_key_param};
+use gateway_core::client_credential::extract_token;
+
+use crate::client_auth::{redact_key_param, strip_key_param};
 use crate::error::{GatewayError, redact};
 use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
