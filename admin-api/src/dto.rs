@@ -383,11 +383,6 @@ fn canonical_header(key: &str) -> String {
         .join("-")
 }
 
-/// Proxy keys normalised like GPT-Load (`a, b,,c` → `a,b,c`).
-pub fn normalise_proxy_keys(v: &str) -> String {
-    gateway_core::settings_catalogue::normalise_key_list(v)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -411,6 +411,11 @@ impl SystemSettings {
         (settings, errors)
     }
 
+    /// [`SystemSettings::from_rows`] over rows as the database returns them.
+    pub fn from_stored(rows: &[(String, String)]) -> (Self, Vec<SettingError>) {
+        Self::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+    }
+
     /// The typed value of a setting (`Value::Null` for an unknown key).
     pub fn value(&self, key: &str) -> &Value {
         self.values.get(key).unwrap_or(&Value::Null)

@@ -111,11 +111,6 @@ impl UpstreamTable {
         let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.sequence.len();
         self.upstreams.get(usize::from(self.sequence[i]))
     }
-
-    /// The enabled upstreams.
-    pub fn upstreams(&self) -> &[Arc<Upstream>] {
-        &self.upstreams
-    }
 }
 
 /// nginx's smooth weighted round robin, run once over a full cycle: each index appears in

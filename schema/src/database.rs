@@ -184,14 +184,6 @@ impl Database {
             .await?))
     }
 
-    /// Bumps the revision on its own (e.g. after a change that is not a table write).
-    pub async fn bump_revision(&self) -> Result<(), DbError> {
-        with_conn!(self, |c| {
-            bump_revision!(c)?;
-            Ok(())
-        })
-    }
-
     // ---- system_settings -------------------------------------------------------------------
 
     /// Every stored setting as `(key, value)`.

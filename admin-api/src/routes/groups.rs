@@ -2,7 +2,7 @@
 
 use axum::extract::{Path, State};
 use chrono::Utc;
-use gateway_core::settings_catalogue::{CATALOGUE, SystemSettings};
+use gateway_core::settings_catalogue::{CATALOGUE, SystemSettings, normalise_key_list};
 use gateway_schema::models::{GroupChangeset, NewGroup};
 
 use super::parse_id;
@@ -48,8 +48,7 @@ pub(crate) async fn list_lite(State(state): State<AppState>) -> ApiResult {
 /// `GET /api/groups/config-options`: the overridable settings with their current system values.
 pub(crate) async fn config_options(State(state): State<AppState>) -> ApiResult {
     let rows = state.db.settings().await?;
-    let (settings, _) =
-        SystemSettings::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (settings, _) = SystemSettings::from_stored(&rows);
     let options: Vec<serde_json::Value> = CATALOGUE
         .iter()
         .filter(|d| d.group_override)
@@ -91,7 +90,7 @@ pub(crate) async fn create(
     let new = NewGroup {
         name: name.clone(),
         display_name: body.display_name.trim().to_owned(),
-        proxy_keys: dto::normalise_proxy_keys(&body.proxy_keys),
+        proxy_keys: normalise_key_list(&body.proxy_keys),
         description: body.description.trim().to_owned(),
         group_type: "standard".to_owned(),
         upstreams: dto::validate_upstreams(&body.upstreams)?,
@@ -174,7 +173,7 @@ pub(crate) async fn update(
         changes.header_rules = Some(dto::validate_header_rules(v)?);
     }
     if let Some(v) = &body.proxy_keys {
-        changes.proxy_keys = Some(dto::normalise_proxy_keys(v));
+        changes.proxy_keys = Some(normalise_key_list(v));
     }
     let group = state
         .db

@@ -12,8 +12,7 @@ use crate::state::AppState;
 /// `GET /api/settings`: `[{category_name, settings: [...]}]` in GPT-Load's order.
 pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
     let rows = state.db.settings().await?;
-    let (settings, _) =
-        SystemSettings::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (settings, _) = SystemSettings::from_stored(&rows);
     let categories: Vec<serde_json::Value> = [SettingCategory::Basic, SettingCategory::Request, SettingCategory::Key]
         .into_iter()
         .map(|cat| {

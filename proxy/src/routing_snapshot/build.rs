@@ -40,8 +40,7 @@ pub async fn build(
 ) -> Result<RoutingSnapshot, BuildError> {
     let revision = db.revision().await?;
     let rows = db.settings().await?;
-    let (settings, bad) =
-        SystemSettings::from_rows(rows.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let (settings, bad) = SystemSettings::from_stored(&rows);
     for e in bad {
         tracing::warn!("ignoring stored setting: {e}");
     }
