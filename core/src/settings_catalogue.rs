@@ -98,7 +98,7 @@ const fn int(
 }
 
 /// Every dynamic setting, in GPT-Load's order.
-pub const CATALOGUE: [SettingDef; 18] = [
+pub const CATALOGUE: [SettingDef; 23] = [
     SettingDef {
         key: "app_url",
         name: "Project URL",
@@ -181,6 +181,15 @@ pub const CATALOGUE: [SettingDef; 18] = [
         true,
     ),
     int(
+        "stream_idle_timeout",
+        "Stream idle timeout (s)",
+        "Longest silence between two chunks of a streamed response before it is ended; a stream that keeps producing is never cut",
+        SettingCategory::Request,
+        "300",
+        1,
+        true,
+    ),
+    int(
         "max_idle_conns",
         "Max idle connections",
         "Idle upstream connections kept in total",
@@ -234,6 +243,42 @@ pub const CATALOGUE: [SettingDef; 18] = [
         default: "400-403,405-999",
         group_override: true,
     },
+    SettingDef {
+        key: "client_error_status_codes",
+        name: "Client error status codes",
+        description: "Statuses caused by the client's own request: passed through at once, never retried, no key or upstream blamed (a provider body that names the key as the cause still counts)",
+        category: SettingCategory::Key,
+        kind: SettingKind::String { required: false },
+        default: "400,404,413,422",
+        group_override: true,
+    },
+    int(
+        "key_cooldown_seconds",
+        "Key cool-down (s)",
+        "How long a key rests after a 429 that carries no Retry-After; it then returns to rotation by itself",
+        SettingCategory::Key,
+        "60",
+        1,
+        true,
+    ),
+    int(
+        "upstream_failure_threshold",
+        "Upstream failure threshold",
+        "Consecutive 5xx, timeouts or connection failures before an upstream is ejected; 0 never ejects",
+        SettingCategory::Key,
+        "3",
+        0,
+        true,
+    ),
+    int(
+        "upstream_ejection_seconds",
+        "Upstream ejection (s)",
+        "First ejection period of a failing upstream; it doubles on each further ejection, up to 32 times",
+        SettingCategory::Key,
+        "10",
+        1,
+        true,
+    ),
     int(
         "key_validation_interval_minutes",
         "Key validation interval (minutes)",
@@ -324,7 +369,7 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
             if required && s.is_empty() {
                 return Err(SettingError::new(def.key, "must not be empty"));
             }
-            if def.key == "failover_status_codes" {
+            if matches!(def.key, "failover_status_codes" | "client_error_status_codes") {
                 StatusMatcher::parse(&s).map_err(|e| SettingError::new(def.key, e.to_string()))?;
             }
             if def.key == "app_url" && !(s.starts_with("http://") || s.starts_with("https://")) {
@@ -454,6 +499,23 @@ impl SystemSettings {
             max_retries: int("max_retries", overrides.max_retries),
             blacklist_threshold: int("blacklist_threshold", overrides.blacklist_threshold),
             failover: StatusMatcher::parse(&spec).unwrap_or_default(),
+            client_errors: StatusMatcher::parse(
+                overrides
+                    .client_error_status_codes
+                    .as_deref()
+                    .unwrap_or_else(|| self.string("client_error_status_codes")),
+            )
+            .unwrap_or_default(),
+            stream_idle_timeout: int("stream_idle_timeout", overrides.stream_idle_timeout),
+            key_cooldown_seconds: int("key_cooldown_seconds", overrides.key_cooldown_seconds),
+            upstream_failure_threshold: int(
+                "upstream_failure_threshold",
+                overrides.upstream_failure_threshold,
+            ),
+            upstream_ejection_seconds: int(
+                "upstream_ejection_seconds",
+                overrides.upstream_ejection_seconds,
+            ),
             proxy_url: overrides
                 .proxy_url
                 .clone()
@@ -469,7 +531,8 @@ impl SystemSettings {
     }
 }
 
-/// A group's overrides (`groups.config`): exactly GPT-Load's 14 overridable keys.
+/// A group's overrides (`groups.config`): GPT-Load's 14 overridable keys plus our key-policy and
+/// stream keys.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
@@ -515,6 +578,21 @@ pub struct GroupConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Overrides the system setting of the same name (see `CATALOGUE`).
     pub enable_request_body_logging: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub stream_idle_timeout: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub client_error_status_codes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub key_cooldown_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub upstream_failure_threshold: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub upstream_ejection_seconds: Option<i64>,
 }
 
 impl GroupConfig {
@@ -558,6 +636,16 @@ pub struct EffectiveConfig {
     pub blacklist_threshold: i64,
     /// Statuses that fail an attempt.
     pub failover: StatusMatcher,
+    /// Statuses the client caused: passed through, no retry, nobody blamed.
+    pub client_errors: StatusMatcher,
+    /// Longest silence between stream chunks, seconds.
+    pub stream_idle_timeout: i64,
+    /// Cool-down after a 429 without `Retry-After`, seconds.
+    pub key_cooldown_seconds: i64,
+    /// Consecutive upstream failures before ejection (0 = never).
+    pub upstream_failure_threshold: i64,
+    /// First ejection period, seconds (doubles per further ejection).
+    pub upstream_ejection_seconds: i64,
     /// Outbound proxy (empty = environment).
     pub proxy_url: String,
     /// Whether request bodies are logged.
@@ -575,7 +663,8 @@ mod tests {
         assert_eq!(s.int("max_retries"), 3);
         assert_eq!(s.int("request_timeout"), 600);
         assert_eq!(s.string("failover_status_codes"), "400-403,405-999");
-        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 14);
+        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 19);
+        assert_eq!(s.string("client_error_status_codes"), "400,404,413,422");
     }
 
     #[test]
