@@ -177,6 +177,8 @@ pub struct KeyResponse {
     last_used_at: Option<String>,
     created_at: String,
     updated_at: String,
+    /// End of a rate-limit cool-down while `status` is `cooling`.
+    cooldown_until: Option<String>,
 }
 
 impl From<ApiKey> for KeyResponse {
@@ -193,6 +195,7 @@ impl From<ApiKey> for KeyResponse {
             last_used_at: k.last_used_at.map(rfc3339),
             created_at: rfc3339(k.created_at),
             updated_at: rfc3339(k.updated_at),
+            cooldown_until: k.cooldown_until.map(rfc3339),
         }
     }
 }

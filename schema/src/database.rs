@@ -9,7 +9,9 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, Run
 
 use crate::DbError;
 use crate::connection::{DatabaseUrl, DbPool, SqliteAsync, build_pool};
-use crate::models::{ApiKey, Group, GroupChangeset, NewApiKey, NewGroup, NewSystemSetting};
+use crate::models::{
+    ApiKey, Group, GroupChangeset, KeyStatus, NewApiKey, NewGroup, NewSystemSetting,
+};
 use crate::schema::{api_keys, config_revision, group_sub_groups, groups, system_settings};
 
 /// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
@@ -119,7 +121,7 @@ pub struct Database {
     backend: &'static str,
 }
 
-/// What the proxy needs of an active key.
+/// What the proxy needs of a key in rotation (`active` or `cooling`).
 #[derive(Clone, Debug, PartialEq, Eq, Queryable)]
 pub struct KeyRow {
     /// Key id (stable across reloads; carries runtime health).
@@ -128,6 +130,25 @@ pub struct KeyRow {
     pub group_id: i64,
     /// Stored value.
     pub key_value: String,
+    /// `active` or `cooling`.
+    pub status: String,
+    /// Consecutive failures charged to the key.
+    pub failure_count: i64,
+    /// End of a cool-down.
+    pub cooldown_until: Option<NaiveDateTime>,
+}
+
+/// A key's runtime health as the proxy persists it (design §4: batched, off the request path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyHealthUpdate {
+    /// Key id.
+    pub id: i64,
+    /// New state.
+    pub status: KeyStatus,
+    /// Consecutive failures.
+    pub failure_count: i64,
+    /// End of the cool-down when `status` is `Cooling`.
+    pub cooldown_until: Option<NaiveDateTime>,
 }
 
 /// Filter and page of `GET /api/keys`.
@@ -444,16 +465,27 @@ impl Database {
         })
     }
 
-    /// Every active key of every group, read in id order in pages of 10 000 so a large table
-    /// never needs one huge result set.
-    pub async fn active_keys(&self) -> Result<Vec<KeyRow>, DbError> {
+    /// Every key in rotation (`active` or `cooling`) of every group, read in id order in pages of
+    /// 10 000 so a large table never needs one huge result set.
+    pub async fn routable_keys(&self) -> Result<Vec<KeyRow>, DbError> {
         const PAGE: i64 = 10_000;
         let mut out = Vec::new();
         let mut after = 0_i64;
         loop {
             let page: Vec<KeyRow> = with_conn!(self, |c| api_keys::table
-                .filter(api_keys::status.eq("active").and(api_keys::id.gt(after)))
-                .select((api_keys::id, api_keys::group_id, api_keys::key_value))
+                .filter(
+                    api_keys::status
+                        .eq_any([KeyStatus::Active.as_str(), KeyStatus::Cooling.as_str()])
+                        .and(api_keys::id.gt(after))
+                )
+                .select((
+                    api_keys::id,
+                    api_keys::group_id,
+                    api_keys::key_value,
+                    api_keys::status,
+                    api_keys::failure_count,
+                    api_keys::cooldown_until,
+                ))
                 .order(api_keys::id.asc())
                 .limit(PAGE)
                 .load(c)
@@ -467,5 +499,62 @@ impl Database {
             }
         }
         Ok(out)
+    }
+
+    /// Writes runtime key health in one transaction: keys with the same new state share one
+    /// `UPDATE … WHERE id IN (…)` (in chunks). Not configuration: the revision is not bumped.
+    /// Returns the rows changed (deleted keys are simply not found).
+    pub async fn save_key_health(&self, updates: &[KeyHealthUpdate]) -> Result<usize, DbError> {
+        if updates.is_empty() {
+            return Ok(0);
+        }
+        let mut by_state: std::collections::BTreeMap<_, Vec<i64>> = Default::default();
+        for u in updates {
+            by_state
+                .entry((u.status.as_str(), u.failure_count, u.cooldown_until))
+                .or_default()
+                .push(u.id);
+        }
+        let ts = now();
+        let by_state = &by_state;
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                let mut changed = 0;
+                for ((status, failures, until), ids) in by_state {
+                    for chunk in ids.chunks(INSERT_CHUNK) {
+                        changed +=
+                            diesel::update(api_keys::table.filter(api_keys::id.eq_any(chunk)))
+                                .set((
+                                    api_keys::status.eq(*status),
+                                    api_keys::failure_count.eq(*failures),
+                                    api_keys::cooldown_until.eq(*until),
+                                    api_keys::updated_at.eq(ts),
+                                ))
+                                .execute(&mut *c)
+                                .await?;
+                    }
+                }
+                Ok(changed)
+            })
+            .await
+        })
+    }
+
+    /// Returns keys whose cool-down ended by `at` to `active`. Returns how many.
+    pub async fn end_cooldowns(&self, at: NaiveDateTime) -> Result<usize, DbError> {
+        with_conn!(self, |c| Ok(diesel::update(
+            api_keys::table.filter(
+                api_keys::status
+                    .eq(KeyStatus::Cooling.as_str())
+                    .and(api_keys::cooldown_until.le(at))
+            )
+        )
+        .set((
+            api_keys::status.eq(KeyStatus::Active.as_str()),
+            api_keys::cooldown_until.eq(None::<NaiveDateTime>),
+            api_keys::updated_at.eq(now()),
+        ))
+        .execute(c)
+        .await?))
     }
 }

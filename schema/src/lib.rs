@@ -11,7 +11,7 @@ pub mod models;
 pub mod schema;
 
 pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
-pub use database::{Database, KeyListFilter, KeyRow, NewGroupKeys};
+pub use database::{Database, KeyHealthUpdate, KeyListFilter, KeyRow, NewGroupKeys};
 
 /// Errors of the storage boundary.
 #[derive(Debug, thiserror::Error)]

@@ -60,6 +60,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        cooldown_until -> Nullable<Timestamp>,
     }
 }
 

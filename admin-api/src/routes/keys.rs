@@ -62,10 +62,10 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuer
     let page_size = page_size.min(1000);
     let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s @ ("active" | "invalid")) => Some(s.to_owned()),
+        Some(s @ ("active" | "invalid" | "cooling")) => Some(s.to_owned()),
         Some(other) => {
             return Err(ApiError::Validation(format!(
-                "status: invalid status filter {other:?} (active or invalid)"
+                "status: invalid status filter {other:?} (active, cooling or invalid)"
             )));
         }
     };

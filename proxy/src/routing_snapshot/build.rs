@@ -46,7 +46,7 @@ pub async fn build(
     }
     let groups = db.groups().await?;
     let mut keys_by_group: HashMap<i64, Vec<KeyRow>> = HashMap::new();
-    for row in db.active_keys().await? {
+    for row in db.routable_keys().await? {
         keys_by_group.entry(row.group_id).or_default().push(row);
     }
     let health = previous.key_health();

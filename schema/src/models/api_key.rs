@@ -12,6 +12,8 @@ pub enum KeyStatus {
     Active,
     /// Blacklisted; recovered by validation.
     Invalid,
+    /// Rate limited: out of rotation until `cooldown_until`, then active again by itself.
+    Cooling,
 }
 
 impl KeyStatus {
@@ -20,6 +22,7 @@ impl KeyStatus {
         match self {
             KeyStatus::Active => "active",
             KeyStatus::Invalid => "invalid",
+            KeyStatus::Cooling => "cooling",
         }
     }
 
@@ -28,6 +31,7 @@ impl KeyStatus {
         match s {
             "active" => Some(KeyStatus::Active),
             "invalid" => Some(KeyStatus::Invalid),
+            "cooling" => Some(KeyStatus::Cooling),
             _ => None,
         }
     }
@@ -45,7 +49,7 @@ pub struct ApiKey {
     pub key_hash: String,
     /// Owning group.
     pub group_id: i64,
-    /// `active` / `invalid`.
+    /// `active` / `invalid` / `cooling`.
     pub status: String,
     /// Free text.
     pub notes: String,
@@ -59,6 +63,8 @@ pub struct ApiKey {
     pub created_at: NaiveDateTime,
     /// Last change (UTC).
     pub updated_at: NaiveDateTime,
+    /// End of a rate-limit cool-down (status `cooling`).
+    pub cooldown_until: Option<NaiveDateTime>,
 }
 
 /// A key to insert.

@@ -5,8 +5,8 @@
 #![expect(clippy::expect_used, reason = "a failed expectation fails the test")]
 
 use chrono::Utc;
-use gateway_schema::models::{GroupChangeset, NewGroup};
-use gateway_schema::{Database, KeyListFilter, NewGroupKeys, run_migrations};
+use gateway_schema::models::{GroupChangeset, KeyStatus, NewGroup};
+use gateway_schema::{Database, KeyHealthUpdate, KeyListFilter, NewGroupKeys, run_migrations};
 use gateway_testkit::test_db::TestDb;
 
 fn new_group(name: &str) -> NewGroup {
@@ -154,18 +154,58 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
         })
         .await?;
     assert_eq!((none.len(), total), (0, 0));
-    let active = db.active_keys().await?;
+    let active = db.routable_keys().await?;
     assert_eq!(active.len(), 1201);
     assert!(
         active.windows(2).all(|w| w[0].id < w[1].id),
         "{backend}: active keys in id order"
     );
 
+    // Runtime health is saved in one batch without bumping the revision: an invalid key leaves
+    // rotation, cooling keys stay in it, and ended cool-downs return to active.
+    let revision = db.revision().await?;
+    let now = chrono::Utc::now().naive_utc();
+    let ids: Vec<i64> = active.iter().take(4).map(|k| k.id).collect();
+    let update = |id, status, failure_count, cooldown_until| KeyHealthUpdate {
+        id,
+        status,
+        failure_count,
+        cooldown_until,
+    };
+    let changed = db
+        .save_key_health(&[
+            update(ids[0], KeyStatus::Invalid, 3, None),
+            update(ids[1], KeyStatus::Cooling, 0, Some(now - chrono::Duration::seconds(1))),
+            update(ids[2], KeyStatus::Cooling, 0, Some(now + chrono::Duration::hours(1))),
+            update(ids[3], KeyStatus::Active, 2, None),
+            update(i64::MAX, KeyStatus::Active, 0, None),
+        ])
+        .await?;
+    assert_eq!(changed, 4, "{backend}: the unknown id changes nothing");
+    assert_eq!(db.revision().await?, revision, "{backend}: health is not configuration");
+    let routable = db.routable_keys().await?;
+    assert_eq!(routable.len(), 1200, "{backend}: the invalid key left rotation");
+    let cooling = routable.iter().find(|k| k.id == ids[2]).unwrap();
+    assert_eq!(cooling.status, "cooling");
+    assert!(cooling.cooldown_until.is_some());
+    assert_eq!(routable.iter().find(|k| k.id == ids[3]).unwrap().failure_count, 2);
+    assert_eq!(db.end_cooldowns(now).await?, 1, "{backend}: only the ended cool-down");
+    let (cooling_rows, total) = db
+        .list_keys(&KeyListFilter {
+            group_id: g.id,
+            status: Some("cooling".into()),
+            page: 1,
+            page_size: 15,
+            ..Default::default()
+        })
+        .await?;
+    assert_eq!((cooling_rows[0].id, total), (ids[2], 1));
+
     // Delete removes the group's keys; unknown id reports false.
     assert!(db.delete_group(g.id).await?);
     assert!(!db.delete_group(g.id).await?);
     assert_eq!(db.count_keys(g.id).await?, 0);
-    assert_eq!(db.active_keys().await?.len(), 1);
+    assert_eq!(db.routable_keys().await?.len(), 1);
     assert!(db.group(g.id).await?.is_none());
     Ok(())
 }
