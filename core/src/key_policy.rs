@@ -337,7 +337,12 @@ mod tests {
             format!(r#"{{"type":"error","error":{{"type":"{kind}","message":"{msg}"}}}}"#)
         };
         assert_eq!(
-            judge(401, None, &body("authentication_error", "invalid x-api-key")).fault,
+            judge(
+                401,
+                None,
+                &body("authentication_error", "invalid x-api-key")
+            )
+            .fault,
             Fault::Key
         );
         assert_eq!(
@@ -389,7 +394,8 @@ mod tests {
         };
         assert_eq!(until_ms % 86_400_000, 8 * 3_600_000);
         assert!(until_ms > NOW && until_ms <= NOW + 86_400_000);
-        let overloaded = r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#;
+        let overloaded =
+            r#"{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}"#;
         assert_eq!(judge(503, None, overloaded), v(Fault::Upstream, true));
         let bad_request = r#"{"error":{"code":400,"message":"Invalid JSON payload","status":"INVALID_ARGUMENT"}}"#;
         assert_eq!(judge(400, None, bad_request), v(Fault::Client, false));

@@ -369,7 +369,10 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
             if required && s.is_empty() {
                 return Err(SettingError::new(def.key, "must not be empty"));
             }
-            if matches!(def.key, "failover_status_codes" | "client_error_status_codes") {
+            if matches!(
+                def.key,
+                "failover_status_codes" | "client_error_status_codes"
+            ) {
                 StatusMatcher::parse(&s).map_err(|e| SettingError::new(def.key, e.to_string()))?;
             }
             if def.key == "app_url" && !(s.starts_with("http://") || s.starts_with("https://")) {

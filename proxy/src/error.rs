@@ -20,6 +20,14 @@ pub enum GatewayError {
     /// The group has no key that can be used now.
     #[error("no active API keys available for group '{0}'")]
     NoActiveKeys(String),
+    /// Every usable key of the group is cooling down after rate limits.
+    #[error("every API key of group '{group}' is rate limited; retry after {retry_after_secs} s")]
+    AllKeysCooling {
+        /// Group name.
+        group: String,
+        /// Seconds until the first key is back.
+        retry_after_secs: u64,
+    },
     /// The group has no upstream with a weight above 0.
     #[error("group '{0}' has no enabled upstream")]
     NoUpstream(String),
@@ -62,7 +70,7 @@ impl GatewayError {
             | GatewayError::NotReady => 503,
             GatewayError::BodyTooLarge(_) => 413,
             GatewayError::ModelNotConfigured(_) => 400,
-            GatewayError::TooManyRequests(_) => 429,
+            GatewayError::TooManyRequests(_) | GatewayError::AllKeysCooling { .. } => 429,
             GatewayError::UpstreamUnreachable { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
         }
@@ -75,6 +83,7 @@ impl GatewayError {
             GatewayError::MissingProxyKey => "missing_proxy_key",
             GatewayError::InvalidProxyKey(_) => "invalid_proxy_key",
             GatewayError::NoActiveKeys(_) => "no_active_keys",
+            GatewayError::AllKeysCooling { .. } => "all_keys_rate_limited",
             GatewayError::NoUpstream(_) => "no_upstream",
             GatewayError::BodyTooLarge(_) => "request_too_large",
             GatewayError::ModelNotConfigured(_) => "model_not_configured",
@@ -89,6 +98,9 @@ impl GatewayError {
     pub fn retry_after(&self) -> Option<u64> {
         match self {
             GatewayError::TooManyRequests(_) => Some(1),
+            GatewayError::AllKeysCooling {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
             _ => None,
         }
     }

@@ -17,7 +17,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -27,14 +27,23 @@ use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use gateway_core::client_credential::extract_token;
+use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
 
 use crate::client_auth::{redact_key_param, strip_key_param};
+use crate::clock::now_ms;
 use crate::error::{GatewayError, redact};
 use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
+use crate::key_health_writer::HealthJournal;
+use crate::key_ring::{KeyFailure, PoolKey};
+use crate::model_list;
 use crate::request_context::{InflightGuard, RequestContext};
 use crate::routing_snapshot::{GroupRuntime, SnapshotHandle};
-use crate::upstream_exchange::{AttemptTimeouts, ExchangeError, UpstreamExchange};
+use crate::upstream_exchange::{
+    AttemptTimeouts, ExchangeError, RelayLimits, UpstreamExchange, UpstreamResponse,
+    complete_header,
+};
+use crate::upstream_selection::{EjectionPolicy, Upstream};
 
 /// Limits of the data plane from the static configuration.
 #[derive(Clone, Copy, Debug)]
@@ -59,15 +68,18 @@ pub struct GatewayService {
     limits: ProxyLimits,
     inflight: Arc<AtomicU32>,
     started: Instant,
+    journal: HealthJournal,
 }
 
 impl GatewayService {
-    /// A service serving `snapshot`, forwarding non-proxy paths to `admin_addr`.
+    /// A service serving `snapshot`, forwarding non-proxy paths to `admin_addr`, noting key
+    /// health changes in `journal`.
     pub fn new(
         snapshot: SnapshotHandle,
         exchange: UpstreamExchange,
         admin_addr: SocketAddr,
         limits: ProxyLimits,
+        journal: HealthJournal,
     ) -> Self {
         Self {
             snapshot,
@@ -76,6 +88,7 @@ impl GatewayService {
             limits,
             inflight: Arc::default(),
             started: Instant::now(),
+            journal,
         }
     }
 
@@ -158,7 +171,9 @@ impl GatewayService {
         .await
     }
 
-    /// Tries keys and upstreams until a response can be relayed or the attempts run out.
+    /// Tries keys and upstreams until a response can be relayed or the attempts run out. Each
+    /// answer is judged by the key policy (`gateway_core::key_policy`): the key, the upstream,
+    /// the client or nobody is at fault, and the request goes on or ends accordingly.
     async fn attempt_loop(
         &self,
         session: &mut Session,
@@ -169,18 +184,27 @@ impl GatewayService {
         body: Bytes,
     ) -> Result<()> {
         let channel = Some(group.channel);
-        let max_attempts = u32::try_from(group.config.max_retries.max(0))
+        let cfg = &group.config;
+        let max_attempts = u32::try_from(cfg.max_retries.max(0))
             .unwrap_or(u32::MAX)
             .saturating_add(1);
-        let timeouts = AttemptTimeouts {
-            connect: secs(group.config.connect_timeout),
-            read: secs(
-                group
-                    .config
-                    .response_header_timeout
-                    .min(group.config.request_timeout),
-            ),
-            idle: secs(group.config.idle_conn_timeout),
+        let req = session.req_header();
+        let stream_request = group.channel.is_stream_request(
+            rest,
+            req.headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok()),
+            query,
+            &body,
+        );
+        let model_list = !group.rewrite.model_redirects.is_empty()
+            && model_list::is_model_list_request(&req.method, rest);
+        // The total time of a non-streaming request; a stream has only its idle timeout.
+        let deadline = (!stream_request).then(|| ctx.started + secs(cfg.request_timeout));
+        let policy = KeyPolicy {
+            failover: &cfg.failover,
+            client_errors: &cfg.client_errors,
+            default_cooldown: secs(cfg.key_cooldown_seconds),
         };
         let client_ip = session
             .client_addr()
@@ -194,7 +218,7 @@ impl GatewayService {
             let Some(key) = group.keys.pick(&ctx.tried_keys, now) else {
                 break;
             };
-            let Some(upstream) = group.upstreams.pick() else {
+            let Some(upstream) = group.upstreams.pick(now) else {
                 return respond_error(
                     session,
                     &GatewayError::NoUpstream(group.name.clone()),
@@ -202,9 +226,27 @@ impl GatewayService {
                 )
                 .await;
             };
+            let header_wait = secs(cfg.response_header_timeout);
+            let header_wait = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => header_wait.min(left),
+                    _ => {
+                        last_failure = Some(Failure::Gateway(GatewayError::UpstreamTimeout {
+                            host: upstream.host.clone(),
+                        }));
+                        break;
+                    }
+                },
+                None => header_wait,
+            };
+            let timeouts = AttemptTimeouts {
+                connect: secs(cfg.connect_timeout),
+                read: header_wait,
+                idle: secs(cfg.idle_conn_timeout),
+            };
             ctx.attempts += 1;
             ctx.tried_keys.push(key.id);
-            let request = UpstreamRequest {
+            let mut request = UpstreamRequest {
                 channel: group.channel,
                 upstream,
                 key: &key,
@@ -217,31 +259,26 @@ impl GatewayService {
                 now_ms: now,
             }
             .build(session.req_header())?;
-            match self
-                .exchange
-                .send(upstream, &request, &body, timeouts)
-                .await
-            {
-                Ok(resp) => {
-                    let status = resp.status();
-                    if !group.config.failover.matches(status) {
-                        return self.exchange.relay(session, resp).await;
-                    }
-                    let content_type = resp
-                        .header()
-                        .and_then(|h| h.headers.get(http::header::CONTENT_TYPE).cloned());
-                    let error_body = self.exchange.drain(resp).await;
-                    tracing::debug!(group = %group.name, status, attempt = ctx.attempts, "upstream answered a failover status");
-                    let text = redact(&String::from_utf8_lossy(&error_body), key.value.expose());
-                    last_failure = Some(Failure::Upstream {
-                        status,
-                        content_type,
-                        body: Bytes::from(text),
-                    });
+            if model_list {
+                // the list is rewritten, so it must arrive uncompressed
+                request.remove_header(&http::header::ACCEPT_ENCODING);
+            }
+            // The client may hang up while the upstream thinks: then the attempt is abandoned
+            // (its connection dropped, not pooled) and nobody is blamed.
+            let sent = tokio::select! {
+                biased;
+                sent = self.exchange.send(upstream, &request, &body, timeouts) => sent,
+                _ = session.as_downstream_mut().read_body_or_idle(true) => {
+                    client_closed(session, group, "waiting for the upstream");
+                    return Ok(());
                 }
+            };
+            let resp = match sent {
+                Ok(resp) => resp,
                 Err(e) => {
                     let reason = redact(&e.to_string(), key.value.expose());
                     tracing::warn!(group = %group.name, upstream = %upstream.host, attempt = ctx.attempts, "upstream attempt failed: {reason}");
+                    self.blame(group, &key, upstream, Fault::Upstream, now);
                     last_failure = Some(Failure::Gateway(match e {
                         ExchangeError::Timeout => GatewayError::UpstreamTimeout {
                             host: upstream.host.clone(),
@@ -253,25 +290,173 @@ impl GatewayService {
                             }
                         }
                     }));
+                    continue;
                 }
+            };
+            let status = resp.status();
+            if status < 400 {
+                self.blame(group, &key, upstream, Fault::None, now);
+                if model_list && (200..300).contains(&status) {
+                    return self
+                        .respond_model_list(session, resp, group, query, header_wait)
+                        .await;
+                }
+                let streaming = stream_request || is_event_stream(&resp);
+                let limits = RelayLimits {
+                    idle: if streaming {
+                        secs(cfg.stream_idle_timeout)
+                    } else {
+                        header_wait
+                    },
+                    deadline: if streaming { None } else { deadline },
+                };
+                return match self.exchange.relay(session, resp, limits).await {
+                    Err(e) if e.esource() == &ErrorSource::Downstream => {
+                        client_closed(session, group, "while the response streamed");
+                        Ok(())
+                    }
+                    Err(e) => {
+                        tracing::warn!(group = %group.name, upstream = %upstream.host, "upstream response ended early: {}", redact(&e.to_string(), key.value.expose()));
+                        Err(e)
+                    }
+                    Ok(()) => Ok(()),
+                };
             }
+            let Some(upstream_header) = resp.header().cloned() else {
+                continue;
+            };
+            let error_body = self.exchange.drain(resp).await;
+            let verdict = policy.judge(&Answer {
+                status,
+                retry_after: retry_after(&upstream_header, now),
+                body: &error_body,
+                now_ms: now,
+            });
+            tracing::debug!(group = %group.name, status, attempt = ctx.attempts, fault = ?verdict.fault, retry = verdict.retry, "upstream answered an error");
+            self.blame(group, &key, upstream, verdict.fault, now);
+            let failure = Failure::Upstream {
+                header: Box::new(upstream_header),
+                body: redact_body(&error_body, key.value.expose()),
+            };
+            if !verdict.retry {
+                return respond_failure(session, failure, channel).await;
+            }
+            last_failure = Some(failure);
         }
         match last_failure {
-            Some(Failure::Upstream {
-                status,
-                content_type,
-                body,
-            }) => respond_raw(session, status, content_type, body).await,
-            Some(Failure::Gateway(error)) => respond_error(session, &error, channel).await,
+            Some(failure) => respond_failure(session, failure, channel).await,
             None => {
-                respond_error(
-                    session,
-                    &GatewayError::NoActiveKeys(group.name.clone()),
-                    channel,
-                )
-                .await
+                let error = match group.keys.all_cooling_until(now_ms()) {
+                    Some(until) => GatewayError::AllKeysCooling {
+                        group: group.name.clone(),
+                        retry_after_secs: until.saturating_sub(now_ms()).div_ceil(1000).max(1),
+                    },
+                    None => GatewayError::NoActiveKeys(group.name.clone()),
+                };
+                respond_error(session, &error, channel).await
             }
         }
+    }
+
+    /// Records who was at fault for one answer: key health (queued for saving when it changed)
+    /// and upstream health. `Fault::None` below 400 is a success for both.
+    fn blame(
+        &self,
+        group: &GroupRuntime,
+        key: &Arc<PoolKey>,
+        upstream: &Upstream,
+        fault: Fault,
+        now: u64,
+    ) {
+        let cfg = &group.config;
+        let changed = match fault {
+            Fault::None => key.health.record_success(),
+            Fault::Client | Fault::Unattributed => false,
+            Fault::Key => {
+                let threshold = u32::try_from(cfg.blacklist_threshold.max(0)).unwrap_or(u32::MAX);
+                match key.health.record_failure(threshold) {
+                    KeyFailure::Blacklisted(n) => {
+                        tracing::warn!(group = %group.name, key_id = key.id, "key marked invalid after {n} consecutive failures; out of rotation until validated or restored");
+                        true
+                    }
+                    KeyFailure::Counted(_) => true,
+                    KeyFailure::AlreadyInvalid => false,
+                }
+            }
+            Fault::KeyExhausted if cfg.blacklist_threshold > 0 => {
+                let first = key.health.mark_invalid();
+                if first {
+                    tracing::warn!(group = %group.name, key_id = key.id, "key has no quota or credit left; out of rotation until validated or restored");
+                }
+                first
+            }
+            Fault::KeyExhausted => key
+                .health
+                .cool_until(now.saturating_add(duration_ms(secs(cfg.key_cooldown_seconds)))),
+            Fault::KeyCooling { until_ms } => {
+                let extended = key.health.cool_until(until_ms);
+                if extended {
+                    tracing::info!(group = %group.name, key_id = key.id, "key rate limited; cooling for {} s", until_ms.saturating_sub(now).div_ceil(1000));
+                }
+                extended
+            }
+            Fault::Upstream => {
+                let policy = EjectionPolicy {
+                    threshold: u32::try_from(cfg.upstream_failure_threshold.max(0))
+                        .unwrap_or(u32::MAX),
+                    base_ms: duration_ms(secs(cfg.upstream_ejection_seconds)),
+                };
+                if let Some(period) = upstream.health.record_failure(policy, now) {
+                    tracing::warn!(group = %group.name, upstream = %upstream.url, "upstream ejected for {} s after consecutive failures", period / 1000);
+                }
+                false
+            }
+        };
+        if fault != Fault::Upstream {
+            upstream.health.record_success();
+        }
+        if changed {
+            self.journal.note(key.id, &key.health);
+        }
+    }
+
+    /// Answers a model-list request with the group's redirect sources merged in.
+    async fn respond_model_list(
+        &self,
+        session: &mut Session,
+        resp: UpstreamResponse,
+        group: &GroupRuntime,
+        query: Option<&str>,
+        wait: Duration,
+    ) -> Result<()> {
+        let Some(header) = resp.header().cloned() else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "no upstream response header",
+            ));
+        };
+        let (body, complete) = self.exchange.read_body(resp, MODEL_LIST_LIMIT, wait).await;
+        let first_page =
+            !query.is_some_and(|q| q.split('&').any(|kv| kv.starts_with("pageToken=")));
+        let rewritten = complete
+            .then(|| {
+                model_list::rewrite(
+                    &body,
+                    &group.rewrite.model_redirects,
+                    group.rewrite.strict,
+                    first_page,
+                )
+            })
+            .flatten();
+        let (body, json) = match rewritten {
+            Some(list) => (Bytes::from(list), true),
+            None => (body, false),
+        };
+        let mut out = complete_header(&header, body.len())?;
+        if json {
+            out.insert_header(http::header::CONTENT_TYPE, "application/json")?;
+        }
+        send_complete(session, out, body).await
     }
 
     fn health(&self) -> (u16, Vec<u8>) {
@@ -417,14 +602,64 @@ impl ProxyHttp for GatewayService {
 
 /// How the last failed attempt ended.
 enum Failure {
-    /// The upstream answered a failover status; its body is passed on.
+    /// The upstream answered an error; its header and (redacted) body are passed on.
     Upstream {
-        status: u16,
-        content_type: Option<http::HeaderValue>,
+        header: Box<ResponseHeader>,
         body: Bytes,
     },
     /// No usable answer (connect error, reset, timeout).
     Gateway(GatewayError),
+}
+
+/// Largest model list read for rewriting.
+const MODEL_LIST_LIMIT: usize = 8 << 20;
+
+/// Logs a request whose client went away (status 499, as nginx counts it) and makes sure the
+/// connection is not reused. Nothing is charged to the key or the upstream.
+fn client_closed(session: &mut Session, group: &GroupRuntime, when: &str) {
+    session.set_keepalive(None);
+    tracing::info!(group = %group.name, status = 499, "client closed the request {when}; upstream request abandoned");
+}
+
+/// Sends the answer of a failed request.
+async fn respond_failure(
+    session: &mut Session,
+    failure: Failure,
+    channel: Option<gateway_core::ChannelType>,
+) -> Result<()> {
+    match failure {
+        Failure::Upstream { header, body } => {
+            let out = complete_header(&header, body.len())?;
+            send_complete(session, out, body).await
+        }
+        Failure::Gateway(error) => respond_error(session, &error, channel).await,
+    }
+}
+
+/// An error body with every occurrence of the key masked. A compressed body is left as it is
+/// (it cannot carry the key in plain text).
+fn redact_body(body: &Bytes, key: &str) -> Bytes {
+    match std::str::from_utf8(body) {
+        Ok(text) if text.contains(key) => Bytes::from(redact(text, key)),
+        _ => body.clone(),
+    }
+}
+
+/// `Retry-After` / `retry-after-ms` of an upstream answer.
+fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
+    let get = |name: &str| header.headers.get(name).and_then(|v| v.to_str().ok());
+    parse_retry_after(get("retry-after-ms"), get("retry-after"), now)
+}
+
+/// True when the upstream answers with Server-Sent Events.
+fn is_event_stream(resp: &UpstreamResponse) -> bool {
+    resp.header()
+        .and_then(|h| h.headers.get(http::header::CONTENT_TYPE))
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
+}
+
+fn duration_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// Reads the whole request body, answering `Expect: 100-continue` first. The inner `Err` is a
@@ -525,12 +760,6 @@ async fn send_complete(session: &mut Session, header: ResponseHeader, body: Byte
 
 fn secs(s: i64) -> Duration {
     Duration::from_secs(u64::try_from(s.max(1)).unwrap_or(1))
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// `1h2m3s`, like Go's duration strings GPT-Load reports.

@@ -2,23 +2,158 @@
 //! survives snapshot rebuilds (carried over by key id). Picking is lock-free: one atomic cursor.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 
 use gateway_core::Secret;
 
-/// Runtime health of one key. Not configuration: it lives across snapshot rebuilds.
+/// Runtime health of one key. Not configuration: it lives across snapshot rebuilds, and its
+/// changes reach the database through the health writer (`key_health_writer`), never on the
+/// request path. Every change bumps `version`; the writer records the version it saved, so a
+/// rebuild knows whether the stored row or this memory is newer.
 #[derive(Debug, Default)]
 pub struct KeyHealth {
-    /// Consecutive failures charged to the key (reset by a success).
-    pub consecutive_failures: AtomicU32,
-    /// Unix milliseconds until which the key is cooling down (0 = not cooling).
-    pub cooling_until_ms: AtomicU64,
+    consecutive_failures: AtomicU32,
+    cooling_until_ms: AtomicU64,
+    invalid: AtomicBool,
+    version: AtomicU32,
+    saved_version: AtomicU32,
+    /// Set while the key waits in the writer's queue (so it is queued once).
+    pub(crate) queued: AtomicBool,
+}
+
+/// What a failure charged to a key did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyFailure {
+    /// Counted; the key stays in rotation. Holds the consecutive count.
+    Counted(u32),
+    /// The count reached the threshold: the key left rotation as `invalid`.
+    Blacklisted(u32),
+    /// The key was already invalid.
+    AlreadyInvalid,
+}
+
+/// A key's health as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StoredHealth {
+    /// Marked invalid.
+    pub invalid: bool,
+    /// Consecutive failures.
+    pub failures: u32,
+    /// End of a cool-down (0 = none), Unix milliseconds.
+    pub cooling_until_ms: u64,
 }
 
 impl KeyHealth {
+    /// Health as read from the database (`failure_count`, `cooldown_until`).
+    pub fn from_stored(stored: StoredHealth) -> Self {
+        let h = Self::default();
+        h.restore(stored);
+        h
+    }
+
     /// True when the key may be used at `now_ms`.
     pub fn is_usable(&self, now_ms: u64) -> bool {
-        self.cooling_until_ms.load(Ordering::Relaxed) <= now_ms
+        !self.invalid.load(Ordering::Relaxed)
+            && self.cooling_until_ms.load(Ordering::Relaxed) <= now_ms
+    }
+
+    /// End of the current cool-down (0 or past = not cooling), Unix milliseconds.
+    pub fn cooling_until_ms(&self) -> u64 {
+        self.cooling_until_ms.load(Ordering::Relaxed)
+    }
+
+    /// True once the key was blacklisted.
+    pub fn is_invalid(&self) -> bool {
+        self.invalid.load(Ordering::Relaxed)
+    }
+
+    /// A success resets the consecutive failures. True when that changed anything (the common
+    /// case, a healthy key, costs one load and writes nothing).
+    pub fn record_success(&self) -> bool {
+        if self.consecutive_failures.load(Ordering::Relaxed) == 0 {
+            return false;
+        }
+        self.consecutive_failures.store(0, Ordering::Relaxed);
+        self.changed();
+        true
+    }
+
+    /// A failure charged to the key; at `threshold` consecutive failures (0 = never) the key is
+    /// blacklisted and leaves rotation at once.
+    pub fn record_failure(&self, threshold: u32) -> KeyFailure {
+        if self.is_invalid() {
+            return KeyFailure::AlreadyInvalid;
+        }
+        let n = self
+            .consecutive_failures
+            .fetch_add(1, Ordering::Relaxed)
+            .saturating_add(1);
+        let outcome =
+            if threshold > 0 && n >= threshold && !self.invalid.swap(true, Ordering::AcqRel) {
+                KeyFailure::Blacklisted(n)
+            } else {
+                KeyFailure::Counted(n)
+            };
+        self.changed();
+        outcome
+    }
+
+    /// Takes the key out of rotation until a validation or a person restores it. True when it
+    /// was not invalid before.
+    pub fn mark_invalid(&self) -> bool {
+        let first = !self.invalid.swap(true, Ordering::AcqRel);
+        if first {
+            self.changed();
+        }
+        first
+    }
+
+    /// Rests the key until `until_ms`. True when that extended the cool-down.
+    pub fn cool_until(&self, until_ms: u64) -> bool {
+        let before = self.cooling_until_ms.fetch_max(until_ms, Ordering::AcqRel);
+        let extended = until_ms > before;
+        if extended {
+            self.changed();
+        }
+        extended
+    }
+
+    /// Adopts the stored state, unless this memory holds a change not saved yet (then memory is
+    /// newer). Used when a snapshot is rebuilt: a person may have restored the key meanwhile.
+    pub fn adopt_stored(&self, stored: StoredHealth) {
+        if self.version.load(Ordering::Acquire) == self.saved_version.load(Ordering::Acquire) {
+            self.restore(stored);
+        }
+    }
+
+    /// The state to save and the version it belongs to (for [`KeyHealth::mark_saved`]).
+    pub fn to_store(&self) -> (u32, StoredHealth) {
+        let version = self.version.load(Ordering::Acquire);
+        (
+            version,
+            StoredHealth {
+                invalid: self.invalid.load(Ordering::Relaxed),
+                failures: self.consecutive_failures.load(Ordering::Relaxed),
+                cooling_until_ms: self.cooling_until_ms.load(Ordering::Relaxed),
+            },
+        )
+    }
+
+    /// Records that `version` reached the database.
+    pub fn mark_saved(&self, version: u32) {
+        self.saved_version.store(version, Ordering::Release);
+    }
+
+    fn restore(&self, stored: StoredHealth) {
+        self.invalid.store(stored.invalid, Ordering::Relaxed);
+        self.consecutive_failures
+            .store(stored.failures, Ordering::Relaxed);
+        self.cooling_until_ms
+            .store(stored.cooling_until_ms, Ordering::Relaxed);
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -90,6 +225,25 @@ impl KeyRing {
     }
 }
 
+impl KeyRing {
+    /// When every key not blacklisted is cooling: the earliest end of those cool-downs (the
+    /// moment a client may come back). `None` when some key is usable or every key is invalid.
+    pub fn all_cooling_until(&self, now_ms: u64) -> Option<u64> {
+        let mut soonest: Option<u64> = None;
+        for key in &self.keys {
+            if key.health.is_invalid() {
+                continue;
+            }
+            let until = key.health.cooling_until_ms();
+            if until <= now_ms {
+                return None;
+            }
+            soonest = Some(soonest.map_or(until, |s| s.min(until)));
+        }
+        soonest
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,10 +275,7 @@ mod tests {
     #[test]
     fn skips_tried_and_cooling_keys() {
         let r = ring(3);
-        r.keys()[1]
-            .health
-            .cooling_until_ms
-            .store(1_000, Ordering::Relaxed);
+        r.keys()[1].health.cool_until(1_000);
         for _ in 0..10 {
             let k = r.pick(&[1], 500).unwrap();
             assert_eq!(k.id, 3);
@@ -134,5 +285,62 @@ mod tests {
         // cooling is over
         assert!((0..3).any(|_| r.pick(&[1, 3], 2_000).unwrap().id == 2));
         assert!(KeyRing::default().pick(&[], 0).is_none());
+    }
+
+    #[test]
+    fn consecutive_failures_blacklist_and_success_resets() {
+        let h = KeyHealth::default();
+        assert_eq!(h.record_failure(3), KeyFailure::Counted(1));
+        assert_eq!(h.record_failure(3), KeyFailure::Counted(2));
+        assert!(h.record_success());
+        assert!(!h.record_success(), "nothing to reset");
+        assert_eq!(h.record_failure(3), KeyFailure::Counted(1));
+        assert_eq!(h.record_failure(3), KeyFailure::Counted(2));
+        assert_eq!(h.record_failure(3), KeyFailure::Blacklisted(3));
+        assert!(!h.is_usable(0));
+        assert_eq!(h.record_failure(3), KeyFailure::AlreadyInvalid);
+        // threshold 0 never blacklists
+        let h = KeyHealth::default();
+        for _ in 0..100 {
+            assert!(matches!(h.record_failure(0), KeyFailure::Counted(_)));
+        }
+        assert!(h.is_usable(0));
+    }
+
+    #[test]
+    fn stored_state_is_adopted_only_without_unsaved_changes() {
+        let h = KeyHealth::default();
+        assert_eq!(h.record_failure(1), KeyFailure::Blacklisted(1));
+        let restored = StoredHealth {
+            invalid: false,
+            failures: 0,
+            cooling_until_ms: 0,
+        };
+        h.adopt_stored(restored);
+        assert!(
+            h.is_invalid(),
+            "the blacklisting is not saved yet: memory wins"
+        );
+        let (version, stored) = h.to_store();
+        assert!(stored.invalid);
+        h.mark_saved(version);
+        h.adopt_stored(restored);
+        assert!(
+            h.is_usable(0),
+            "saved, then restored by a person: the store wins"
+        );
+    }
+
+    #[test]
+    fn all_cooling_reports_the_earliest_end() {
+        let r = ring(3);
+        assert_eq!(r.all_cooling_until(0), None);
+        r.keys()[0].health.cool_until(5_000);
+        r.keys()[1].health.cool_until(3_000);
+        assert_eq!(r.all_cooling_until(0), None, "key 3 is usable");
+        r.keys()[2].health.mark_invalid();
+        assert_eq!(r.all_cooling_until(0), Some(3_000));
+        assert_eq!(r.all_cooling_until(4_000), None);
+        assert!(r.pick(&[], 4_000).is_some_and(|k| k.id == 2));
     }
 }

@@ -3,19 +3,25 @@
 //! weighted upstreams, answers `/health`, and forwards every other path to the admin process.
 //!
 //! Crate map: `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
-//! `client_auth`, `key_ring`, `upstream_selection`, `header_rewrite` and `upstream_exchange`;
-//! `routing_snapshot` holds the immutable routing table and its refresher; `error` the errors we
-//! answer ourselves; `server` wires the Pingora server from the static configuration.
+//! `client_auth`, `key_ring`, `upstream_selection`, `header_rewrite`, `request_rewrite`,
+//! `upstream_exchange` and `model_list`; the key policy itself (who is at fault) is
+//! `gateway_core::key_policy`; `routing_snapshot` holds the immutable routing table and its
+//! refresher; `key_health_writer` saves key health in batches; `error` the errors we answer
+//! ourselves; `server` wires the Pingora server from the static configuration.
 //!
-//! Must not touch the database on the request path: only the snapshot refresher reads it.
+//! Must not touch the database on the request path: only the snapshot refresher and the health
+//! writer do, in the background.
 
 pub mod client_auth;
+pub mod clock;
 pub mod dns_cache;
 pub mod error;
 pub mod gateway_service;
 pub mod group_routing;
 pub mod header_rewrite;
+pub mod key_health_writer;
 pub mod key_ring;
+pub mod model_list;
 pub mod request_context;
 pub mod request_rewrite;
 pub mod routing_snapshot;

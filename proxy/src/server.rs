@@ -12,8 +12,12 @@ use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
 
 use crate::gateway_service::{GatewayService, ProxyLimits};
+use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::routing_snapshot::{SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
+
+/// How often changed key health is written to the database.
+const KEY_HEALTH_WRITE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Pingora's server settings for our configuration.
 pub fn server_conf(config: &GatewayConfig) -> ServerConf {
@@ -46,6 +50,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
     )));
+    let (journal, journal_rx) = HealthJournal::new();
     let service = GatewayService::new(
         snapshot.clone(),
         UpstreamExchange::new(connector),
@@ -57,10 +62,13 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             write_timeout: config.write_timeout,
             idle_timeout: config.idle_timeout,
         },
+        journal,
     );
     let mut proxy = http_proxy_service(&server.configuration, service);
     proxy.add_tcp(&config.public_listen());
     server.add_service(proxy);
+    let writer = KeyHealthWriter::new(db.clone(), journal_rx, KEY_HEALTH_WRITE_INTERVAL);
+    server.add_service(background_service("key health writer", writer));
     let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
     server.add_service(background_service("routing snapshot refresher", refresher));
     Ok(server)

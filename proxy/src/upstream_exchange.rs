@@ -37,6 +37,16 @@ pub struct AttemptTimeouts {
     pub idle: Duration,
 }
 
+/// Limits of relaying one response body.
+#[derive(Clone, Copy, Debug)]
+pub struct RelayLimits {
+    /// Longest wait for each body chunk (the stream idle timeout for streams).
+    pub idle: Duration,
+    /// When the whole response must be done (the total `request_timeout` of a non-streaming
+    /// request); `None` for streams, which run as long as they produce.
+    pub deadline: Option<std::time::Instant>,
+}
+
 /// Why an attempt got no response header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExchangeError {
@@ -145,12 +155,25 @@ impl UpstreamExchange {
 
     /// Reads the (small) body of a response we will not relay, so its connection can return to
     /// the pool; gives the connection up if the body is large or slow. Returns what was read.
-    pub async fn drain(&self, mut resp: UpstreamResponse) -> Bytes {
+    pub async fn drain(&self, resp: UpstreamResponse) -> Bytes {
+        self.read_body(resp, ERROR_BODY_LIMIT, DRAIN_TIMEOUT)
+            .await
+            .0
+    }
+
+    /// Reads a whole body of at most `limit` bytes within `wait`. The connection returns to the
+    /// pool when the body was read to its end; the flag says whether it was.
+    pub async fn read_body(
+        &self,
+        mut resp: UpstreamResponse,
+        limit: usize,
+        wait: Duration,
+    ) -> (Bytes, bool) {
         let mut buf = BytesMut::new();
         let read_all = async {
             while !resp.session.response_done() {
                 match resp.session.read_response_body().await {
-                    Ok(Some(chunk)) if buf.len() + chunk.len() <= ERROR_BODY_LIMIT => {
+                    Ok(Some(chunk)) if buf.len() + chunk.len() <= limit => {
                         buf.extend_from_slice(&chunk);
                     }
                     Ok(None) => break,
@@ -159,9 +182,7 @@ impl UpstreamExchange {
             }
             true
         };
-        let complete = tokio::time::timeout(DRAIN_TIMEOUT, read_all)
-            .await
-            .unwrap_or(false);
+        let complete = tokio::time::timeout(wait, read_all).await.unwrap_or(false);
         if complete {
             self.connector
                 .release_http_session(resp.session, &resp.peer, Some(resp.idle))
@@ -169,7 +190,7 @@ impl UpstreamExchange {
         } else {
             resp.session.shutdown().await;
         }
-        buf.freeze()
+        (buf.freeze(), complete)
     }
 
     /// Relays the response to the client: header (framing fixed up), then the body chunk by
@@ -177,7 +198,39 @@ impl UpstreamExchange {
     /// client going away. The connection returns to the pool when the body was read to its end.
     ///
     /// An error after the header went out means the client sees a truncated stream, on purpose.
-    pub async fn relay(&self, client: &mut Session, mut resp: UpstreamResponse) -> Result<()> {
+    pub async fn relay(
+        &self,
+        client: &mut Session,
+        resp: UpstreamResponse,
+        limits: RelayLimits,
+    ) -> Result<()> {
+        match limits.deadline {
+            None => self.relay_body(client, resp, limits.idle).await,
+            Some(deadline) => {
+                match tokio::time::timeout_at(
+                    deadline.into(),
+                    self.relay_body(client, resp, limits.idle),
+                )
+                .await
+                {
+                    Ok(done) => done,
+                    Err(_) => Err(pingora::Error::explain(
+                        ErrorType::ReadTimedout,
+                        "request_timeout reached while the response body was relayed",
+                    )
+                    .into_up()),
+                }
+            }
+        }
+    }
+
+    async fn relay_body(
+        &self,
+        client: &mut Session,
+        mut resp: UpstreamResponse,
+        idle: Duration,
+    ) -> Result<()> {
+        resp.session.set_read_timeout(Some(idle));
         let Some(upstream_header) = resp.session.response_header() else {
             return Err(pingora::Error::explain(
                 ErrorType::InternalError,
@@ -290,6 +343,23 @@ fn describe(e: &pingora::Error) -> String {
         Some(d) => format!("{} ({d})", e.etype().as_str()),
         None => e.etype().as_str().to_owned(),
     }
+}
+
+/// An upstream header for a body we send complete (an error body, a rewritten model list): the
+/// framing of `downstream_header`, with `Content-Length` set to `len`.
+pub fn complete_header(upstream: &ResponseHeader, len: usize) -> Result<ResponseHeader> {
+    let mut h = upstream.clone();
+    h.set_version(http::Version::HTTP_11);
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+    ] {
+        h.remove_header(name);
+    }
+    h.insert_header(http::header::CONTENT_LENGTH, len.to_string())?;
+    Ok(h)
 }
 
 /// The upstream header adapted for an HTTP/1.1 client: connection-level headers removed (Pingora

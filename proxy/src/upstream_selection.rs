@@ -1,14 +1,74 @@
-//! A group's upstreams and the smooth weighted round robin over them (nginx's algorithm),
-//! precomputed into a sequence at snapshot build so a pick is one atomic increment.
+//! A group's upstreams, the smooth weighted round robin over them (nginx's algorithm,
+//! precomputed into a sequence at snapshot build so a pick is one atomic increment), and each
+//! upstream's health: consecutive failures eject it for a back-off that doubles per ejection.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+
+/// The longest ejection is the first one times 2^5.
+const MAX_EJECTION_DOUBLINGS: u32 = 5;
 
 /// Longest precomputed sequence; larger weight sums are scaled down proportionally.
 const MAX_SEQUENCE: u64 = 4096;
 
+/// Runtime health of one upstream, carried across snapshot rebuilds by group and URL.
+#[derive(Debug, Default)]
+pub struct UpstreamHealth {
+    consecutive_failures: AtomicU32,
+    ejected_until_ms: AtomicU64,
+    ejections: AtomicU32,
+}
+
+/// The ejection policy of a group.
+#[derive(Clone, Copy, Debug)]
+pub struct EjectionPolicy {
+    /// Consecutive failures that eject (0 = never).
+    pub threshold: u32,
+    /// The first ejection period, milliseconds.
+    pub base_ms: u64,
+}
+
+impl UpstreamHealth {
+    /// True when the upstream is not ejected at `now_ms`.
+    pub fn is_available(&self, now_ms: u64) -> bool {
+        self.ejected_until_ms.load(Ordering::Relaxed) <= now_ms
+    }
+
+    /// A response came back: the upstream works; its failure count and back-off start over.
+    pub fn record_success(&self) {
+        if self.consecutive_failures.load(Ordering::Relaxed) != 0 {
+            self.consecutive_failures.store(0, Ordering::Relaxed);
+        }
+        if self.ejections.load(Ordering::Relaxed) != 0 {
+            self.ejections.store(0, Ordering::Relaxed);
+        }
+    }
+
+    /// A failure charged to the upstream. Returns the ejection period in milliseconds when this
+    /// failure ejected it. After an ejection one more failure ejects it again, for twice as long.
+    pub fn record_failure(&self, policy: EjectionPolicy, now_ms: u64) -> Option<u64> {
+        let n = self
+            .consecutive_failures
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        if policy.threshold == 0 || n < policy.threshold || !self.is_available(now_ms) {
+            return None;
+        }
+        let doublings = self
+            .ejections
+            .fetch_add(1, Ordering::AcqRel)
+            .min(MAX_EJECTION_DOUBLINGS);
+        let period = policy.base_ms.saturating_mul(1 << doublings);
+        self.ejected_until_ms
+            .store(now_ms.saturating_add(period), Ordering::Relaxed);
+        self.consecutive_failures
+            .store(policy.threshold - 1, Ordering::Relaxed);
+        Some(period)
+    }
+}
+
 /// One upstream base URL of a group, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Upstream {
     /// The URL as configured (for logs and errors; never carries a key).
     pub url: String,
@@ -24,6 +84,8 @@ pub struct Upstream {
     pub host_header: String,
     /// Relative weight (> 0).
     pub weight: u32,
+    /// Shared runtime health.
+    pub health: Arc<UpstreamHealth>,
 }
 
 /// Why an upstream URL was rejected.
@@ -75,6 +137,7 @@ impl Upstream {
             base_path: url.path().trim_end_matches('/').to_owned(),
             host_header,
             weight,
+            health: Arc::default(),
         })
     }
 }
@@ -103,13 +166,35 @@ impl UpstreamTable {
         }
     }
 
-    /// The next upstream in weighted order; `None` when the group has none enabled.
-    pub fn pick(&self) -> Option<&Arc<Upstream>> {
-        if self.sequence.is_empty() {
+    /// The next upstream in weighted order that is not ejected at `now_ms`; when every one is
+    /// ejected, the next in order regardless (trying is better than failing for sure). `None`
+    /// when the group has none enabled.
+    pub fn pick(&self, now_ms: u64) -> Option<&Arc<Upstream>> {
+        let n = self.sequence.len();
+        if n == 0 {
             return None;
         }
-        let i = self.cursor.fetch_add(1, Ordering::Relaxed) % self.sequence.len();
-        self.upstreams.get(usize::from(self.sequence[i]))
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        let at = |i: usize| self.upstreams.get(usize::from(self.sequence[i % n]));
+        if self.upstreams.len() > 1 {
+            for i in 0..n {
+                if let Some(u) = at(start + i)
+                    && u.health.is_available(now_ms)
+                {
+                    if i > 0 {
+                        // keep the rotation moving past the ejected ones
+                        self.cursor.fetch_add(i, Ordering::Relaxed);
+                    }
+                    return Some(u);
+                }
+            }
+        }
+        at(start)
+    }
+
+    /// The upstreams, for carrying health over to the next snapshot.
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
     }
 }
 
@@ -187,12 +272,16 @@ mod tests {
         ]);
         let mut a = 0;
         for _ in 0..1000 {
-            if t.pick().unwrap().host == "a" {
+            if t.pick(0).unwrap().host == "a" {
                 a += 1;
             }
         }
         assert_eq!(a, 750);
-        assert!(UpstreamTable::new(vec![up("http://a", 0)]).pick().is_none());
+        assert!(
+            UpstreamTable::new(vec![up("http://a", 0)])
+                .pick(0)
+                .is_none()
+        );
     }
 
     #[test]
@@ -200,5 +289,47 @@ mod tests {
         let s = smooth_sequence(&[100_000, 1]);
         assert!(s.len() as u64 <= MAX_SEQUENCE + 1);
         assert!(s.contains(&1));
+    }
+
+    #[test]
+    fn failing_upstream_is_ejected_with_doubling_backoff_and_skipped() {
+        let policy = EjectionPolicy {
+            threshold: 3,
+            base_ms: 1_000,
+        };
+        let h = UpstreamHealth::default();
+        assert_eq!(h.record_failure(policy, 0), None);
+        assert_eq!(h.record_failure(policy, 0), None);
+        assert_eq!(h.record_failure(policy, 0), Some(1_000));
+        assert!(!h.is_available(500));
+        // back after the period; one more failure ejects again, twice as long
+        assert!(h.is_available(1_000));
+        assert_eq!(h.record_failure(policy, 1_000), Some(2_000));
+        assert_eq!(h.record_failure(policy, 3_000), Some(4_000));
+        h.record_success();
+        assert_eq!(
+            h.record_failure(policy, 10_000),
+            None,
+            "a success starts over"
+        );
+        let never = EjectionPolicy {
+            threshold: 0,
+            base_ms: 1_000,
+        };
+        assert!((0..50).all(|_| h.record_failure(never, 20_000).is_none()));
+
+        let t = UpstreamTable::new(vec![up("http://a", 1), up("http://b", 1)]);
+        let a = &t.upstreams()[0];
+        for _ in 0..3 {
+            a.health.record_failure(policy, 0);
+        }
+        assert!((0..10).all(|_| t.pick(10).unwrap().host == "b"));
+        assert!((0..10).any(|_| t.pick(5_000).unwrap().host == "a"));
+        // every upstream ejected: still one to try
+        let single = UpstreamTable::new(vec![up("http://a", 1)]);
+        for _ in 0..3 {
+            single.upstreams()[0].health.record_failure(policy, 0);
+        }
+        assert!(single.pick(10).is_some());
     }
 }

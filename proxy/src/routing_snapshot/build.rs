@@ -12,9 +12,10 @@ use gateway_schema::{Database, DbError, KeyRow};
 
 use super::{GroupRuntime, RoutingSnapshot};
 use crate::client_auth::ProxyKeySet;
+use crate::key_health_writer::stored_health;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
 use crate::request_rewrite::RewriteRules;
-use crate::upstream_selection::{Upstream, UpstreamTable};
+use crate::upstream_selection::{Upstream, UpstreamHealth, UpstreamTable};
 
 /// Why a snapshot could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +50,10 @@ pub async fn build(
     for row in db.routable_keys().await? {
         keys_by_group.entry(row.group_id).or_default().push(row);
     }
-    let health = previous.key_health();
+    let health = Carried {
+        keys: previous.key_health(),
+        upstreams: previous.upstream_health(),
+    };
     let mut out = HashMap::with_capacity(groups.len());
     for group in groups {
         let keys = keys_by_group.remove(&group.id).unwrap_or_default();
@@ -68,11 +72,17 @@ pub async fn build(
     })
 }
 
+/// Runtime health from the previous snapshot.
+struct Carried {
+    keys: HashMap<i64, Arc<KeyHealth>>,
+    upstreams: HashMap<(i64, String), Arc<UpstreamHealth>>,
+}
+
 fn build_group(
     group: &Group,
     keys: Vec<KeyRow>,
     settings: &SystemSettings,
-    health: &HashMap<i64, Arc<KeyHealth>>,
+    health: &Carried,
 ) -> Result<GroupRuntime, String> {
     if group.group_type != "standard" {
         return Err(format!(
@@ -87,7 +97,12 @@ fn build_group(
     for entry in entries {
         let weight = u32::try_from(entry.weight.max(0)).unwrap_or(u32::MAX);
         match Upstream::parse(&entry.url, weight) {
-            Ok(u) => upstreams.push(u),
+            Ok(mut u) => {
+                if let Some(h) = health.upstreams.get(&(group.id, u.url.clone())) {
+                    u.health = Arc::clone(h);
+                }
+                upstreams.push(u);
+            }
             Err(e) => tracing::warn!(group = %group.name, "{e}"),
         }
     }
@@ -111,7 +126,15 @@ fn build_group(
     let ring = KeyRing::new(
         keys.into_iter()
             .map(|k| {
-                let h = health.get(&k.id).cloned().unwrap_or_default();
+                // Memory is newer unless the row changed since (a person restored the key).
+                let stored = stored_health(false, k.failure_count, k.cooldown_until);
+                let h = match health.keys.get(&k.id) {
+                    Some(h) => {
+                        h.adopt_stored(stored);
+                        Arc::clone(h)
+                    }
+                    None => Arc::new(KeyHealth::from_stored(stored)),
+                };
                 Arc::new(PoolKey {
                     id: k.id,
                     value: Secret::new(k.key_value),

@@ -18,7 +18,7 @@ pub use refresher::SnapshotRefresher;
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyHealth, KeyRing};
 use crate::request_rewrite::RewriteRules;
-use crate::upstream_selection::UpstreamTable;
+use crate::upstream_selection::{UpstreamHealth, UpstreamTable};
 
 /// One routing table version.
 #[derive(Debug, Default)]
@@ -61,6 +61,19 @@ impl RoutingSnapshot {
         self.groups
             .values()
             .flat_map(|g| g.keys.keys().iter().map(|k| (k.id, Arc::clone(&k.health))))
+            .collect()
+    }
+
+    /// Runtime health of every upstream, by group id and URL, to carry into the next snapshot.
+    pub fn upstream_health(&self) -> HashMap<(i64, String), Arc<UpstreamHealth>> {
+        self.groups
+            .values()
+            .flat_map(|g| {
+                g.upstreams
+                    .upstreams()
+                    .iter()
+                    .map(|u| ((g.id, u.url.clone()), Arc::clone(&u.health)))
+            })
             .collect()
     }
 }

@@ -2,7 +2,11 @@
 //! (`TEST_POSTGRES_DSN`, `TEST_MYSQL_DSN`; a missing server fails under `REQUIRE_SERVICES=1`).
 //! Each run uses a fresh database.
 
-#![expect(clippy::expect_used, reason = "a failed expectation fails the test")]
+#![expect(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    reason = "a failed expectation fails the test"
+)]
 
 use chrono::Utc;
 use gateway_schema::models::{GroupChangeset, KeyStatus, NewGroup};
@@ -175,21 +179,50 @@ async fn exercise(test_db: &TestDb) -> anyhow::Result<()> {
     let changed = db
         .save_key_health(&[
             update(ids[0], KeyStatus::Invalid, 3, None),
-            update(ids[1], KeyStatus::Cooling, 0, Some(now - chrono::Duration::seconds(1))),
-            update(ids[2], KeyStatus::Cooling, 0, Some(now + chrono::Duration::hours(1))),
+            update(
+                ids[1],
+                KeyStatus::Cooling,
+                0,
+                Some(now - chrono::Duration::seconds(1)),
+            ),
+            update(
+                ids[2],
+                KeyStatus::Cooling,
+                0,
+                Some(now + chrono::Duration::hours(1)),
+            ),
             update(ids[3], KeyStatus::Active, 2, None),
             update(i64::MAX, KeyStatus::Active, 0, None),
         ])
         .await?;
     assert_eq!(changed, 4, "{backend}: the unknown id changes nothing");
-    assert_eq!(db.revision().await?, revision, "{backend}: health is not configuration");
+    assert_eq!(
+        db.revision().await?,
+        revision,
+        "{backend}: health is not configuration"
+    );
     let routable = db.routable_keys().await?;
-    assert_eq!(routable.len(), 1200, "{backend}: the invalid key left rotation");
+    assert_eq!(
+        routable.len(),
+        1200,
+        "{backend}: the invalid key left rotation"
+    );
     let cooling = routable.iter().find(|k| k.id == ids[2]).unwrap();
     assert_eq!(cooling.status, "cooling");
     assert!(cooling.cooldown_until.is_some());
-    assert_eq!(routable.iter().find(|k| k.id == ids[3]).unwrap().failure_count, 2);
-    assert_eq!(db.end_cooldowns(now).await?, 1, "{backend}: only the ended cool-down");
+    assert_eq!(
+        routable
+            .iter()
+            .find(|k| k.id == ids[3])
+            .unwrap()
+            .failure_count,
+        2
+    );
+    assert_eq!(
+        db.end_cooldowns(now).await?,
+        1,
+        "{backend}: only the ended cool-down"
+    );
     let (cooling_rows, total) = db
         .list_keys(&KeyListFilter {
             group_id: g.id,
