@@ -249,6 +249,27 @@ struct State {
     server_names: Mutex<Vec<Option<String>>>,
     connections: AtomicUsize,
     seq: AtomicUsize,
+    abandoned_streams: AtomicUsize,
+}
+
+/// Counts a streamed body dropped before its end (the reader went away).
+struct StreamWatch {
+    state: Arc<State>,
+    finished: bool,
+}
+
+impl StreamWatch {
+    fn finish(&mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for StreamWatch {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.state.abandoned_streams.fetch_add(1, Ordering::SeqCst);
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -411,6 +432,12 @@ impl MockProvider {
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.state.connections.load(Ordering::SeqCst)
+    }
+
+    /// Streamed bodies whose reader went away before their end (a proxy that abandoned the
+    /// upstream request).
+    pub fn abandoned_streams(&self) -> usize {
+        self.state.abandoned_streams.load(Ordering::SeqCst)
     }
 
     /// Stops the server and waits until the listener is closed.
@@ -609,6 +636,7 @@ struct Ctx {
     model: String,
     stream: bool,
     seq: usize,
+    state: Arc<State>,
 }
 
 // ---- request handling -----------------------------------------------------------------------
@@ -691,6 +719,7 @@ async fn handle(
         model,
         stream,
         seq,
+        state: Arc::clone(&state),
     };
 
     let reply = state.next_reply(&key).unwrap_or_else(Reply::ok);
@@ -1099,10 +1128,21 @@ fn sse_response(
         items.truncate(n);
         items.push(None);
     }
+    let watch = StreamWatch {
+        state: Arc::clone(&ctx.state),
+        finished: false,
+    };
     let stream = futures_util::stream::unfold(
-        (items.into_iter(), true),
-        move |(mut it, first)| async move {
-            let item = it.next()?;
+        (items.into_iter(), true, watch),
+        move |(mut it, first, mut watch)| async move {
+            let Some(item) = it.next() else {
+                watch.finish();
+                return None;
+            };
+            if item.is_none() {
+                // a scripted abort is not the reader going away
+                watch.finished = true;
+            }
             if !first && !spacing.is_zero() {
                 tokio::time::sleep(spacing).await;
             }
@@ -1113,7 +1153,7 @@ fn sse_response(
             let frame = item
                 .map(Frame::data)
                 .ok_or_else(|| io::Error::other("scripted abort mid-stream"));
-            Some((frame, (it, false)))
+            Some((frame, (it, false, watch)))
         },
     );
     let mut response = Response::new(StreamBody::new(stream).boxed_unsync());

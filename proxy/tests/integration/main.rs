@@ -9,6 +9,7 @@
 //! `gateway-proxy` binaries on a fresh SQLite database, talking to the scripted mock provider.
 
 mod errors;
+mod key_policy;
 mod reload;
 mod rewrite;
 mod routing;

@@ -14,22 +14,8 @@ async fn group_with_rules(
     key: &str,
     rules: Value,
 ) {
-    let mut body = json!({"name": name, "channel_type": channel, "upstreams": [{"url": base, "weight": 1}],
-                          "test_model": "m", "proxy_keys": PROXY_KEY});
-    for (k, v) in rules.as_object().unwrap() {
-        body[k] = v.clone();
-    }
-    let created = gw
-        .api(reqwest::Method::POST, "/api/groups", Some(body))
+    gw.create_group_with(name, channel, &[(base, 1)], &[key], rules)
         .await;
-    let id = created["data"]["id"].as_i64().unwrap();
-    gw.api(
-        reqwest::Method::POST,
-        "/api/keys/add-multiple",
-        Some(json!({"group_id": id, "keys_text": key})),
-    )
-    .await;
-    gw.wait_served(name, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

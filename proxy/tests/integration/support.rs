@@ -113,16 +113,32 @@ impl Gateway {
         upstreams: &[(&str, u32)],
         keys: &[&str],
     ) -> i64 {
+        self.create_group_with(name, channel, upstreams, keys, json!({}))
+            .await
+    }
+
+    /// [`Gateway::create_group`] with more fields of the group (`config`, rules…) in `extra`.
+    pub(crate) async fn create_group_with(
+        &self,
+        name: &str,
+        channel: &str,
+        upstreams: &[(&str, u32)],
+        keys: &[&str],
+        extra: Value,
+    ) -> i64 {
         let ups: Vec<Value> = upstreams
             .iter()
             .map(|(u, w)| json!({"url": u, "weight": w}))
             .collect();
+        let mut body = json!({"name": name, "channel_type": channel, "upstreams": ups,
+                              "test_model": "test-model", "proxy_keys": PROXY_KEY});
+        if let Some(fields) = extra.as_object() {
+            for (k, v) in fields {
+                body[k] = v.clone();
+            }
+        }
         let created = self
-            .api(
-                reqwest::Method::POST,
-                "/api/groups",
-                Some(json!({"name": name, "channel_type": channel, "upstreams": ups, "test_model": "test-model", "proxy_keys": PROXY_KEY})),
-            )
+            .api(reqwest::Method::POST, "/api/groups", Some(body))
             .await;
         let id = created["data"]["id"].as_i64().expect("group id");
         if !keys.is_empty() {
@@ -135,6 +151,23 @@ impl Gateway {
         }
         self.wait_served(name, keys.len()).await;
         id
+    }
+
+    /// The keys of a group as `GET /api/keys` lists them, by key value.
+    pub(crate) async fn keys(&self, group_id: i64) -> std::collections::HashMap<String, Value> {
+        let v = self
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/keys?group_id={group_id}&page_size=1000"),
+                None,
+            )
+            .await;
+        v["data"]["items"]
+            .as_array()
+            .expect("key items")
+            .iter()
+            .map(|k| (k["key_value"].as_str().unwrap_or("").to_owned(), k.clone()))
+            .collect()
     }
 
     /// Waits until the proxy's snapshot has the group with `keys` keys (reads /health's revision
