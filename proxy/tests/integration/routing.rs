@@ -210,32 +210,49 @@ async fn upstream_weights_are_honoured() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_10_mib_body_passes_intact() {
+async fn bodies_of_every_size_are_retried_intact_with_the_next_key() {
     let gw = Gateway::start().await;
     let mock = MockProvider::start().await.unwrap();
-    gw.create_group("big", "openai", &[(&mock.base_url(), 1)], &["sk-big-1"])
+    let (failing, good) = ("sk-big-failing-1", "sk-big-good-2");
+    gw.create_group("big", "openai", &[(&mock.base_url(), 1)], &[failing, good])
         .await;
-    mock.clear();
-    let filler = "x".repeat(10 * 1024 * 1024);
-    let body = serde_json::to_vec(
-        &json!({"model": "m", "messages": [{"role": "user", "content": filler}]}),
-    )
-    .unwrap();
-    let expected = hex::encode(Sha256::digest(&body));
-    let r = gw
-        .client
-        .post(gw.url("/proxy/big/v1/chat/completions"))
-        .bearer_auth(PROXY_KEY)
-        .header("content-type", "application/json")
-        .body(body.clone())
-        .send()
-        .await
+    mock.always(failing, gateway_testkit::Reply::status(503));
+    // Pingora's own retry buffer ends at 64 KiB: one byte more, 5 MiB and 10 MiB.
+    for size in [64 * 1024 + 1, 5 << 20, 10 << 20] {
+        mock.clear();
+        let filler = "x".repeat(size);
+        let body = serde_json::to_vec(
+            &json!({"model": "m", "messages": [{"role": "user", "content": filler}]}),
+        )
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let seen = mock.requests();
-    assert_eq!(seen.len(), 1);
-    assert_eq!(seen[0].body_len, body.len());
-    assert_eq!(seen[0].body_sha256, expected);
+        let expected = hex::encode(Sha256::digest(&body));
+        for _ in 0..2 {
+            let r = gw
+                .client
+                .post(gw.url("/proxy/big/v1/chat/completions"))
+                .bearer_auth(PROXY_KEY)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "{size} bytes");
+        }
+        let (first, second) = (mock.requests_for_key(failing), mock.requests_for_key(good));
+        assert!(!first.is_empty(), "{size}: the failing key was tried");
+        assert_eq!(
+            second.len(),
+            2,
+            "{size}: every request ended on the good key"
+        );
+        for seen in first.iter().chain(&second) {
+            assert_eq!(
+                (seen.body_len, seen.body_sha256.as_str()),
+                (body.len(), expected.as_str()),
+                "{size}: every attempt carried the whole body"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

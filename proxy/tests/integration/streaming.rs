@@ -108,6 +108,7 @@ async fn an_upstream_failure_mid_stream_truncates_the_client_stream_and_logs_no_
         &["sk-cut-upstream-1"],
     )
     .await;
+    mock.clear();
     mock.always(
         "sk-cut-upstream-1",
         Reply::sse(5, Duration::from_millis(50)).abort_after(2),
@@ -144,6 +145,11 @@ async fn an_upstream_failure_mid_stream_truncates_the_client_stream_and_logs_no_
         "the events before the failure arrived: {text}"
     );
     assert!(!text.contains("[DONE]"));
+    assert_eq!(
+        mock.requests().len(),
+        1,
+        "a stream is never retried once its first chunk went out"
+    );
     // Pingora logs the failed request; neither key may appear in what the proxy printed.
     let log = gw
         .proxy
@@ -157,5 +163,152 @@ async fn an_upstream_failure_mid_stream_truncates_the_client_stream_and_logs_no_
     assert!(
         !log.contains("sk-cut-upstream-1"),
         "upstream key in the log:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_disconnects_mid_stream_releases_the_upstream() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    let key = "sk-gone-upstream-1";
+    gw.create_group("gone", "openai", &[(&mock.base_url(), 1)], &[key])
+        .await;
+    mock.always(key, Reply::sse(100, Duration::from_millis(100)));
+    let r = gw
+        .post(
+            "gone",
+            "/v1/chat/completions",
+            json!({"model": "m", "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let mut stream = r.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("data:"));
+    drop(stream);
+    // The proxy notices, abandons the upstream request and logs it as 499.
+    gw.proxy
+        .wait_for_log("status=499", Duration::from_secs(5))
+        .await
+        .unwrap();
+    gw.wait_until(Duration::from_secs(5), || async {
+        mock.abandoned_streams() == 1
+    })
+    .await;
+    // Nothing was charged to the key: it serves the next request.
+    mock.always(key, Reply::ok());
+    let r = gw
+        .post("gone", "/v1/chat/completions", json!({"model": "m"}))
+        .await;
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_gives_up_waiting_abandons_the_upstream_request() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    let key = "sk-impatient-1";
+    gw.create_group("slow", "openai", &[(&mock.base_url(), 1)], &[key])
+        .await;
+    mock.always(key, Reply::ok().delay(Duration::from_secs(5)));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let gave_up = client
+        .post(gw.url("/proxy/slow/v1/chat/completions"))
+        .bearer_auth(crate::support::PROXY_KEY)
+        .json(&json!({"model": "m"}))
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+    let log = gw
+        .proxy
+        .wait_for_log("waiting for the upstream", Duration::from_secs(3))
+        .await
+        .unwrap();
+    assert!(log.contains("status=499"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeouts_stream_idle_ends_a_silent_stream_request_timeout_bounds_a_whole_request_and_a_busy_stream_outlives_the_write_timeout()
+ {
+    // A one-second write timeout per write: a stream longer than that must still complete.
+    let gw = Gateway::start_with(&[("SERVER_WRITE_TIMEOUT", "1")]).await;
+    let mock = MockProvider::start().await.unwrap();
+    let key = "sk-timeouts-1";
+    gw.create_group_with(
+        "timeouts",
+        "openai",
+        &[(&mock.base_url(), 1)],
+        &[key],
+        json!({"config": {"stream_idle_timeout": 1, "request_timeout": 1, "max_retries": 0}}),
+    )
+    .await;
+    let read_all = |r: reqwest::Response| async move {
+        let mut stream = r.bytes_stream();
+        let mut text = String::new();
+        let mut failed = false;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(c) => text.push_str(&String::from_utf8_lossy(&c)),
+                Err(_) => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+        (text, failed)
+    };
+    let stream_request = json!({"model": "m", "stream": true});
+
+    // 8 events 400 ms apart: 2.8 s in all, never silent for a second.
+    mock.script(key, Reply::sse(8, Duration::from_millis(400)));
+    let started = Instant::now();
+    let r = gw
+        .post("timeouts", "/v1/chat/completions", stream_request.clone())
+        .await;
+    let (text, failed) = read_all(r).await;
+    assert!(
+        !failed && text.contains("[DONE]"),
+        "a busy stream runs to its end: {text}"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(2500));
+
+    // A request that does not ask for a stream but gets one (a provider's own stream switch)
+    // is recognised by the upstream's Content-Type: the 1 s request_timeout does not cut it.
+    mock.script(key, Reply::sse(4, Duration::from_millis(400)));
+    let r = gw
+        .post("timeouts", "/v1/chat/completions", json!({"model": "m"}))
+        .await;
+    let (text, failed) = read_all(r).await;
+    assert!(!failed && text.contains("[DONE]"), "{text}");
+
+    // A stream silent for 2 s after its first event is ended by the 1 s idle timeout.
+    mock.script(key, Reply::sse(3, Duration::from_secs(2)));
+    let started = Instant::now();
+    let r = gw
+        .post("timeouts", "/v1/chat/completions", stream_request)
+        .await;
+    let (text, failed) = read_all(r).await;
+    assert!(failed, "a silent stream is cut, not completed: {text}");
+    assert!(text.contains("data:") && !text.contains("[DONE]"));
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A non-streaming request whose upstream takes 3 s: 504 after the 1 s request_timeout.
+    mock.script(key, Reply::ok().delay(Duration::from_secs(3)));
+    let started = Instant::now();
+    let r = gw
+        .post("timeouts", "/v1/chat/completions", json!({"model": "m"}))
+        .await;
+    assert_eq!(r.status(), 504);
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(900) && elapsed < Duration::from_millis(2500),
+        "{elapsed:?}"
     );
 }
