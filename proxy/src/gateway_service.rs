@@ -8,9 +8,11 @@
 //!    the routing snapshot once, authenticates the proxy key (`client_auth`), reads the body up to
 //!    the limit (413), then runs the attempt loop: pick a key (`key_ring`) not tried yet, pick an
 //!    upstream (`upstream_selection`), build the request (`header_rewrite`), exchange
-//!    (`upstream_exchange`). A failover status or transport error before anything reached the
-//!    client re-enters the loop, up to `max_retries` extra attempts; otherwise the response is
-//!    relayed chunk by chunk and the filter returns `Ok(true)`.
+//!    (`upstream_exchange`). Each answer is judged by the key policy
+//!    (`gateway_core::key_policy`) and the fault recorded on key or upstream health (`blame`);
+//!    a retried failure before anything reached the client re-enters the loop, up to
+//!    `max_retries` extra attempts; otherwise the response is relayed chunk by chunk (model lists
+//!    rewritten by `model_list`) and the filter returns `Ok(true)`.
 //! 2. `upstream_peer` — only for admin forwarding: the admin process's loopback address.
 //! 3. `logging` — request-level bookkeeping (the in-flight slot is released with the context).
 
