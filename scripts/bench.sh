@@ -6,6 +6,10 @@
 #   direct   wrk -> mock                                  (the ceiling of this machine)
 #   nginx    wrk -> nginx (1 worker, upstream keepalive)  -> mock   (the reference reverse proxy)
 #   gateway  wrk -> gateway-proxy (1 thread, group of 10 keys, fresh SQLite) -> mock
+# and, for the failover benchmark (`make bench-failover`):
+#   gateway-4    the gateway with a group of 4 healthy keys
+#   gateway-429  the gateway with a group of 4 keys of which one always answers 429
+#                (OpenAI's rate_limit_exceeded with Retry-After: 1)
 # Each target is run RUNS times, interleaved (direct, nginx, gateway, direct, ...) so that drift of
 # the machine hits every target alike; the report shows medians of requests/s, p50 and p99 latency
 # and, for nginx and the gateway, the proxy's CPU time per request (utime+stime from /proc).
@@ -51,7 +55,7 @@ log() { echo "bench: $*" >&2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
 for t in $TARGETS; do
-    case $t in direct | nginx | gateway) ;; *) die "unknown target '$t' (TARGETS takes direct, nginx, gateway)" ;; esac
+    case $t in direct | nginx | gateway | gateway-4 | gateway-429) ;; *) die "unknown target '$t' (TARGETS takes direct, nginx, gateway, gateway-4, gateway-429)" ;; esac
 done
 need=(wrk curl)
 [[ " $TARGETS " == *" nginx "* ]] && need+=(nginx)
@@ -77,7 +81,8 @@ if [[ -z ${SKIP_BUILD:-} ]]; then
     cargo build --workspace --release
 fi
 [[ -x $BIN/bench-upstream ]] || die "$BIN/bench-upstream not found (build with cargo build --workspace --release)"
-if [[ " $TARGETS " == *" gateway "* ]]; then
+wants_gateway() { [[ " $TARGETS " == *" gateway"* ]]; }
+if wants_gateway; then
     for b in gateway-admin gateway-proxy; do
         [[ -x $BIN/$b ]] || die "$BIN/$b not found (build with cargo build --workspace --release)"
     done
@@ -161,7 +166,8 @@ EOF
 # ---------------------------------------------------------------------------------------------
 # Mock upstream.
 
-"${PIN_CLIENT[@]}" "$BIN/bench-upstream" --port 0 --threads "$MOCK_THREADS" >"$TMP/mock.out" 2>&1 &
+LIMITED_KEY=sk-bench-rate-limited
+"${PIN_CLIENT[@]}" "$BIN/bench-upstream" --port 0 --threads "$MOCK_THREADS" --limited-key "$LIMITED_KEY" --retry-after 1 >"$TMP/mock.out" 2>&1 &
 PIDS+=($!)
 wait_until 10 grep -q '^listening on ' "$TMP/mock.out" || die "bench-upstream did not start: $(cat "$TMP/mock.out")"
 MOCK_PORT=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$TMP/mock.out")
@@ -236,7 +242,7 @@ json_id() {
     fi
 }
 
-if [[ " $TARGETS " == *" gateway "* ]]; then
+if wants_gateway; then
     GW_PORT=$(free_port)
     ADMIN_PORT=$(free_port)
     [[ $ADMIN_PORT != "$GW_PORT" ]] || ADMIN_PORT=$(free_port)
@@ -256,22 +262,33 @@ if [[ " $TARGETS " == *" gateway "* ]]; then
     wait_until 30 port_open "$GW_PORT" || die "gateway-proxy did not start: $(tail -n 20 "$TMP/gateway/proxy.log")"
 
     auth=(-H "Authorization: Bearer $AUTH_KEY_VALUE" -H "Content-Type: application/json")
-    group_json="{\"name\":\"$GROUP\",\"channel_type\":\"openai\",\"upstreams\":[{\"url\":\"$MOCK_URL\",\"weight\":1}],\"test_model\":\"gpt-4o-mini\",\"proxy_keys\":\"$PROXY_KEY\"}"
-    reply=$(curl -sS --max-time 10 "${auth[@]}" -X POST "$ADMIN/api/groups" -d "$group_json") ||
-        die "POST /api/groups failed"
-    GROUP_ID=$(json_id <<<"$reply") || die "POST /api/groups: unexpected reply: $reply"
+    create_group() { # name comma-separated-keys
+        local reply id
+        reply=$(curl -sS --max-time 10 "${auth[@]}" -X POST "$ADMIN/api/groups" \
+            -d "{\"name\":\"$1\",\"channel_type\":\"openai\",\"upstreams\":[{\"url\":\"$MOCK_URL\",\"weight\":1}],\"test_model\":\"gpt-4o-mini\",\"proxy_keys\":\"$PROXY_KEY\"}") ||
+            die "POST /api/groups failed"
+        id=$(json_id <<<"$reply") || die "POST /api/groups: unexpected reply: $reply"
+        reply=$(curl -sS --max-time 30 "${auth[@]}" -X POST "$ADMIN/api/keys/add-multiple" \
+            -d "{\"group_id\":$id,\"keys_text\":\"$2\"}") || die "POST /api/keys/add-multiple failed"
+        json_ok <<<"$reply" || die "POST /api/keys/add-multiple: unexpected reply: $reply"
+        echo "$id"
+    }
     keys=$(printf 'sk-bench-%d,' $(seq 0 9))
-    reply=$(curl -sS --max-time 30 "${auth[@]}" -X POST "$ADMIN/api/keys/add-multiple" \
-        -d "{\"group_id\":$GROUP_ID,\"keys_text\":\"${keys%,}\"}") || die "POST /api/keys/add-multiple failed"
-    json_ok <<<"$reply" || die "POST /api/keys/add-multiple: unexpected reply: $reply"
+    GROUP_ID=$(create_group "$GROUP" "${keys%,}")
+    create_group bench4 "sk-bench4-0,sk-bench4-1,sk-bench4-2,sk-bench4-3" >/dev/null
+    create_group bench429 "$LIMITED_KEY,sk-bench429-1,sk-bench429-2,sk-bench429-3" >/dev/null
     URL[gateway]=http://127.0.0.1:$GW_PORT/proxy/$GROUP/v1/chat/completions
+    URL[gateway-4]=http://127.0.0.1:$GW_PORT/proxy/bench4/v1/chat/completions
+    URL[gateway-429]=http://127.0.0.1:$GW_PORT/proxy/bench429/v1/chat/completions
+    PROXY_PID[gateway-4]=${PROXY_PID[gateway]}
+    PROXY_PID[gateway-429]=${PROXY_PID[gateway]}
 
     gateway_ready() {
         [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 2 -X POST -H "Authorization: Bearer $PROXY_KEY" \
             -H "Content-Type: application/json" -d '{"model":"gpt-4o-mini","messages":[]}' "${URL[gateway]}") == 200 ]]
     }
     wait_until 30 gateway_ready || die "the gateway never answered 200 on ${URL[gateway]}: $(tail -n 20 "$TMP/gateway/proxy.log")"
-    log "gateway on 127.0.0.1:$GW_PORT (pid ${PROXY_PID[gateway]}), admin on $ADMIN, group '$GROUP' id $GROUP_ID with 10 keys"
+    log "gateway on 127.0.0.1:$GW_PORT (pid ${PROXY_PID[gateway]}), admin on $ADMIN, group '$GROUP' id $GROUP_ID with 10 keys, groups bench4 and bench429 with 4 keys each"
 fi
 
 # ---------------------------------------------------------------------------------------------
@@ -352,7 +369,7 @@ med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median "${2:-%.0f}"; }
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
     echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); load average before the runs: $LOADAVG (anything well above 0 means something else competed for the CPUs)"
     echo "- load: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, POST ${#body}-byte JSON body, response $MOCK_RESPONSE_BYTES bytes; warm-up $WARMUP"
-    echo "- pinning: $PINNING; mock threads: $MOCK_THREADS; nginx: 1 worker; gateway: SERVER_THREADS=1, 10 keys"
+    echo "- pinning: $PINNING; mock threads: $MOCK_THREADS; nginx: 1 worker; gateway: SERVER_THREADS=1, 10 keys (gateway-4: 4 healthy keys; gateway-429: 4 keys, one always answering 429 with Retry-After: 1)"
     echo "- medians of $RUNS run(s) per target (runs interleaved)"
     echo
     echo "| target | req/s | p50 latency (µs) | p99 latency (µs) | proxy CPU per request (µs) | errors + non-2xx (median) |"
@@ -366,6 +383,13 @@ med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median "${2:-%.0f}"; }
             'BEGIN { printf "gateway / nginx requests/s: **%.2f**\n", g / n }'
         awk -v g="$(med "${CPU[gateway]}" %.3f)" -v n="$(med "${CPU[nginx]}" %.3f)" \
             'BEGIN { if (n > 0) printf "\ngateway / nginx CPU per request: **%.2f**\n", g / n }'
+    fi
+    if [[ " $TARGETS " == *" gateway-4 "* && " $TARGETS " == *" gateway-429 "* ]]; then
+        echo
+        awk -v f="$(med "${RPS[gateway-429]}")" -v h="$(med "${RPS[gateway-4]}")" \
+            'BEGIN { printf "1 of 4 keys answering 429 / all 4 healthy, requests/s: **%.2f**\n", f / h }'
+        awk -v f="$(med "${P99[gateway-429]}")" -v h="$(med "${P99[gateway-4]}")" \
+            'BEGIN { printf "\n1 of 4 keys answering 429 / all 4 healthy, p99 latency: **%.2f**\n", f / h }'
     fi
     echo
     echo "Each run: \`RUNS=$RUNS DURATION=$DURATION CONNECTIONS=$CONNECTIONS TARGETS=\"$TARGETS\" scripts/bench.sh\`"

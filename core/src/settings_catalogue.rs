@@ -695,6 +695,8 @@ mod tests {
         );
         assert!(validate_value(d, &json!("2")).is_err());
         assert!(validate_value(find("failover_status_codes").unwrap(), &json!("x")).is_err());
+        assert!(validate_value(find("client_error_status_codes").unwrap(), &json!("4xx")).is_err());
+        assert!(validate_value(find("upstream_failure_threshold").unwrap(), &json!(-1)).is_err());
         assert_eq!(
             validate_value(find("proxy_keys").unwrap(), &json!(" a, ,b ")).unwrap(),
             "a,b"
@@ -706,6 +708,17 @@ mod tests {
         let c = GroupConfig::validate(&json!({"max_retries": 1, "proxy_url": null})).unwrap();
         let eff = SystemSettings::default().effective(&c);
         assert_eq!(eff.max_retries, 1);
+        assert!(eff.client_errors.matches(422) && !eff.client_errors.matches(429));
+        let c = GroupConfig::validate(
+            &json!({"client_error_status_codes": "400", "key_cooldown_seconds": 5}),
+        )
+        .unwrap();
+        let eff = SystemSettings::default().effective(&c);
+        assert!(!eff.client_errors.matches(404));
+        assert_eq!(
+            (eff.key_cooldown_seconds, eff.upstream_ejection_seconds),
+            (5, 10)
+        );
         assert_eq!(eff.blacklist_threshold, 3);
         let err = GroupConfig::validate(&json!({"app_url": "x"})).unwrap_err();
         assert!(err.reason.contains("unknown config field: 'app_url'"));

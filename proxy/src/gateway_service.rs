@@ -335,7 +335,12 @@ impl GatewayService {
                 now_ms: now,
             });
             tracing::debug!(group = %group.name, status, attempt = ctx.attempts, fault = ?verdict.fault, retry = verdict.retry, "upstream answered an error");
-            self.blame(group, &key, upstream, verdict.fault, now);
+            // An error answer passed on as it is is no success of the key: nothing is reset.
+            let fault = match verdict.fault {
+                Fault::None => Fault::Unattributed,
+                other => other,
+            };
+            self.blame(group, &key, upstream, fault, now);
             let failure = Failure::Upstream {
                 header: Box::new(upstream_header),
                 body: redact_body(&error_body, key.value.expose()),

@@ -31,16 +31,9 @@ pub fn rewrite(
     sources.sort_unstable();
     if let Some(Value::Array(models)) = doc.get_mut("models") {
         // Gemini native: {"models":[{"name":"models/…"}], "nextPageToken"}
-        let name_of = |src: &str| {
-            if src.starts_with("models/") {
-                src.to_owned()
-            } else {
-                format!("models/{src}")
-            }
-        };
         let configured = sources.iter().map(|src| {
             json!({
-                "name": name_of(src),
+                "name": gemini_name(src),
                 "displayName": src,
                 "supportedGenerationMethods": ["generateContent"],
             })
@@ -49,19 +42,7 @@ pub fn rewrite(
             *models = configured.collect();
             doc.remove("nextPageToken");
         } else if first_page {
-            let present: Vec<String> = models
-                .iter()
-                .filter_map(|m| m.get("name").and_then(Value::as_str))
-                .map(name_of)
-                .collect();
-            let missing: Vec<Value> = configured
-                .filter(|m| {
-                    m.get("name")
-                        .and_then(Value::as_str)
-                        .is_some_and(|n| !present.iter().any(|p| p == n))
-                })
-                .collect();
-            models.extend(missing);
+            merge(models, configured, "name", gemini_name);
         }
     } else if let Some(Value::Array(data)) = doc.get_mut("data") {
         // OpenAI / Anthropic: {"data":[{"id":…}]}
@@ -71,24 +52,43 @@ pub fn rewrite(
         if strict {
             *data = configured.collect();
         } else {
-            let present: Vec<String> = data
-                .iter()
-                .filter_map(|m| m.get("id").and_then(Value::as_str))
-                .map(str::to_owned)
-                .collect();
-            let missing: Vec<Value> = configured
-                .filter(|m| {
-                    m.get("id")
-                        .and_then(Value::as_str)
-                        .is_some_and(|id| !present.iter().any(|p| p == id))
-                })
-                .collect();
-            data.extend(missing);
+            merge(data, configured, "id", str::to_owned);
         }
     } else {
         return None;
     }
     serde_json::to_vec(&doc).ok()
+}
+
+/// Appends the configured entries whose `field` (normalised by `normal`) is not in `list` yet.
+fn merge(
+    list: &mut Vec<Value>,
+    configured: impl Iterator<Item = Value>,
+    field: &str,
+    normal: fn(&str) -> String,
+) {
+    let present: Vec<String> = list
+        .iter()
+        .filter_map(|m| m.get(field).and_then(Value::as_str))
+        .map(normal)
+        .collect();
+    let missing: Vec<Value> = configured
+        .filter(|m| {
+            m.get(field)
+                .and_then(Value::as_str)
+                .is_some_and(|v| !present.iter().any(|p| p == v))
+        })
+        .collect();
+    list.extend(missing);
+}
+
+/// Gemini's model name: `models/<id>`.
+fn gemini_name(id: &str) -> String {
+    if id.starts_with("models/") {
+        id.to_owned()
+    } else {
+        format!("models/{id}")
+    }
 }
 
 #[cfg(test)]

@@ -5,39 +5,50 @@
 //! It must stay much faster than whatever is measured in front of it, so it does nothing per
 //! request beyond that: no logging, no parsing, no allocation for the response body.
 //!
-//! Usage: `bench-upstream [--port P] [--threads N]`. `--port 0` (the default) picks a free port;
-//! the bound address is printed once on stdout as `listening on 127.0.0.1:P` so scripts can read it.
+//! Usage: `bench-upstream [--port P] [--threads N] [--limited-key K [--retry-after S]]`. `--port 0`
+//! (the default) picks a free port; the bound address is printed once on stdout as
+//! `listening on 127.0.0.1:P` so scripts can read it. A request whose `Authorization` is
+//! `Bearer K` gets OpenAI's 429 `rate_limit_exceeded` instead, with `retry-after: S` (default 1),
+//! for the failover benchmark.
 
 use std::convert::Infallible;
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response};
+use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 
 /// The fixed answer (about 300 bytes), shaped like a non-streaming OpenAI chat completion.
 const COMPLETION: &[u8] = br#"{"id":"chatcmpl-bench0000000000000000000000","object":"chat.completion","created":1700000000,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"Hello! This is the benchmark upstream answering."},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":12,"completion_tokens":9,"total_tokens":21}}"#;
 
-const USAGE: &str =
-    "usage: bench-upstream [--port P (0 = pick a free one, default)] [--threads N (default 1)]";
+/// The 429 of a rate-limited key, shaped like OpenAI's.
+const RATE_LIMITED: &[u8] = br#"{"error":{"message":"Rate limit reached for requests","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#;
+
+const USAGE: &str = "usage: bench-upstream [--port P (0 = pick a free one, default)] [--threads N (default 1)] [--limited-key K [--retry-after S (default 1)]]";
 
 /// Command-line options.
 struct Options {
     port: u16,
     threads: usize,
+    /// `Authorization` value answered with 429.
+    limited: Option<String>,
+    retry_after: u64,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options> {
     let mut options = Options {
         port: 0,
         threads: 1,
+        limited: None,
+        retry_after: 1,
     };
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -65,6 +76,15 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
                     .filter(|n| (1..=1024).contains(n))
                     .ok_or_else(|| anyhow::anyhow!("--threads {v:?}: expected 1-1024"))?;
             }
+            "--limited-key" => {
+                options.limited = Some(format!("Bearer {}", value("--limited-key")?));
+            }
+            "--retry-after" => {
+                let v = value("--retry-after")?;
+                options.retry_after = v
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("--retry-after {v:?}: expected seconds"))?;
+            }
             "-h" | "--help" => anyhow::bail!("{USAGE}"),
             other => anyhow::bail!("unknown argument {other:?}\n{USAGE}"),
         }
@@ -72,23 +92,50 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
     Ok(options)
 }
 
-/// Drains the request body frame by frame (nothing is buffered), then sends the fixed completion.
-async fn handle(request: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+/// Drains the request body frame by frame (nothing is buffered), then sends the fixed completion,
+/// or the 429 when the request carries the limited key.
+async fn handle(
+    request: Request<Incoming>,
+    limited: Option<Arc<Limited>>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let is_limited = limited.as_ref().is_some_and(|l| {
+        request
+            .headers()
+            .get(AUTHORIZATION)
+            .is_some_and(|v| v.as_bytes() == l.authorization.as_bytes())
+    });
     let mut body = request.into_body();
     while let Some(frame) = body.frame().await {
         if frame.is_err() {
             break;
         }
     }
+    let (status, payload) = if is_limited {
+        (StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED)
+    } else {
+        (StatusCode::OK, COMPLETION)
+    };
     // `Full` has an exact size hint, so hyper writes `Content-Length` rather than chunking.
-    let mut response = Response::new(Full::new(Bytes::from_static(COMPLETION)));
+    let mut response = Response::new(Full::new(Bytes::from_static(payload)));
+    *response.status_mut() = status;
     response
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    if let (true, Some(l)) = (is_limited, &limited) {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, l.retry_after.clone());
+    }
     Ok(response)
 }
 
-async fn serve(listener: tokio::net::TcpListener) {
+/// The rate-limited key and its answer.
+struct Limited {
+    authorization: String,
+    retry_after: HeaderValue,
+}
+
+async fn serve(listener: tokio::net::TcpListener, limited: Option<Arc<Limited>>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             // Usually EMFILE under extreme load: back off instead of spinning.
@@ -97,11 +144,15 @@ async fn serve(listener: tokio::net::TcpListener) {
         };
         // Small responses on keep-alive connections: Nagle would add delayed-ACK stalls.
         let _ = stream.set_nodelay(true);
+        let limited = limited.clone();
         tokio::spawn(async move {
             // Client resets and half-closed connections are normal at the end of a run.
             let _ = http1::Builder::new()
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), service_fn(handle))
+                .serve_connection(
+                    TokioIo::new(stream),
+                    service_fn(move |r| handle(r, limited.clone())),
+                )
                 .await;
         });
     }
@@ -121,7 +172,13 @@ fn main() -> anyhow::Result<()> {
         writeln!(stdout, "listening on {bound}")?;
         stdout.flush()?;
         drop(stdout);
-        serve(listener).await;
+        let limited = options.limited.map(|authorization| {
+            Arc::new(Limited {
+                authorization,
+                retry_after: HeaderValue::from(options.retry_after),
+            })
+        });
+        serve(listener, limited).await;
         Ok(())
     })
 }
@@ -143,6 +200,11 @@ mod tests {
         assert!(args(&["--threads", "0"]).is_err());
         assert!(args(&["--port"]).is_err());
         assert!(args(&["--bogus"]).is_err());
+        let o = args(&["--limited-key", "sk-1", "--retry-after=5"]).unwrap();
+        assert_eq!(
+            (o.limited.as_deref(), o.retry_after),
+            (Some("Bearer sk-1"), 5)
+        );
     }
 
     #[test]

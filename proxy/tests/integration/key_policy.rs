@@ -229,6 +229,53 @@ async fn a_gemini_400_that_says_the_key_is_invalid_is_the_keys_fault_and_retried
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_out_of_quota_leaves_rotation_at_once_unless_blacklisting_is_off() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    let quota = Reply::status(429).body(
+        json!({"error": {"message": "You exceeded your current quota",
+        "type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}),
+    );
+    let (spent, spare) = ("sk-policy-spent-1", "sk-policy-spare-2");
+    let id = gw
+        .create_group_with(
+            "quota",
+            "openai",
+            &[(&mock.base_url(), 1)],
+            &[spent, spare],
+            json!({}),
+        )
+        .await;
+    // With blacklisting off, the same key only rests (key_cooldown_seconds, 60 s by default).
+    let (lenient_spent, lenient_spare) = ("sk-policy-spent-3", "sk-policy-spare-4");
+    let lenient = gw
+        .create_group_with(
+            "quota-lenient",
+            "openai",
+            &[(&mock.base_url(), 1)],
+            &[lenient_spent, lenient_spare],
+            json!({"config": {"blacklist_threshold": 0}}),
+        )
+        .await;
+    mock.clear();
+    mock.always(spent, quota.clone());
+    mock.always(lenient_spent, quota);
+    for group in ["quota", "quota-lenient"] {
+        for _ in 0..4 {
+            assert_eq!(chat(&gw, group).await.0, 200);
+        }
+    }
+    assert_eq!(
+        mock.requests_for_key(spent).len(),
+        1,
+        "no second try of a spent key"
+    );
+    assert_eq!(mock.requests_for_key(lenient_spent).len(), 1);
+    wait_key_status(&gw, id, spent, "invalid").await;
+    wait_key_status(&gw, lenient, lenient_spent, "cooling").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upstream_answering_500_is_ejected_while_the_keys_stay_active() {
     let gw = Gateway::start().await;
     let broken = MockProvider::start().await.unwrap();

@@ -8,6 +8,20 @@ use serde_json::json;
 
 use crate::support::Gateway;
 
+/// Reads a streamed body to its end: the text, and whether it ended with an error (a cut
+/// stream) rather than cleanly.
+async fn read_stream(r: reqwest::Response) -> (String, bool) {
+    let mut stream = r.bytes_stream();
+    let mut text = String::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => text.push_str(&String::from_utf8_lossy(&c)),
+            Err(_) => return (text, true),
+        }
+    }
+    (text, false)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_chunks_arrive_spaced_not_all_at_once() {
     let gw = Gateway::start().await;
@@ -124,18 +138,7 @@ async fn an_upstream_failure_mid_stream_truncates_the_client_stream_and_logs_no_
         .await
         .unwrap();
     assert_eq!(r.status(), 200, "the header went out before the failure");
-    let mut stream = r.bytes_stream();
-    let mut text = String::new();
-    let mut ended_with_error = false;
-    while let Some(chunk) = stream.next().await {
-        match chunk {
-            Ok(c) => text.push_str(&String::from_utf8_lossy(&c)),
-            Err(_) => {
-                ended_with_error = true;
-                break;
-            }
-        }
-    }
+    let (text, ended_with_error) = read_stream(r).await;
     assert!(
         ended_with_error,
         "a cut stream must not look complete: {text}"
@@ -245,21 +248,6 @@ async fn timeouts_stream_idle_ends_a_silent_stream_request_timeout_bounds_a_whol
         json!({"config": {"stream_idle_timeout": 1, "request_timeout": 1, "max_retries": 0}}),
     )
     .await;
-    let read_all = |r: reqwest::Response| async move {
-        let mut stream = r.bytes_stream();
-        let mut text = String::new();
-        let mut failed = false;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(c) => text.push_str(&String::from_utf8_lossy(&c)),
-                Err(_) => {
-                    failed = true;
-                    break;
-                }
-            }
-        }
-        (text, failed)
-    };
     let stream_request = json!({"model": "m", "stream": true});
 
     // 8 events 400 ms apart: 2.8 s in all, never silent for a second.
@@ -268,7 +256,7 @@ async fn timeouts_stream_idle_ends_a_silent_stream_request_timeout_bounds_a_whol
     let r = gw
         .post("timeouts", "/v1/chat/completions", stream_request.clone())
         .await;
-    let (text, failed) = read_all(r).await;
+    let (text, failed) = read_stream(r).await;
     assert!(
         !failed && text.contains("[DONE]"),
         "a busy stream runs to its end: {text}"
@@ -281,7 +269,7 @@ async fn timeouts_stream_idle_ends_a_silent_stream_request_timeout_bounds_a_whol
     let r = gw
         .post("timeouts", "/v1/chat/completions", json!({"model": "m"}))
         .await;
-    let (text, failed) = read_all(r).await;
+    let (text, failed) = read_stream(r).await;
     assert!(!failed && text.contains("[DONE]"), "{text}");
 
     // A stream silent for 2 s after its first event is ended by the 1 s idle timeout.
@@ -290,7 +278,7 @@ async fn timeouts_stream_idle_ends_a_silent_stream_request_timeout_bounds_a_whol
     let r = gw
         .post("timeouts", "/v1/chat/completions", stream_request)
         .await;
-    let (text, failed) = read_all(r).await;
+    let (text, failed) = read_stream(r).await;
     assert!(failed, "a silent stream is cut, not completed: {text}");
     assert!(text.contains("data:") && !text.contains("[DONE]"));
     assert!(
