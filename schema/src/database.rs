@@ -12,7 +12,9 @@ use crate::connection::{DatabaseUrl, DbPool, SqliteAsync, build_pool};
 use crate::models::{
     ApiKey, Group, GroupChangeset, KeyStatus, NewApiKey, NewGroup, NewSystemSetting,
 };
-use crate::schema::{api_keys, config_revision, group_sub_groups, groups, system_settings};
+use crate::schema::{
+    api_keys, config_revision, group_hourly_stats, group_sub_groups, groups, system_settings,
+};
 
 /// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
 /// bound-parameter limit: 500 rows × 7 columns).
@@ -352,6 +354,65 @@ impl Database {
         })
     }
 
+    /// Sets the `sort` of several groups in one transaction. Returns the ids that do not exist
+    /// (then nothing is changed).
+    pub async fn reorder_groups(&self, items: &[(i64, i32)]) -> Result<Vec<i64>, DbError> {
+        let ids: Vec<i64> = items.iter().map(|(id, _)| *id).collect();
+        let ids = &ids;
+        let ts = now();
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                let found: HashSet<i64> = groups::table
+                    .filter(groups::id.eq_any(ids))
+                    .select(groups::id)
+                    .load::<i64>(c)
+                    .await?
+                    .into_iter()
+                    .collect();
+                let missing: Vec<i64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !found.contains(id))
+                    .collect();
+                if !missing.is_empty() {
+                    return Ok(missing);
+                }
+                for (id, sort) in items {
+                    diesel::update(groups::table.find(*id))
+                        .set((groups::sort.eq(*sort), groups::updated_at.eq(ts)))
+                        .execute(c)
+                        .await?;
+                }
+                bump_revision!(c)?;
+                Ok(Vec::new())
+            })
+            .await
+        })
+    }
+
+    /// Requests of a group since `since` from the hourly statistics: `(successes, failures)`.
+    pub async fn request_totals(
+        &self,
+        group_id: i64,
+        since: NaiveDateTime,
+    ) -> Result<(i64, i64), DbError> {
+        let rows: Vec<(i64, i64)> = with_conn!(self, |c| group_hourly_stats::table
+            .filter(
+                group_hourly_stats::group_id
+                    .eq(group_id)
+                    .and(group_hourly_stats::time.ge(since)),
+            )
+            .select((
+                group_hourly_stats::success_count,
+                group_hourly_stats::failure_count,
+            ))
+            .load(c)
+            .await)?;
+        Ok(rows
+            .iter()
+            .fold((0, 0), |(s, f), (rs, rf)| (s + rs, f + rf)))
+    }
+
     /// Deletes a group, its keys and its sub-group memberships. False when it did not exist.
     pub async fn delete_group(&self, id: i64) -> Result<bool, DbError> {
         with_conn!(self, |c| {
@@ -420,6 +481,162 @@ impl Database {
             })?;
         }
         Ok(written)
+    }
+
+    /// Deletes the keys of a group whose hash is in `hashes`, in chunks of 500, one transaction
+    /// (and revision bump) per chunk. Returns how many were deleted.
+    pub async fn delete_keys_by_hash(
+        &self,
+        group_id: i64,
+        hashes: &[String],
+    ) -> Result<usize, DbError> {
+        let mut deleted = 0;
+        for chunk in hashes.chunks(INSERT_CHUNK) {
+            deleted += with_conn!(self, |c| {
+                c.transaction(async |c| -> Result<_, DbError> {
+                    let n = diesel::delete(
+                        api_keys::table.filter(
+                            api_keys::group_id
+                                .eq(group_id)
+                                .and(api_keys::key_hash.eq_any(chunk)),
+                        ),
+                    )
+                    .execute(c)
+                    .await?;
+                    if n > 0 {
+                        bump_revision!(c)?;
+                    }
+                    Ok(n)
+                })
+                .await
+            })?;
+        }
+        Ok(deleted)
+    }
+
+    /// Returns invalid keys of a group to `active` with no failures: those whose hash is in
+    /// `hashes` (in chunks of 500), or all of them when `hashes` is `None`. Returns how many.
+    pub async fn restore_invalid_keys(
+        &self,
+        group_id: i64,
+        hashes: Option<&[String]>,
+    ) -> Result<usize, DbError> {
+        let ts = now();
+        let all = [String::new()];
+        let chunks: Vec<&[String]> = match hashes {
+            Some(h) => h.chunks(INSERT_CHUNK).collect(),
+            None => vec![&all[..]],
+        };
+        let mut restored = 0;
+        for chunk in chunks {
+            restored += with_conn!(self, |c| {
+                c.transaction(async |c| -> Result<_, DbError> {
+                    let mut target = api_keys::table
+                        .filter(
+                            api_keys::group_id
+                                .eq(group_id)
+                                .and(api_keys::status.eq(KeyStatus::Invalid.as_str())),
+                        )
+                        .into_boxed();
+                    if hashes.is_some() {
+                        target = target.filter(api_keys::key_hash.eq_any(chunk));
+                    }
+                    let ids: Vec<i64> = target.select(api_keys::id).load(c).await?;
+                    let mut n = 0;
+                    for ids in ids.chunks(INSERT_CHUNK) {
+                        n += diesel::update(api_keys::table.filter(api_keys::id.eq_any(ids)))
+                            .set((
+                                api_keys::status.eq(KeyStatus::Active.as_str()),
+                                api_keys::failure_count.eq(0_i64),
+                                api_keys::cooldown_until.eq(None::<NaiveDateTime>),
+                                api_keys::updated_at.eq(ts),
+                            ))
+                            .execute(c)
+                            .await?;
+                    }
+                    if n > 0 {
+                        bump_revision!(c)?;
+                    }
+                    Ok(n)
+                })
+                .await
+            })?;
+        }
+        Ok(restored)
+    }
+
+    /// Deletes every key of a group, or only those in `status`, in one statement. Returns how
+    /// many.
+    pub async fn clear_keys(
+        &self,
+        group_id: i64,
+        status: Option<KeyStatus>,
+    ) -> Result<usize, DbError> {
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                let mut target = diesel::delete(api_keys::table)
+                    .filter(api_keys::group_id.eq(group_id))
+                    .into_boxed();
+                if let Some(s) = status {
+                    target = target.filter(api_keys::status.eq(s.as_str()));
+                }
+                let n = target.execute(c).await?;
+                if n > 0 {
+                    bump_revision!(c)?;
+                }
+                Ok(n)
+            })
+            .await
+        })
+    }
+
+    /// One page of a group's key values in id order after `after_id` (for streaming exports),
+    /// optionally only those in `status`. Returns `(id, key_value)` pairs.
+    pub async fn key_values_page(
+        &self,
+        group_id: i64,
+        status: Option<KeyStatus>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, String)>, DbError> {
+        with_conn!(self, |c| {
+            let mut q = api_keys::table
+                .filter(
+                    api_keys::group_id
+                        .eq(group_id)
+                        .and(api_keys::id.gt(after_id)),
+                )
+                .select((api_keys::id, api_keys::key_value))
+                .order(api_keys::id.asc())
+                .limit(limit)
+                .into_boxed();
+            if let Some(s) = status {
+                q = q.filter(api_keys::status.eq(s.as_str()));
+            }
+            Ok(q.load(c).await?)
+        })
+    }
+
+    /// Sets a key's notes (not configuration: no revision bump). False when the key does not
+    /// exist.
+    pub async fn set_key_notes(&self, id: i64, notes: &str) -> Result<bool, DbError> {
+        with_conn!(self, |c| {
+            let n = diesel::update(api_keys::table.find(id))
+                .set((api_keys::notes.eq(notes), api_keys::updated_at.eq(now())))
+                .execute(c)
+                .await?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Keys of a group by status: `(status, count)` pairs.
+    pub async fn key_counts(&self, group_id: i64) -> Result<Vec<(String, i64)>, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .filter(api_keys::group_id.eq(group_id))
+            .group_by(api_keys::status)
+            .select((api_keys::status, diesel::dsl::count_star()))
+            .load(c)
+            .await?))
     }
 
     /// Number of keys of a group.

@@ -1,4 +1,5 @@
-//! `/api/groups`: list, create, update, delete, the lite list and the config options.
+//! `/api/groups`: list, create, update, delete, reorder, statistics, the lite list and the config
+//! options.
 
 use axum::extract::{Path, State};
 use chrono::Utc;
@@ -201,4 +202,96 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
         "Group and related keys deleted successfully",
         None,
     ))
+}
+
+/// One entry of `PUT /api/groups/reorder`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReorderItem {
+    id: i64,
+    sort: i64,
+}
+
+/// Body of `PUT /api/groups/reorder`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Reorder {
+    items: Vec<ReorderItem>,
+}
+
+/// `PUT /api/groups/reorder`: sets the `sort` of the listed groups in one transaction.
+pub(crate) async fn reorder(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<Reorder>,
+) -> ApiResult {
+    if body.items.is_empty() {
+        return Err(ApiError::Validation("items: must not be empty".to_owned()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut items = Vec::with_capacity(body.items.len());
+    for (i, item) in body.items.iter().enumerate() {
+        if item.id <= 0 {
+            return Err(ApiError::Validation(format!(
+                "items[{i}].id: must be a positive integer"
+            )));
+        }
+        let sort = i32::try_from(item.sort)
+            .ok()
+            .filter(|s| *s >= 0)
+            .ok_or_else(|| ApiError::Validation(format!("items[{i}].sort: must be 0 or more")))?;
+        if !seen.insert(item.id) {
+            return Err(ApiError::Validation(format!(
+                "items[{i}].id: group {} is listed twice",
+                item.id
+            )));
+        }
+        items.push((item.id, sort));
+    }
+    let missing = state.db.reorder_groups(&items).await?;
+    if let Some(id) = missing.first() {
+        return Err(ApiError::NotFound(format!("group {id} not found")));
+    }
+    Ok(success::<()>("Group order saved", None))
+}
+
+/// `GET /api/groups/{id}/stats`: keys by state and request totals over 24 h, 7 and 30 days
+/// (from the hourly statistics).
+pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
+    let id = parse_id(&id)?;
+    let Some(group) = state.db.group(id).await? else {
+        return Err(ApiError::NotFound(format!("group {id} not found")));
+    };
+    let mut key_stats = serde_json::json!({
+        "total_keys": 0, "active_keys": 0, "invalid_keys": 0, "cooling_keys": 0,
+    });
+    if group.group_type != "aggregate" {
+        let mut total = 0;
+        for (status, n) in state.db.key_counts(id).await? {
+            total += n;
+            key_stats[format!("{status}_keys")] = n.into();
+        }
+        key_stats["total_keys"] = total.into();
+    }
+    let now = Utc::now().naive_utc();
+    let mut out = serde_json::json!({"key_stats": key_stats});
+    for (field, days) in [
+        ("stats_24_hour", 1),
+        ("stats_7_day", 7),
+        ("stats_30_day", 30),
+    ] {
+        let (success, failed) = state
+            .db
+            .request_totals(id, now - chrono::Duration::days(days))
+            .await?;
+        let total = success + failed;
+        let rate = if total > 0 {
+            (failed as f64 / total as f64 * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        };
+        out[field] = serde_json::json!({
+            "total_requests": total, "failed_requests": failed, "failure_rate": rate,
+        });
+    }
+    Ok(ok(out))
 }

@@ -1,13 +1,17 @@
-//! `/api/keys`: the paginated key list and synchronous import.
+//! `/api/keys`: the paginated key list, synchronous import, delete and restore by text, bulk
+//! restore and clear, the text export, and notes. Every bulk write is batched (500 keys per
+//! statement) and bumps the revision, so the proxy serves the change within a second.
 
 use std::collections::HashSet;
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::response::IntoResponse;
 use gateway_core::key_text::{key_hash, parse_keys};
+use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{KeyListFilter, NewGroupKeys};
 
 use crate::dto::KeyResponse;
-use crate::error::{ApiError, ApiResult, ok};
+use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -33,16 +37,17 @@ fn number(field: &str, raw: Option<&str>, default: i64) -> Result<i64, ApiError>
     }
 }
 
-async fn require_group(state: &AppState, group_id: i64) -> Result<(), ApiError> {
+async fn require_group(state: &AppState, group_id: i64) -> Result<Group, ApiError> {
     if group_id <= 0 {
         return Err(ApiError::BadRequest(
             "group_id: must be a positive integer".to_owned(),
         ));
     }
-    match state.db.group(group_id).await? {
-        Some(_) => Ok(()),
-        None => Err(ApiError::NotFound(format!("group {group_id} not found"))),
-    }
+    state
+        .db
+        .group(group_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("group {group_id} not found")))
 }
 
 /// `GET /api/keys?group_id=&page=&page_size=&status=&key_value=`.
@@ -102,18 +107,14 @@ pub(crate) struct KeysBody {
     keys_text: String,
 }
 
-/// `POST /api/keys/add-multiple`: adds new keys, skipping duplicates.
-pub(crate) async fn add_multiple(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<KeysBody>,
-) -> ApiResult {
-    require_group(&state, body.group_id).await?;
-    if body.keys_text.trim().is_empty() {
+/// The keys of a `keys_text`, checked: not blank, at least one key, at most `SYNC_LIMIT`.
+fn keys_of(text: &str) -> Result<Vec<String>, ApiError> {
+    if text.trim().is_empty() {
         return Err(ApiError::Validation(
             "keys_text: keys text cannot be empty".to_owned(),
         ));
     }
-    let parsed = parse_keys(&body.keys_text);
+    let parsed = parse_keys(text);
     if parsed.is_empty() {
         return Err(ApiError::Validation(
             "keys_text: no valid keys found in the input text".to_owned(),
@@ -125,6 +126,25 @@ pub(crate) async fn add_multiple(
             parsed.len()
         )));
     }
+    Ok(parsed)
+}
+
+/// The distinct hashes of `keys`.
+fn hashes_of(keys: &[String]) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.iter()
+        .map(|k| key_hash(k))
+        .filter(|h| seen.insert(h.clone()))
+        .collect()
+}
+
+/// `POST /api/keys/add-multiple`: adds new keys, skipping duplicates.
+pub(crate) async fn add_multiple(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let parsed = keys_of(&body.keys_text)?;
     let mut seen: HashSet<String> = state.db.key_hashes(body.group_id).await?;
     let mut batch = NewGroupKeys {
         group_id: body.group_id,
@@ -143,4 +163,186 @@ pub(crate) async fn add_multiple(
         "ignored_count": parsed.len() - added,
         "total_in_group": total,
     })))
+}
+
+/// `POST /api/keys/delete-multiple`: deletes the listed keys of the group.
+pub(crate) async fn delete_multiple(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let parsed = keys_of(&body.keys_text)?;
+    let deleted = state
+        .db
+        .delete_keys_by_hash(body.group_id, &hashes_of(&parsed))
+        .await?;
+    let total = state.db.count_keys(body.group_id).await?;
+    Ok(ok(serde_json::json!({
+        "deleted_count": deleted,
+        "ignored_count": parsed.len() - deleted,
+        "total_in_group": total,
+    })))
+}
+
+/// `POST /api/keys/restore-multiple`: returns the listed invalid keys to rotation.
+pub(crate) async fn restore_multiple(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let parsed = keys_of(&body.keys_text)?;
+    let restored = state
+        .db
+        .restore_invalid_keys(body.group_id, Some(&hashes_of(&parsed)))
+        .await?;
+    let total = state.db.count_keys(body.group_id).await?;
+    Ok(ok(serde_json::json!({
+        "restored_count": restored,
+        "ignored_count": parsed.len() - restored,
+        "total_in_group": total,
+    })))
+}
+
+/// Body of the whole-group key operations.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupBody {
+    group_id: i64,
+}
+
+/// `POST /api/keys/restore-all-invalid`.
+pub(crate) async fn restore_all_invalid(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let n = state.db.restore_invalid_keys(body.group_id, None).await?;
+    Ok(success::<()>(&format!("{n} keys restored"), None))
+}
+
+/// `POST /api/keys/clear-all-invalid`.
+pub(crate) async fn clear_all_invalid(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let n = state
+        .db
+        .clear_keys(body.group_id, Some(KeyStatus::Invalid))
+        .await?;
+    Ok(success::<()>(&format!("{n} invalid keys cleared"), None))
+}
+
+/// `POST /api/keys/clear-all`.
+pub(crate) async fn clear_all(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<GroupBody>,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let n = state.db.clear_keys(body.group_id, None).await?;
+    Ok(success::<()>(&format!("{n} keys cleared"), None))
+}
+
+/// Query of `GET /api/keys/export`.
+#[derive(serde::Deserialize)]
+pub(crate) struct ExportQuery {
+    group_id: Option<String>,
+    status: Option<String>,
+}
+
+/// Keys read per database round trip of an export.
+const EXPORT_PAGE: i64 = 1000;
+
+/// `GET /api/keys/export?group_id=&status=all|active|invalid|cooling`: one key per line,
+/// `text/plain`, as an attachment; streamed page by page, so a million keys never sit in memory.
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    Query(q): Query<ExportQuery>,
+) -> ApiResult {
+    let Some(raw_group) = q.group_id.as_deref().filter(|s| !s.trim().is_empty()) else {
+        return Err(ApiError::BadRequest(
+            "group_id query parameter is required".to_owned(),
+        ));
+    };
+    let group_id = number("group_id", Some(raw_group), 0)?;
+    let group = require_group(&state, group_id).await?;
+    let label = q.status.as_deref().map(str::trim).unwrap_or("all");
+    let status = match label {
+        "" | "all" => None,
+        other => Some(KeyStatus::parse(other).ok_or_else(|| {
+            ApiError::Validation(format!(
+                "status: invalid export status {other:?} (all, active, cooling or invalid)"
+            ))
+        })?),
+    };
+    let label = if label.is_empty() { "all" } else { label };
+    let db = state.db.clone();
+    let pages = futures_util::stream::try_unfold(Some(0_i64), move |after| {
+        let db = db.clone();
+        async move {
+            let Some(after) = after else {
+                return Ok(None);
+            };
+            let rows = db
+                .key_values_page(group_id, status, after, EXPORT_PAGE)
+                .await
+                .map_err(std::io::Error::other)?;
+            let next = (rows.len() as i64 == EXPORT_PAGE)
+                .then(|| rows.last().map(|(id, _)| *id))
+                .flatten();
+            if rows.is_empty() {
+                return Ok(None);
+            }
+            let mut text = String::with_capacity(rows.len() * 64);
+            for (_, key) in rows {
+                text.push_str(&key);
+                text.push('\n');
+            }
+            Ok::<_, std::io::Error>(Some((bytes::Bytes::from(text), next)))
+        }
+    });
+    let filename = format!("keys-{}-{label}.txt", group.name);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename={filename}"),
+            ),
+        ],
+        axum::body::Body::from_stream(pages),
+    )
+        .into_response())
+}
+
+/// Body of `PUT /api/keys/{id}/notes`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NotesBody {
+    notes: String,
+}
+
+/// Longest note, in characters.
+const NOTES_LIMIT: usize = 255;
+
+/// `PUT /api/keys/{id}/notes`.
+pub(crate) async fn notes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<NotesBody>,
+) -> ApiResult {
+    let id = super::parse_id(&id)?;
+    let notes = body.notes.trim();
+    if notes.chars().count() > NOTES_LIMIT {
+        return Err(ApiError::Validation(format!(
+            "notes: at most {NOTES_LIMIT} characters"
+        )));
+    }
+    if !state.db.set_key_notes(id, notes).await? {
+        return Err(ApiError::NotFound(format!("key {id} not found")));
+    }
+    Ok(success::<()>("Success", None))
 }

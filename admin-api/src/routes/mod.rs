@@ -24,9 +24,18 @@ pub fn router(state: AppState) -> Router {
         .route("/groups", get(groups::list).post(groups::create))
         .route("/groups/list", get(groups::list_lite))
         .route("/groups/config-options", get(groups::config_options))
+        .route("/groups/reorder", put(groups::reorder))
+        .route("/groups/{id}/stats", get(groups::stats))
         .route("/groups/{id}", put(groups::update).delete(groups::delete))
         .route("/keys", get(keys::list))
         .route("/keys/add-multiple", post(keys::add_multiple))
+        .route("/keys/delete-multiple", post(keys::delete_multiple))
+        .route("/keys/restore-multiple", post(keys::restore_multiple))
+        .route("/keys/restore-all-invalid", post(keys::restore_all_invalid))
+        .route("/keys/clear-all-invalid", post(keys::clear_all_invalid))
+        .route("/keys/clear-all", post(keys::clear_all))
+        .route("/keys/export", get(keys::export))
+        .route("/keys/{id}/notes", put(keys::notes))
         .route("/settings", get(settings::list).put(settings::update))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

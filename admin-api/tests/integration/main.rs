@@ -87,6 +87,51 @@ impl TestApp {
         (status, value)
     }
 
+    /// A call whose answer is not JSON: status, one header and the body text.
+    async fn call_text(&self, uri: &str, header: &str) -> (StatusCode, String, String) {
+        let req = Request::builder()
+            .method(Method::GET)
+            .uri(uri)
+            .header("authorization", format!("Bearer {AUTH}"))
+            .body(Body::empty())
+            .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let value = resp
+            .headers()
+            .get(header)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (status, value, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Marks keys of a group invalid, as the proxy's health writer does.
+    async fn invalidate(&self, group_id: i64, keys: &[&str]) {
+        let (_, body) = self
+            .call(
+                Method::GET,
+                &format!("/api/keys?group_id={group_id}&page_size=1000"),
+                None,
+            )
+            .await;
+        let updates: Vec<gateway_schema::KeyHealthUpdate> = body["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|k| keys.contains(&k["key_value"].as_str().unwrap()))
+            .map(|k| gateway_schema::KeyHealthUpdate {
+                id: k["id"].as_i64().unwrap(),
+                status: gateway_schema::models::KeyStatus::Invalid,
+                failure_count: 3,
+                cooldown_until: None,
+            })
+            .collect();
+        assert_eq!(updates.len(), keys.len());
+        self.state.db.save_key_health(&updates).await.unwrap();
+    }
+
     async fn revision(&self) -> i64 {
         self.state.db.revision().await.unwrap()
     }
@@ -378,6 +423,207 @@ async fn group_and_key_flow(app: &TestApp) {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(app.state.db.count_keys(id).await.unwrap(), 0);
     assert!(app.revision().await > r3, "delete bumps the revision");
+}
+
+async fn key_management_flow(app: &TestApp) {
+    let id = app.create_group("keys").await["id"].as_i64().unwrap();
+    let post = |path: &'static str, body: Value| async move {
+        app.call(Method::POST, &format!("/api/keys/{path}"), Some(body))
+            .await
+    };
+    let (status, _) = post(
+        "add-multiple",
+        json!({"group_id": id, "keys_text": "sk-a sk-b sk-c sk-d sk-e sk-f"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Restore: only invalid keys count; unknown and active ones are ignored.
+    app.invalidate(id, &["sk-a", "sk-b", "sk-c"]).await;
+    let r0 = app.revision().await;
+    let (status, body) = post(
+        "restore-multiple",
+        json!({"group_id": id, "keys_text": "sk-a sk-d sk-zzz"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"restored_count": 1, "ignored_count": 2, "total_in_group": 6})
+    );
+    assert!(app.revision().await > r0, "a restore reaches the proxy");
+    let (_, body) = post("restore-all-invalid", json!({"group_id": id})).await;
+    assert_eq!(body["message"], "2 keys restored");
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&status=active"),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["pagination"]["total_items"], 6);
+    assert_eq!(
+        body["data"]["items"][0]["failure_count"], 0,
+        "restored keys start over"
+    );
+
+    // Clear the invalid ones, then delete by text.
+    app.invalidate(id, &["sk-e", "sk-f"]).await;
+    let (_, body) = post("clear-all-invalid", json!({"group_id": id})).await;
+    assert_eq!(body["message"], "2 invalid keys cleared");
+    let (status, body) = post(
+        "delete-multiple",
+        json!({"group_id": id, "keys_text": "sk-a\nsk-a\nsk-nope"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"],
+        json!({"deleted_count": 1, "ignored_count": 2, "total_in_group": 3})
+    );
+
+    // Export: text, one key per line, as an attachment.
+    let (status, disposition, text) = app
+        .call_text(
+            &format!("/api/keys/export?group_id={id}"),
+            "content-disposition",
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(disposition, "attachment; filename=keys-keys-all.txt");
+    assert_eq!(text, "sk-b\nsk-c\nsk-d\n");
+    let (_, _, none) = app
+        .call_text(
+            &format!("/api/keys/export?group_id={id}&status=invalid"),
+            "",
+        )
+        .await;
+    assert_eq!(none, "");
+    let (status, _) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys/export?group_id={id}&status=x"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Notes.
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&key_value=sk-b"),
+            None,
+        )
+        .await;
+    let key_id = body["data"]["items"][0]["id"].as_i64().unwrap();
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/api/keys/{key_id}/notes"),
+            Some(json!({"notes": "  team A  "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&key_value=sk-b"),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["items"][0]["notes"], "team A");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/keys/{key_id}/notes"),
+            Some(json!({"notes": "x".repeat(256)})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            "/api/keys/999999/notes",
+            Some(json!({"notes": "x"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Statistics.
+    app.invalidate(id, &["sk-b"]).await;
+    let (status, body) = app
+        .call(Method::GET, &format!("/api/groups/{id}/stats"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"]["key_stats"],
+        json!({"total_keys": 3, "active_keys": 2, "invalid_keys": 1, "cooling_keys": 0})
+    );
+    assert_eq!(body["data"]["stats_24_hour"]["total_requests"], 0);
+
+    // Clear all.
+    let (_, body) = post("clear-all", json!({"group_id": id})).await;
+    assert_eq!(body["message"], "3 keys cleared");
+    let (status, body) = post("clear-all", json!({"group_id": 424242})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = post("clear-all", json!({"group": id})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["message"].as_str().unwrap().contains("group"),
+        "{body}"
+    );
+
+    // Reorder.
+    let other = app.create_group("other").await["id"].as_i64().unwrap();
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            "/api/groups/reorder",
+            Some(json!({"items": [{"id": id, "sort": 5}, {"id": other, "sort": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, body) = app.call(Method::GET, "/api/groups", None).await;
+    assert_eq!(body["data"][0]["name"], "other");
+    assert_eq!(body["data"][1]["sort"], 5);
+    for (items, expected) in [
+        (json!([]), StatusCode::BAD_REQUEST),
+        (
+            json!([{"id": id, "sort": 1}, {"id": id, "sort": 2}]),
+            StatusCode::BAD_REQUEST,
+        ),
+        (json!([{"id": id, "sort": -1}]), StatusCode::BAD_REQUEST),
+        (json!([{"id": 777777, "sort": 1}]), StatusCode::NOT_FOUND),
+    ] {
+        let (status, body) = app
+            .call(
+                Method::PUT,
+                "/api/groups/reorder",
+                Some(json!({"items": items})),
+            )
+            .await;
+        assert_eq!(status, expected, "{items}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_management_on_sqlite() {
+    key_management_flow(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_management_on_postgres() {
+    if let Some(db) = TestDb::postgres().await.unwrap() {
+        key_management_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_management_on_mysql() {
+    if let Some(db) = TestDb::mysql().await.unwrap() {
+        key_management_flow(&TestApp::on(db).await).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

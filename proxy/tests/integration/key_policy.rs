@@ -88,6 +88,24 @@ async fn consecutive_auth_failures_blacklist_a_key_and_a_success_resets_the_coun
     );
     let row = wait_key_status(&gw, id, key, "invalid").await;
     assert_eq!(row["failure_count"], 2);
+    // A person restores it: the proxy takes the stored state over its memory and serves again
+    // within a second.
+    gw.api(
+        reqwest::Method::POST,
+        "/api/keys/restore-all-invalid",
+        Some(json!({"group_id": id})),
+    )
+    .await;
+    let restored = Instant::now();
+    gw.wait_until(Duration::from_secs(3), || async {
+        chat(&gw, "auth").await.0 == 200
+    })
+    .await;
+    assert!(
+        restored.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        restored.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
