@@ -24,6 +24,9 @@ pub enum ApiError {
     /// A unique value is taken.
     #[error("{0}")]
     Duplicate(String),
+    /// Another long-running task holds the lock; the message says which.
+    #[error("{0}")]
+    TaskInProgress(String),
     /// Missing or wrong `AUTH_KEY`.
     #[error("Authentication failed")]
     Unauthorized,
@@ -44,6 +47,7 @@ impl ApiError {
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Duplicate(_) => (StatusCode::CONFLICT, "DUPLICATE_RESOURCE"),
+            ApiError::TaskInProgress(_) => (StatusCode::CONFLICT, "TASK_IN_PROGRESS"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "DATABASE_UNAVAILABLE"),
             ApiError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "DATABASE_ERROR"),

@@ -116,6 +116,19 @@ fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
 }
 
+mod admin_tasks;
+pub use admin_tasks::NewTask;
+
+/// Who announces a bulk write to the proxies (bumps `config_revision`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Announce {
+    /// Each chunk's transaction bumps the revision (small, synchronous writes).
+    EachChunk,
+    /// The caller bumps it with [`Database::bump_revision`] when it sees fit (long tasks, so a
+    /// million-key import does not rebuild the proxies' routing 2000 times).
+    Caller,
+}
+
 /// The shared database handle (cheap to clone).
 #[derive(Clone)]
 pub struct Database {
@@ -452,9 +465,45 @@ impl Database {
             .collect()))
     }
 
+    /// Bumps `config_revision`: the proxies reload their routing.
+    pub async fn bump_revision(&self) -> Result<(), DbError> {
+        with_conn!(self, |c| {
+            bump_revision!(c)?;
+            Ok(())
+        })
+    }
+
+    /// Of `hashes`, those a key of the group already has (one query; keep `hashes` to a chunk).
+    pub async fn existing_hashes(
+        &self,
+        group_id: i64,
+        hashes: &[String],
+    ) -> Result<HashSet<String>, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .filter(
+                api_keys::group_id
+                    .eq(group_id)
+                    .and(api_keys::key_hash.eq_any(hashes))
+            )
+            .select(api_keys::key_hash)
+            .load::<String>(c)
+            .await?
+            .into_iter()
+            .collect()))
+    }
+
     /// Inserts keys in chunks of 500, one transaction per chunk (each bumps the revision).
     /// Returns how many rows were written.
     pub async fn insert_keys(&self, batch: &NewGroupKeys) -> Result<usize, DbError> {
+        self.insert_keys_announced(batch, Announce::EachChunk).await
+    }
+
+    /// [`Database::insert_keys`] with the revision bump chosen by the caller.
+    pub async fn insert_keys_announced(
+        &self,
+        batch: &NewGroupKeys,
+        announce: Announce,
+    ) -> Result<usize, DbError> {
         let mut written = 0;
         for chunk in batch.keys.chunks(INSERT_CHUNK) {
             let ts = now();
@@ -474,7 +523,9 @@ impl Database {
             written += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
                     let n = c.insert_api_keys(rows).await?;
-                    bump_revision!(c)?;
+                    if announce == Announce::EachChunk {
+                        bump_revision!(c)?;
+                    }
                     Ok(n)
                 })
                 .await
@@ -489,6 +540,7 @@ impl Database {
         &self,
         group_id: i64,
         hashes: &[String],
+        announce: Announce,
     ) -> Result<usize, DbError> {
         let mut deleted = 0;
         for chunk in hashes.chunks(INSERT_CHUNK) {
@@ -503,7 +555,7 @@ impl Database {
                     )
                     .execute(c)
                     .await?;
-                    if n > 0 {
+                    if n > 0 && announce == Announce::EachChunk {
                         bump_revision!(c)?;
                     }
                     Ok(n)

@@ -11,7 +11,9 @@ pub mod models;
 pub mod schema;
 
 pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
-pub use database::{Database, KeyHealthUpdate, KeyListFilter, KeyRow, NewGroupKeys};
+pub use database::{
+    Announce, Database, KeyHealthUpdate, KeyListFilter, KeyRow, NewGroupKeys, NewTask,
+};
 
 /// Errors of the storage boundary.
 #[derive(Debug, thiserror::Error)]

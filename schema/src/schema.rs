@@ -109,6 +109,23 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    admin_task (id) {
+        id -> Integer,
+        task_type -> Text,
+        is_running -> Bool,
+        group_name -> Text,
+        processed -> BigInt,
+        total -> BigInt,
+        result -> Text,
+        error -> Text,
+        owner -> Text,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        heartbeat_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     system_settings,
     groups,

@@ -4,15 +4,16 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::response::IntoResponse;
 use gateway_core::key_text::{key_hash, parse_keys};
 use gateway_schema::models::{Group, KeyStatus};
-use gateway_schema::{KeyListFilter, NewGroupKeys};
+use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 
 use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
+use crate::key_tasks;
 use crate::state::AppState;
 
 /// Largest number of keys a synchronous call accepts.
@@ -129,6 +130,109 @@ fn keys_of(text: &str) -> Result<Vec<String>, ApiError> {
     Ok(parsed)
 }
 
+/// Largest body of an async import (a `.txt` file or JSON): room for a few million keys.
+pub(crate) const ASYNC_BODY_LIMIT: usize = 256 << 20;
+
+/// The keys of a `keys_text` for a background task: not blank, at least one key, no upper bound.
+fn task_keys_of(text: &str) -> Result<Vec<String>, ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::Validation(
+            "keys_text: keys text cannot be empty".to_owned(),
+        ));
+    }
+    let parsed = parse_keys(text);
+    if parsed.is_empty() {
+        return Err(ApiError::Validation(
+            "keys_text: no valid keys found in the input text".to_owned(),
+        ));
+    }
+    Ok(parsed)
+}
+
+/// `POST /api/keys/add-async`: JSON `{group_id, keys_text}`, or `multipart/form-data` with
+/// `group_id` and a `.txt` `file`. Starts the import task and returns its status.
+pub(crate) async fn add_async(State(state): State<AppState>, request: Request) -> ApiResult {
+    let is_multipart = request
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let (group_id, text) = if is_multipart {
+        let multipart = Multipart::from_request(request, &state)
+            .await
+            .map_err(|e| ApiError::BadRequest(format!("multipart body: {}", e.body_text())))?;
+        read_upload(multipart).await?
+    } else {
+        let ApiJson(body) = ApiJson::<KeysBody>::from_request(request, &state).await?;
+        (body.group_id, body.keys_text)
+    };
+    let group = require_group(&state, group_id).await?;
+    let keys = task_keys_of(&text)?;
+    Ok(ok(key_tasks::start_import(&state.db, &group, keys).await?))
+}
+
+/// The `group_id` and `file` fields of an upload.
+async fn read_upload(mut multipart: Multipart) -> Result<(i64, String), ApiError> {
+    let (mut group_id, mut text) = (None, None);
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ApiError::BadRequest(format!("multipart body: {}", e.body_text())))?
+    {
+        match field.name() {
+            Some("group_id") => {
+                let raw = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::BadRequest(format!("group_id: {}", e.body_text())))?;
+                group_id = Some(number("group_id", Some(&raw), 0)?);
+            }
+            Some("file") => {
+                let name = field.file_name().unwrap_or("").to_owned();
+                if !name.to_ascii_lowercase().ends_with(".txt") {
+                    return Err(ApiError::Validation(format!(
+                        "file: only .txt files are accepted, got {name:?}"
+                    )));
+                }
+                let bytes = field
+                    .bytes()
+                    .await
+                    .map_err(|e| ApiError::BadRequest(format!("file: {}", e.body_text())))?;
+                text = Some(
+                    String::from_utf8(bytes.to_vec())
+                        .map_err(|_| ApiError::Validation("file: not UTF-8 text".to_owned()))?,
+                );
+            }
+            Some(other) => {
+                return Err(ApiError::Validation(format!(
+                    "unknown form field: '{other}' (expected group_id and file)"
+                )));
+            }
+            None => {}
+        }
+    }
+    match (group_id, text) {
+        (Some(g), Some(t)) => Ok((g, t)),
+        (None, _) => Err(ApiError::Validation("group_id: required".to_owned())),
+        (_, None) => Err(ApiError::Validation("file: required".to_owned())),
+    }
+}
+
+/// `POST /api/keys/delete-async`: starts deleting the listed keys and returns the task status.
+pub(crate) async fn delete_async(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+) -> ApiResult {
+    let group = require_group(&state, body.group_id).await?;
+    let keys = task_keys_of(&body.keys_text)?;
+    Ok(ok(key_tasks::start_delete(&state.db, &group, keys).await?))
+}
+
+/// `GET /api/tasks/status`.
+pub(crate) async fn task_status(State(state): State<AppState>) -> ApiResult {
+    Ok(ok(key_tasks::status_json(&state.db.task().await?)))
+}
+
 /// The distinct hashes of `keys`.
 fn hashes_of(keys: &[String]) -> Vec<String> {
     let mut seen = HashSet::with_capacity(keys.len());
@@ -174,7 +278,7 @@ pub(crate) async fn delete_multiple(
     let parsed = keys_of(&body.keys_text)?;
     let deleted = state
         .db
-        .delete_keys_by_hash(body.group_id, &hashes_of(&parsed))
+        .delete_keys_by_hash(body.group_id, &hashes_of(&parsed), Announce::EachChunk)
         .await?;
     let total = state.db.count_keys(body.group_id).await?;
     Ok(ok(serde_json::json!({

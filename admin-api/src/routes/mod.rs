@@ -4,7 +4,7 @@ mod groups;
 mod keys;
 mod settings;
 
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -29,6 +29,15 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/{id}", put(groups::update).delete(groups::delete))
         .route("/keys", get(keys::list))
         .route("/keys/add-multiple", post(keys::add_multiple))
+        .route(
+            "/keys/add-async",
+            post(keys::add_async).layer(DefaultBodyLimit::max(keys::ASYNC_BODY_LIMIT)),
+        )
+        .route(
+            "/keys/delete-async",
+            post(keys::delete_async).layer(DefaultBodyLimit::max(keys::ASYNC_BODY_LIMIT)),
+        )
+        .route("/tasks/status", get(keys::task_status))
         .route("/keys/delete-multiple", post(keys::delete_multiple))
         .route("/keys/restore-multiple", post(keys::restore_multiple))
         .route("/keys/restore-all-invalid", post(keys::restore_all_invalid))

@@ -1,7 +1,11 @@
 //! Admin API tests: the real router, called without a socket (`oneshot`), over a fresh database
 //! per test. The group and key flow also runs on PostgreSQL and MySQL.
 
-#![expect(clippy::unwrap_used, reason = "test helpers fail the test loudly")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test helpers fail the test loudly"
+)]
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
@@ -85,6 +89,36 @@ impl TestApp {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         (status, value)
+    }
+
+    /// A raw call with its own content type.
+    async fn call_body(&self, uri: &str, content_type: &str, body: String) -> (StatusCode, Value) {
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("authorization", format!("Bearer {AUTH}"))
+            .header("content-type", content_type)
+            .body(Body::from(body))
+            .unwrap();
+        let resp = router(self.state.clone()).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Waits for the running task to end and returns its status.
+    async fn finished_task(&self) -> Value {
+        for _ in 0..600 {
+            let (_, body) = self.call(Method::GET, "/api/tasks/status", None).await;
+            if body["data"]["is_running"] == false {
+                return body["data"].clone();
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the task did not end within 30 s");
     }
 
     /// A call whose answer is not JSON: status, one header and the body text.
@@ -604,6 +638,154 @@ async fn key_management_flow(app: &TestApp) {
             )
             .await;
         assert_eq!(status, expected, "{items}: {body}");
+    }
+}
+
+async fn key_task_flow(app: &TestApp) {
+    let (_, body) = app.call(Method::GET, "/api/tasks/status", None).await;
+    assert_eq!(
+        body["data"],
+        json!({"task_type": "", "is_running": false, "processed": 0, "total": 0,
+               "started_at": "0001-01-01T00:00:00Z"})
+    );
+    let id = app.create_group("tasks").await["id"].as_i64().unwrap();
+    let keys: Vec<String> = (0..1200).map(|i| format!("sk-task-{i:05}")).collect();
+    let text = format!("{}\nsk-task-00001", keys.join("\n"));
+    let r0 = app.revision().await;
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-async",
+            Some(json!({"group_id": id, "keys_text": text})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["task_type"], "KEY_IMPORT");
+    assert_eq!(body["data"]["total"], 1201);
+    let done = app.finished_task().await;
+    assert_eq!(
+        done["result"],
+        json!({"added_count": 1200, "ignored_count": 1}),
+        "{done}"
+    );
+    assert_eq!(done["processed"], 1201);
+    assert_eq!(done["group_name"], "tasks");
+    assert!(done["duration_seconds"].is_number(), "{done}");
+    assert_eq!(app.state.db.count_keys(id).await.unwrap(), 1200);
+    assert!(app.revision().await > r0, "the import reaches the proxy");
+
+    // A .txt upload; any other file is refused.
+    let boundary = "XbOuNdArY";
+    let form = |file: &str, content: &str| {
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"group_id\"\r\n\r\n{id}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file}\"\r\n\
+             Content-Type: text/plain\r\n\r\n{content}\r\n--{boundary}--\r\n"
+        )
+    };
+    let multipart = format!("multipart/form-data; boundary={boundary}");
+    let (status, body) = app
+        .call_body(
+            "/api/keys/add-async",
+            &multipart,
+            form("KEYS.TXT", "sk-up-1\nsk-up-2\nsk-task-00002"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let done = app.finished_task().await;
+    assert_eq!(
+        done["result"],
+        json!({"added_count": 2, "ignored_count": 1}),
+        "{done}"
+    );
+    let (status, body) = app
+        .call_body("/api/keys/add-async", &multipart, form("keys.csv", "sk-x"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains(".txt"), "{body}");
+
+    // Delete in the background.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/keys/delete-async",
+            Some(json!({"group_id": id, "keys_text": "sk-up-1 sk-up-2 sk-none"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let done = app.finished_task().await;
+    assert_eq!(done["task_type"], "KEY_DELETE");
+    assert_eq!(
+        done["result"],
+        json!({"deleted_count": 2, "ignored_count": 1})
+    );
+
+    // Another process holds the lock: 409 naming what runs.
+    let ghost = gateway_schema::NewTask {
+        owner: "another-admin",
+        task_type: "KEY_IMPORT",
+        group_name: "elsewhere",
+        total: 10,
+    };
+    let far_past = chrono::Utc::now().naive_utc() - chrono::Duration::hours(1);
+    assert!(
+        app.state
+            .db
+            .try_start_task(ghost, far_past)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-async",
+            Some(json!({"group_id": id, "keys_text": "sk-late"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["code"], "TASK_IN_PROGRESS");
+    assert!(
+        body["message"].as_str().unwrap().contains("elsewhere"),
+        "{body}"
+    );
+    // Once its heartbeat is old enough, a crashed holder no longer blocks anyone.
+    let future = chrono::Utc::now().naive_utc() + chrono::Duration::minutes(1);
+    let takeover = gateway_schema::NewTask {
+        owner: "rescuer",
+        ..ghost
+    };
+    assert!(
+        app.state
+            .db
+            .try_start_task(takeover, future)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.state
+        .db
+        .finish_task("rescuer", 0, "{}", "")
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_tasks_on_sqlite() {
+    key_task_flow(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_tasks_on_postgres() {
+    if let Some(db) = TestDb::postgres().await.unwrap() {
+        key_task_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_tasks_on_mysql() {
+    if let Some(db) = TestDb::mysql().await.unwrap() {
+        key_task_flow(&TestApp::on(db).await).await;
     }
 }
 

@@ -1,0 +1,276 @@
+//! Long-running key tasks (import, delete; validation to come) run in the background with their
+//! progress in `GET /api/tasks/status`. One task at a time across every admin process sharing the
+//! database: the lock is the `admin_task` row, held with a heartbeat every few seconds, so a
+//! process that crashed mid-task blocks the next one for at most `STALE_AFTER`.
+
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use chrono::{NaiveDateTime, Utc};
+use gateway_core::key_text::key_hash;
+use gateway_schema::models::{AdminTask, Group};
+use gateway_schema::{Announce, Database, NewGroupKeys, NewTask};
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+
+/// A running task whose owner has not beaten for this long is considered dead.
+const STALE_AFTER: Duration = Duration::from_secs(60);
+/// How often a running task proves its owner is alive.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How often progress is written (at most).
+const PROGRESS_EVERY: Duration = Duration::from_millis(250);
+/// How often a long task lets the proxies reload what it wrote so far.
+const ANNOUNCE_EVERY: Duration = Duration::from_secs(5);
+/// Keys per statement.
+const CHUNK: usize = 500;
+
+/// The kinds of task, with GPT-Load's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskKind {
+    /// Adding keys.
+    Import,
+    /// Deleting keys.
+    Delete,
+}
+
+impl TaskKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Import => "KEY_IMPORT",
+            TaskKind::Delete => "KEY_DELETE",
+        }
+    }
+}
+
+/// This process's name in the lock.
+fn owner() -> &'static str {
+    static OWNER: OnceLock<String> = OnceLock::new();
+    OWNER.get_or_init(|| {
+        let nanos = Utc::now().timestamp_nanos_opt().unwrap_or_default();
+        format!("admin-{}-{nanos:x}", std::process::id())
+    })
+}
+
+fn stale_before() -> NaiveDateTime {
+    Utc::now().naive_utc() - chrono::Duration::from_std(STALE_AFTER).unwrap_or_default()
+}
+
+/// GPT-Load's `TaskStatus` JSON of the task row. A task marked running whose owner stopped
+/// beating is reported as ended, with an error that says so.
+pub fn status_json(task: &AdminTask) -> Value {
+    let dead = task.is_running && task.heartbeat_at.is_none_or(|h| h < stale_before());
+    let is_running = task.is_running && !dead;
+    let rfc3339 = |t: NaiveDateTime| {
+        t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut out = json!({
+        "task_type": task.task_type,
+        "is_running": is_running,
+        "processed": task.processed,
+        "total": task.total,
+        "started_at": task.started_at.map_or_else(|| "0001-01-01T00:00:00Z".to_owned(), rfc3339),
+    });
+    if !task.group_name.is_empty() {
+        out["group_name"] = task.group_name.clone().into();
+    }
+    if let Ok(result) = serde_json::from_str::<Value>(&task.result) {
+        out["result"] = result;
+    }
+    if dead {
+        out["error"] = "the admin process running this task stopped before it finished".into();
+    } else if !task.error.is_empty() {
+        out["error"] = task.error.clone().into();
+    }
+    if let (false, Some(start), Some(end)) = (is_running, task.started_at, task.finished_at) {
+        out["finished_at"] = rfc3339(end).into();
+        out["duration_seconds"] = ((end - start).num_milliseconds() as f64 / 1000.0).into();
+    }
+    out
+}
+
+/// Claims the task lock or answers 409 `TASK_IN_PROGRESS` naming what runs.
+async fn claim(
+    db: &Database,
+    kind: TaskKind,
+    group: &Group,
+    total: usize,
+) -> Result<TaskReporter, ApiError> {
+    let task = NewTask {
+        owner: owner(),
+        task_type: kind.as_str(),
+        group_name: &group.name,
+        total: i64::try_from(total).unwrap_or(i64::MAX),
+    };
+    if let Some(running) = db.try_start_task(task, stale_before()).await? {
+        return Err(ApiError::TaskInProgress(format!(
+            "a task is already running, please wait: {} of group '{}' ({} of {} done)",
+            running.task_type, running.group_name, running.processed, running.total
+        )));
+    }
+    let heartbeat = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(HEARTBEAT);
+            loop {
+                tick.tick().await;
+                if let Err(e) = db.task_heartbeat(owner()).await {
+                    tracing::warn!("cannot record the task heartbeat: {e}");
+                }
+            }
+        })
+    };
+    Ok(TaskReporter {
+        db: db.clone(),
+        processed: 0,
+        last_write: Instant::now(),
+        heartbeat,
+    })
+}
+
+/// The running task's side: progress and the end.
+struct TaskReporter {
+    db: Database,
+    processed: i64,
+    last_write: Instant,
+    heartbeat: tokio::task::JoinHandle<()>,
+}
+
+impl TaskReporter {
+    /// Adds `n` processed items; written at most every `PROGRESS_EVERY`.
+    async fn advance(&mut self, n: usize) {
+        self.processed += i64::try_from(n).unwrap_or(i64::MAX);
+        if self.last_write.elapsed() >= PROGRESS_EVERY {
+            self.last_write = Instant::now();
+            if let Err(e) = self.db.task_progress(owner(), self.processed).await {
+                tracing::warn!("cannot record task progress: {e}");
+            }
+        }
+    }
+
+    /// Ends the task with `outcome` (its result, or the error that stopped it).
+    async fn finish(self, outcome: Result<Value, String>) {
+        self.heartbeat.abort();
+        let (result, error) = match outcome {
+            Ok(r) => (r.to_string(), String::new()),
+            Err(e) => (String::new(), e),
+        };
+        if let Err(e) = self
+            .db
+            .finish_task(owner(), self.processed, &result, &error)
+            .await
+        {
+            tracing::error!("cannot record the end of the task: {e}");
+        }
+    }
+}
+
+/// Starts importing `keys` into `group` in the background. Returns the task status at start.
+pub async fn start_import(
+    db: &Database,
+    group: &Group,
+    keys: Vec<String>,
+) -> Result<Value, ApiError> {
+    let reporter = claim(db, TaskKind::Import, group, keys.len()).await?;
+    tokio::spawn(import(db.clone(), group.id, keys, reporter));
+    Ok(status_json(&db.task().await?))
+}
+
+/// Starts deleting `keys` from `group` in the background. Returns the task status at start.
+pub async fn start_delete(
+    db: &Database,
+    group: &Group,
+    keys: Vec<String>,
+) -> Result<Value, ApiError> {
+    let reporter = claim(db, TaskKind::Delete, group, keys.len()).await?;
+    tokio::spawn(delete(db.clone(), group.id, keys, reporter));
+    Ok(status_json(&db.task().await?))
+}
+
+/// Adds the keys a group does not have yet, 500 per statement, announcing to the proxies every
+/// few seconds and at the end.
+async fn import(db: Database, group_id: i64, keys: Vec<String>, mut reporter: TaskReporter) {
+    let total = keys.len();
+    let mut added = 0;
+    let mut seen = std::collections::HashSet::with_capacity(keys.len());
+    let mut announced = Instant::now();
+    let mut outcome: Result<(), String> = Ok(());
+    for chunk in keys.chunks(CHUNK) {
+        let rows: Vec<(String, String)> = chunk
+            .iter()
+            .map(|k| (k.clone(), key_hash(k)))
+            .filter(|(_, h)| seen.insert(h.clone()))
+            .collect();
+        let hashes: Vec<String> = rows.iter().map(|(_, h)| h.clone()).collect();
+        let step = async {
+            let existing = db.existing_hashes(group_id, &hashes).await?;
+            let batch = NewGroupKeys {
+                group_id,
+                keys: rows
+                    .into_iter()
+                    .filter(|(_, h)| !existing.contains(h))
+                    .collect(),
+            };
+            db.insert_keys_announced(&batch, Announce::Caller).await
+        };
+        match step.await {
+            Ok(n) => added += n,
+            Err(e) => {
+                outcome = Err(format!("import stopped after {added} keys: {e}"));
+                break;
+            }
+        }
+        reporter.advance(chunk.len()).await;
+        if announced.elapsed() >= ANNOUNCE_EVERY {
+            announced = Instant::now();
+            announce(&db).await;
+        }
+    }
+    announce(&db).await;
+    tracing::info!(group_id, added, total, "key import ended");
+    reporter
+        .finish(outcome.map(|()| json!({"added_count": added, "ignored_count": total - added})))
+        .await;
+}
+
+/// Deletes the keys, 500 per statement, announcing to the proxies every few seconds and at the
+/// end.
+async fn delete(db: Database, group_id: i64, keys: Vec<String>, mut reporter: TaskReporter) {
+    let total = keys.len();
+    let mut deleted = 0;
+    let mut announced = Instant::now();
+    let mut outcome: Result<(), String> = Ok(());
+    for chunk in keys.chunks(CHUNK) {
+        let hashes: Vec<String> = chunk.iter().map(|k| key_hash(k)).collect();
+        match db
+            .delete_keys_by_hash(group_id, &hashes, Announce::Caller)
+            .await
+        {
+            Ok(n) => deleted += n,
+            Err(e) => {
+                outcome = Err(format!("delete stopped after {deleted} keys: {e}"));
+                break;
+            }
+        }
+        reporter.advance(chunk.len()).await;
+        if announced.elapsed() >= ANNOUNCE_EVERY {
+            announced = Instant::now();
+            announce(&db).await;
+        }
+    }
+    announce(&db).await;
+    tracing::info!(group_id, deleted, total, "key delete ended");
+    reporter
+        .finish(
+            outcome.map(|()| json!({"deleted_count": deleted, "ignored_count": total - deleted})),
+        )
+        .await;
+}
+
+/// Lets the proxies reload (a failure is logged; the next write announces again).
+async fn announce(db: &Database) {
+    if let Err(e) = db.bump_revision().await {
+        tracing::warn!("cannot announce the key changes to the proxies: {e}");
+    }
+}
