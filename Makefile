@@ -22,7 +22,7 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover ci
+.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-admin ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
@@ -82,6 +82,9 @@ check-config: build ## Validate every shipped config/*.toml with gateway-proxy -
 
 bench: deps bench-deps ## Load benchmark: mock upstream direct vs nginx vs gateway (scripts/bench.sh; RUNS, DURATION, CONNECTIONS, TARGETS)
 	scripts/bench.sh
+
+bench-admin: deps ## Admin API at scale: 1M-key import, list, export, clear on SQLite, PostgreSQL, MySQL (benches/results/admin-scale.md)
+	scripts/bench-admin.sh
 
 bench-failover: deps bench-deps ## Failover benchmark: 4 healthy keys vs 1 of 4 answering 429 (benches/results/failover.md)
 	TARGETS="gateway-4 gateway-429" RESULTS=benches/results/failover.md scripts/bench.sh

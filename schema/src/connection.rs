@@ -18,10 +18,11 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqli
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
-/// SQLite pragmas set on every connection: wait for locks instead of failing, and WAL so the proxy
-/// reads while the admin process writes.
-const SQLITE_PRAGMAS: &str =
-    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+/// SQLite pragmas set on every connection: wait for locks instead of failing, WAL so the proxy
+/// reads while the admin process writes, and a 32 MB page cache so bulk key writes (random-order
+/// hash index) do not re-read their pages from the file.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA cache_size = -32000;";
 
 /// The async SQLite connection type (diesel's sync connection on a blocking thread).
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;

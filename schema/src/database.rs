@@ -20,6 +20,10 @@ use crate::schema::{
 /// bound-parameter limit: 500 rows × 7 columns).
 const INSERT_CHUNK: usize = 500;
 
+/// Rows written per transaction by bulk inserts (several `INSERT_CHUNK` statements): fewer, larger
+/// transactions write each page of the random-order hash index once for many rows.
+const TRANSACTION_ROWS: usize = 10_000;
+
 /// Runs `$body` with `$c` bound to a `&mut` connection of whichever backend the pool holds.
 /// Inside the body, `is_sqlite!()` tells which arm is running (constant per arm).
 macro_rules! with_conn {
@@ -57,47 +61,47 @@ macro_rules! bump_revision {
     };
 }
 
-/// Inserts many rows at once: one multi-row statement on PostgreSQL and MySQL, one statement per
-/// row on SQLite (diesel-async's SQLite wrapper has no multi-row insert; inside the caller's
-/// transaction that is still fast there). Callers keep batches at `INSERT_CHUNK` rows.
+/// Inserts many rows at once with one multi-row statement. On SQLite the statement runs with
+/// diesel's synchronous connection in one blocking call (diesel-async's SQLite wrapper would hop
+/// to a blocking thread per row). Callers keep batches at `INSERT_CHUNK` rows.
 trait InsertRows {
+    /// Inserts the keys a group does not have yet (the unique `(group_id, key_hash)` index
+    /// decides); returns how many were inserted.
     async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize>;
     async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize>;
 }
 
 impl InsertRows for SqliteAsync {
     async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize> {
-        let mut n = 0;
-        for row in rows {
-            n += diesel::insert_into(api_keys::table)
-                .values(row)
-                .execute(self)
-                .await?;
-        }
-        Ok(n)
+        let rows = rows.to_vec();
+        self.spawn_blocking(move |conn| {
+            diesel::RunQueryDsl::execute(
+                diesel::insert_or_ignore_into(api_keys::table).values(&rows),
+                conn,
+            )
+        })
+        .await
     }
 
     async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize> {
-        let mut n = 0;
-        for row in rows {
-            n += diesel::insert_into(system_settings::table)
-                .values(row)
-                .execute(self)
-                .await?;
-        }
-        Ok(n)
+        let rows = rows.to_vec();
+        self.spawn_blocking(move |conn| {
+            diesel::RunQueryDsl::execute(
+                diesel::insert_into(system_settings::table).values(&rows),
+                conn,
+            )
+        })
+        .await
     }
 }
 
-/// The multi-row implementation for the server databases.
+/// The multi-row implementation for the server databases; `$skip` makes an existing key a no-op
+/// (`ON CONFLICT DO NOTHING` on PostgreSQL, `INSERT IGNORE` on MySQL).
 macro_rules! multi_row_insert {
-    ($conn:ty) => {
+    ($conn:ty, |$rows:ident| $insert_keys:expr) => {
         impl InsertRows for $conn {
-            async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize> {
-                diesel::insert_into(api_keys::table)
-                    .values(rows)
-                    .execute(self)
-                    .await
+            async fn insert_api_keys(&mut self, $rows: &[NewApiKey]) -> QueryResult<usize> {
+                $insert_keys.execute(self).await
             }
 
             async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize> {
@@ -109,8 +113,15 @@ macro_rules! multi_row_insert {
         }
     };
 }
-multi_row_insert!(AsyncPgConnection);
-multi_row_insert!(AsyncMysqlConnection);
+multi_row_insert!(AsyncPgConnection, |rows| diesel::insert_into(
+    api_keys::table
+)
+.values(rows)
+.on_conflict_do_nothing());
+multi_row_insert!(AsyncMysqlConnection, |rows| diesel::insert_or_ignore_into(
+    api_keys::table
+)
+.values(rows));
 
 fn now() -> NaiveDateTime {
     Utc::now().naive_utc()
@@ -454,17 +465,6 @@ impl Database {
 
     // ---- api_keys --------------------------------------------------------------------------
 
-    /// The hashes of every key of a group (for de-duplication on import).
-    pub async fn key_hashes(&self, group_id: i64) -> Result<HashSet<String>, DbError> {
-        with_conn!(self, |c| Ok(api_keys::table
-            .filter(api_keys::group_id.eq(group_id))
-            .select(api_keys::key_hash)
-            .load::<String>(c)
-            .await?
-            .into_iter()
-            .collect()))
-    }
-
     /// Bumps `config_revision`: the proxies reload their routing.
     pub async fn bump_revision(&self) -> Result<(), DbError> {
         with_conn!(self, |c| {
@@ -473,27 +473,8 @@ impl Database {
         })
     }
 
-    /// Of `hashes`, those a key of the group already has (one query; keep `hashes` to a chunk).
-    pub async fn existing_hashes(
-        &self,
-        group_id: i64,
-        hashes: &[String],
-    ) -> Result<HashSet<String>, DbError> {
-        with_conn!(self, |c| Ok(api_keys::table
-            .filter(
-                api_keys::group_id
-                    .eq(group_id)
-                    .and(api_keys::key_hash.eq_any(hashes))
-            )
-            .select(api_keys::key_hash)
-            .load::<String>(c)
-            .await?
-            .into_iter()
-            .collect()))
-    }
-
-    /// Inserts keys in chunks of 500, one transaction per chunk (each bumps the revision).
-    /// Returns how many rows were written.
+    /// Inserts the keys the group does not have yet, 500 per statement, 10 000 per transaction
+    /// (each bumps the revision). Returns how many were inserted.
     pub async fn insert_keys(&self, batch: &NewGroupKeys) -> Result<usize, DbError> {
         self.insert_keys_announced(batch, Announce::EachChunk).await
     }
@@ -505,9 +486,9 @@ impl Database {
         announce: Announce,
     ) -> Result<usize, DbError> {
         let mut written = 0;
-        for chunk in batch.keys.chunks(INSERT_CHUNK) {
+        for txn_rows in batch.keys.chunks(TRANSACTION_ROWS) {
             let ts = now();
-            let rows: Vec<NewApiKey> = chunk
+            let rows: Vec<NewApiKey> = txn_rows
                 .iter()
                 .map(|(value, hash)| NewApiKey {
                     key_value: value.clone(),
@@ -522,7 +503,10 @@ impl Database {
             let rows = &rows;
             written += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
-                    let n = c.insert_api_keys(rows).await?;
+                    let mut n = 0;
+                    for chunk in rows.chunks(INSERT_CHUNK) {
+                        n += c.insert_api_keys(chunk).await?;
+                    }
                     if announce == Announce::EachChunk {
                         bump_revision!(c)?;
                     }
@@ -703,6 +687,14 @@ impl Database {
     /// One page of a group's keys, ordered `last_used_at DESC (nulls last), id DESC`, and the total.
     pub async fn list_keys(&self, f: &KeyListFilter) -> Result<(Vec<ApiKey>, i64), DbError> {
         let offset = (f.page.max(1) - 1) * f.page_size;
+        // Never-used keys last. SQLite and MySQL sort NULL lowest, so plain DESC does it and the
+        // (group_id, last_used_at, id) index is read backwards; PostgreSQL needs NULLS LAST (and
+        // has a matching index).
+        let order = if self.backend == "postgres" {
+            "last_used_at DESC NULLS LAST, id DESC"
+        } else {
+            "last_used_at DESC, id DESC"
+        };
         with_conn!(self, |c| {
             let mut count = api_keys::table
                 .filter(api_keys::group_id.eq(f.group_id))
@@ -721,11 +713,7 @@ impl Database {
             let total = count.count().get_result::<i64>(c).await?;
             let rows = page
                 .select(ApiKey::as_select())
-                .order((
-                    api_keys::last_used_at.is_null().asc(),
-                    api_keys::last_used_at.desc(),
-                    api_keys::id.desc(),
-                ))
+                .order(diesel::dsl::sql::<diesel::sql_types::BigInt>(order))
                 .limit(f.page_size)
                 .offset(offset)
                 .load(c)
@@ -741,12 +729,10 @@ impl Database {
         let mut out = Vec::new();
         let mut after = 0_i64;
         loop {
+            // Paged over the primary key alone (a status filter in SQL would let the planner
+            // pick the status index and sort the whole table for every page).
             let page: Vec<KeyRow> = with_conn!(self, |c| api_keys::table
-                .filter(
-                    api_keys::status
-                        .eq_any([KeyStatus::Active.as_str(), KeyStatus::Cooling.as_str()])
-                        .and(api_keys::id.gt(after))
-                )
+                .filter(api_keys::id.gt(after))
                 .select((
                     api_keys::id,
                     api_keys::group_id,
@@ -762,7 +748,9 @@ impl Database {
             let Some(last) = page.last() else { break };
             after = last.id;
             let full = page.len() as i64 == PAGE;
-            out.extend(page);
+            out.extend(page.into_iter().filter(|k| {
+                k.status == KeyStatus::Active.as_str() || k.status == KeyStatus::Cooling.as_str()
+            }));
             if !full {
                 break;
             }

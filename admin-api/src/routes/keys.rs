@@ -249,17 +249,15 @@ pub(crate) async fn add_multiple(
 ) -> ApiResult {
     require_group(&state, body.group_id).await?;
     let parsed = keys_of(&body.keys_text)?;
-    let mut seen: HashSet<String> = state.db.key_hashes(body.group_id).await?;
-    let mut batch = NewGroupKeys {
+    let mut seen = HashSet::with_capacity(parsed.len());
+    let batch = NewGroupKeys {
         group_id: body.group_id,
-        keys: Vec::new(),
+        keys: parsed
+            .iter()
+            .map(|k| (k.clone(), key_hash(k)))
+            .filter(|(_, h)| seen.insert(h.clone()))
+            .collect(),
     };
-    for key in &parsed {
-        let hash = key_hash(key);
-        if seen.insert(hash.clone()) {
-            batch.keys.push((key.clone(), hash));
-        }
-    }
     let added = state.db.insert_keys(&batch).await?;
     let total = state.db.count_keys(body.group_id).await?;
     Ok(ok(serde_json::json!({
@@ -355,7 +353,7 @@ pub(crate) struct ExportQuery {
 }
 
 /// Keys read per database round trip of an export.
-const EXPORT_PAGE: i64 = 1000;
+const EXPORT_PAGE: i64 = 5000;
 
 /// `GET /api/keys/export?group_id=&status=all|active|invalid|cooling`: one key per line,
 /// `text/plain`, as an attachment; streamed page by page, so a million keys never sit in memory.
