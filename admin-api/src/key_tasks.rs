@@ -92,6 +92,23 @@ pub fn status_json(task: &AdminTask) -> Value {
     out
 }
 
+/// 409 `TASK_IN_PROGRESS` naming the running task, if one runs (a check before work that would
+/// start one, such as copying a group with its keys).
+pub async fn ensure_idle(db: &Database) -> Result<(), ApiError> {
+    let task = db.task().await?;
+    if status_json(&task)["is_running"] == true {
+        return Err(busy(&task));
+    }
+    Ok(())
+}
+
+fn busy(running: &AdminTask) -> ApiError {
+    ApiError::TaskInProgress(format!(
+        "a task is already running, please wait: {} of group '{}' ({} of {} done)",
+        running.task_type, running.group_name, running.processed, running.total
+    ))
+}
+
 /// Claims the task lock or answers 409 `TASK_IN_PROGRESS` naming what runs.
 async fn claim(
     db: &Database,
@@ -106,10 +123,7 @@ async fn claim(
         total: i64::try_from(total).unwrap_or(i64::MAX),
     };
     if let Some(running) = db.try_start_task(task, stale_before()).await? {
-        return Err(ApiError::TaskInProgress(format!(
-            "a task is already running, please wait: {} of group '{}' ({} of {} done)",
-            running.task_type, running.group_name, running.processed, running.total
-        )));
+        return Err(busy(&running));
     }
     let heartbeat = {
         let db = db.clone();

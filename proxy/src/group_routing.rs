@@ -1,5 +1,5 @@
 //! Which surface a request is for: `/health`, `/proxy/{group}/{rest…}`, or anything else
-//! (forwarded to the admin process).
+//! (forwarded to the admin process, as is a group's public `/proxy/{group}/api/integration/info`).
 
 /// The route of one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,9 @@ pub fn route(path: &str) -> Route<'_> {
                 Some(i) => (&tail[..i], &tail[i..]),
                 None => (tail, ""),
             };
+            if rest == "/api/integration/info" {
+                return Route::Admin;
+            }
             Route::Proxy { group, rest }
         }
         None => Route::Admin,
@@ -64,5 +67,6 @@ mod tests {
         );
         assert_eq!(route("/api/groups"), Route::Admin);
         assert_eq!(route("/proxyx"), Route::Admin);
+        assert_eq!(route("/proxy/g1/api/integration/info"), Route::Admin);
     }
 }

@@ -1,15 +1,16 @@
-//! `/api/groups`: list, create, update, delete, reorder, statistics, the lite list and the config
-//! options.
+//! `/api/groups`: list, create, update, delete, copy, reorder, statistics, the lite list and the
+//! config options.
 
 use axum::extract::{Path, State};
 use chrono::Utc;
 use gateway_core::settings_catalogue::{CATALOGUE, SystemSettings, normalise_key_list};
-use gateway_schema::models::{GroupChangeset, NewGroup};
+use gateway_schema::models::{GroupChangeset, KeyStatus, NewGroup};
 
 use super::parse_id;
 use crate::dto::{self, CreateGroup, GroupResponse, UpdateGroup};
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
+use crate::key_tasks;
 use crate::state::AppState;
 
 /// The effective `app_url` (setting, or `http://{HOST}:{PORT}`).
@@ -293,5 +294,100 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
             "total_requests": total, "failed_requests": failed, "failure_rate": rate,
         });
     }
+    Ok(ok(out))
+}
+
+/// Body of `POST /api/groups/{id}/copy`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CopyGroup {
+    #[serde(default)]
+    copy_keys: String,
+}
+
+/// `POST /api/groups/{id}/copy`: a new group `{name}_copy` (or `_copy_2`…) with the same
+/// configuration and, with `copy_keys` `all` (default) or `valid_only`, the keys imported by the
+/// background task. When a task is running and keys are to be copied, nothing is created and the
+/// answer is 409 saying what runs (GPT-Load silently skipped the keys).
+pub(crate) async fn copy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<CopyGroup>,
+) -> ApiResult {
+    let id = parse_id(&id)?;
+    let statuses: &[KeyStatus] = match body.copy_keys.trim() {
+        "" | "all" => &[KeyStatus::Active, KeyStatus::Cooling, KeyStatus::Invalid],
+        "valid_only" => &[KeyStatus::Active, KeyStatus::Cooling],
+        "none" => &[],
+        other => {
+            return Err(ApiError::Validation(format!(
+                "copy_keys: {other:?} is not one of none, valid_only, all"
+            )));
+        }
+    };
+    let Some(source) = state.db.group(id).await? else {
+        return Err(ApiError::NotFound(format!("group {id} not found")));
+    };
+    let mut keys = Vec::new();
+    for status in statuses {
+        let mut after = 0;
+        loop {
+            let page = state
+                .db
+                .key_values_page(id, Some(*status), after, 10_000)
+                .await?;
+            let Some((last, _)) = page.last() else { break };
+            after = *last;
+            keys.extend(page.into_iter().map(|(_, k)| k));
+        }
+    }
+    if !keys.is_empty() {
+        key_tasks::ensure_idle(&state.db).await?;
+    }
+    let taken: std::collections::HashSet<String> = state
+        .db
+        .groups()
+        .await?
+        .into_iter()
+        .map(|g| g.name)
+        .collect();
+    let base = format!("{}_copy", source.name);
+    let name = std::iter::once(base.clone())
+        .chain((2..=1000).map(|n| format!("{base}_{n}")))
+        .find(|n| !taken.contains(n) && n.len() <= 100)
+        .ok_or_else(|| {
+            ApiError::Duplicate(format!("name: no free copy name for '{}'", source.name))
+        })?;
+    let now = Utc::now().naive_utc();
+    let new = NewGroup {
+        name,
+        display_name: if source.display_name.is_empty() {
+            String::new()
+        } else {
+            format!("{} Copy", source.display_name)
+        },
+        proxy_keys: source.proxy_keys,
+        description: source.description,
+        group_type: source.group_type,
+        upstreams: source.upstreams,
+        validation_endpoint: source.validation_endpoint,
+        channel_type: source.channel_type,
+        sort: source.sort,
+        test_model: source.test_model,
+        param_overrides: source.param_overrides,
+        config: source.config,
+        header_rules: source.header_rules,
+        model_redirect_rules: source.model_redirect_rules,
+        model_redirect_strict: source.model_redirect_strict,
+        created_at: now,
+        updated_at: now,
+    };
+    let group = state.db.create_group(&new).await?;
+    let mut out = serde_json::json!({});
+    if !keys.is_empty() {
+        out["key_task"] = key_tasks::start_import(&state.db, &group, keys).await?;
+    }
+    out["group"] = serde_json::to_value(GroupResponse::new(group, &app_url(&state).await?))
+        .unwrap_or_default();
     Ok(ok(out))
 }

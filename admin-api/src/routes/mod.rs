@@ -1,6 +1,7 @@
 //! The router: one module per resource under `/api`, the public routes, and the fallback.
 
 mod groups;
+mod integration;
 mod keys;
 mod settings;
 
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/config-options", get(groups::config_options))
         .route("/groups/reorder", put(groups::reorder))
         .route("/groups/{id}/stats", get(groups::stats))
+        .route("/groups/{id}/copy", post(groups::copy))
         .route("/groups/{id}", put(groups::update).delete(groups::delete))
         .route("/keys", get(keys::list))
         .route("/keys/add-multiple", post(keys::add_multiple))
@@ -52,11 +54,13 @@ pub fn router(state: AppState) -> Router {
         ));
     let api = Router::new()
         .route("/auth/login", post(login))
+        .route("/integration/info", get(integration::all))
         .merge(protected)
         .fallback(not_found);
     Router::new()
         .nest("/api", api)
         .route("/health", get(health))
+        .route("/proxy/{group}/api/integration/info", get(integration::one))
         .fallback(not_found)
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), cors))

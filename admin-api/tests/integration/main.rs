@@ -771,6 +771,130 @@ async fn key_task_flow(app: &TestApp) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_group_and_integration_info() {
+    let app = TestApp::sqlite().await;
+    let id = app.create_group("orig").await["id"].as_i64().unwrap();
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/keys/add-multiple",
+            Some(json!({"group_id": id, "keys_text": "sk-1 sk-2 sk-3"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    app.invalidate(id, &["sk-3"]).await;
+
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/groups/{id}/copy"),
+            Some(json!({"copy_keys": "valid_only"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let copy = &body["data"]["group"];
+    assert_eq!(copy["name"], "orig_copy");
+    assert_eq!(copy["display_name"], "My Group Copy");
+    assert_eq!(copy["config"], json!({"max_retries": 1}));
+    assert_eq!(copy["header_rules"][0]["key"], "X-Custom");
+    let done = app.finished_task().await;
+    assert_eq!(done["result"]["added_count"], 2, "{done}");
+    let copy_id = copy["id"].as_i64().unwrap();
+    let (_, _, exported) = app
+        .call_text(&format!("/api/keys/export?group_id={copy_id}"), "")
+        .await;
+    assert_eq!(exported, "sk-1\nsk-2\n");
+    // Second copy: next free name; without keys no task is needed.
+    let (_, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/groups/{id}/copy"),
+            Some(json!({"copy_keys": "none"})),
+        )
+        .await;
+    assert_eq!(body["data"]["group"]["name"], "orig_copy_2");
+    assert!(body["data"].get("key_task").is_none());
+    let (status, _) = app
+        .call(
+            Method::POST,
+            &format!("/api/groups/{id}/copy"),
+            Some(json!({"copy_keys": "some"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    // A running task: the copy with keys is refused before anything is created.
+    let ghost = gateway_schema::NewTask {
+        owner: "another-admin",
+        task_type: "KEY_VALIDATION",
+        group_name: "elsewhere",
+        total: 1,
+    };
+    let past = chrono::Utc::now().naive_utc() - chrono::Duration::hours(1);
+    app.state.db.try_start_task(ghost, past).await.unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            &format!("/api/groups/{id}/copy"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("TASK_IN_PROGRESS"))
+    );
+    let (_, body) = app.call(Method::GET, "/api/groups", None).await;
+    assert_eq!(
+        body["data"].as_array().unwrap().len(),
+        3,
+        "no half-made copy"
+    );
+    app.state
+        .db
+        .finish_task("another-admin", 1, "{}", "")
+        .await
+        .unwrap();
+
+    // Integration info: public, by proxy key ("a" is the group's own key; AUTH is global).
+    let (status, body) = app
+        .call_as(None, Method::GET, "/api/integration/info?key=a", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let names: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{body}");
+    assert_eq!(body["data"][0]["path"], format!("/proxy/{}", names[0]));
+    assert_eq!(body["data"][0]["channel_type"], "openai");
+    let (status, body) = app
+        .call_as(
+            None,
+            Method::GET,
+            "/proxy/orig/api/integration/info?key=a",
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"],
+        json!([{"name": "orig", "display_name": "My Group", "channel_type": "openai", "path": ""}])
+    );
+    for (uri, expected) in [
+        ("/api/integration/info", StatusCode::BAD_REQUEST),
+        ("/api/integration/info?key=wrong", StatusCode::BAD_REQUEST),
+        (
+            "/proxy/nope/api/integration/info?key=a",
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (status, body) = app.call_as(None, Method::GET, uri, None).await;
+        assert_eq!(status, expected, "{uri}: {body}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_tasks_on_sqlite() {
     key_task_flow(&TestApp::sqlite().await).await;
 }

@@ -302,6 +302,20 @@ async fn other_paths_reach_the_admin_api_on_the_same_port() {
         .await
         .unwrap();
     assert_eq!(health["status"], "healthy");
+    // A group's public integration info is the admin's, not the upstream's.
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group("info", "openai", &[(&mock.base_url(), 1)], &[])
+        .await;
+    let r = gw
+        .client
+        .get(gw.url(&format!("/proxy/info/api/integration/info?key={PROXY_KEY}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["data"][0]["name"], "info");
+    assert!(mock.requests().is_empty(), "{:?}", mock.requests());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
