@@ -1,4 +1,4 @@
-//! Long-running key tasks (import, delete; validation to come) run in the background with their
+//! Long-running key tasks (import, delete, validation) run in the background with their
 //! progress in `GET /api/tasks/status`. One task at a time across every admin process sharing the
 //! database: the lock is the `admin_task` row, held with a heartbeat every few seconds, so a
 //! process that crashed mid-task blocks the next one for at most `STALE_AFTER`.
@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
 use gateway_core::key_text::key_hash;
-use gateway_schema::models::{AdminTask, Group};
-use gateway_schema::{Announce, Database, NewGroupKeys, NewTask};
+use gateway_schema::models::{AdminTask, Group, KeyStatus};
+use gateway_schema::{Announce, Database, KeyRow, NewGroupKeys, NewTask};
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
+use crate::key_validation::{Checked, GroupValidation};
 
 /// A running task whose owner has not beaten for this long is considered dead.
 const STALE_AFTER: Duration = Duration::from_secs(60);
@@ -34,6 +35,8 @@ pub enum TaskKind {
     Import,
     /// Deleting keys.
     Delete,
+    /// Validating keys against the upstream.
+    Validation,
 }
 
 impl TaskKind {
@@ -41,6 +44,7 @@ impl TaskKind {
         match self {
             TaskKind::Import => "KEY_IMPORT",
             TaskKind::Delete => "KEY_DELETE",
+            TaskKind::Validation => "KEY_VALIDATION",
         }
     }
 }
@@ -282,4 +286,127 @@ async fn announce(db: &Database) {
     if let Err(e) = db.bump_revision().await {
         tracing::warn!("cannot announce the key changes to the proxies: {e}");
     }
+}
+
+/// Starts validating the keys of `group` (only those in `status` when given) in the background,
+/// `key_validation_concurrency` at a time. Returns the task status at start.
+pub async fn start_validation(
+    db: &Database,
+    group: &Group,
+    status: Option<KeyStatus>,
+    validation: GroupValidation,
+    http: reqwest::Client,
+) -> Result<Value, ApiError> {
+    let total: i64 = db
+        .key_counts(group.id)
+        .await?
+        .into_iter()
+        .filter(|(s, _)| status.is_none_or(|want| want.as_str() == s))
+        .map(|(_, n)| n)
+        .sum();
+    if total == 0 {
+        return Err(ApiError::Validation(format!(
+            "no keys to validate in group '{}'",
+            group.name
+        )));
+    }
+    let reporter = claim(
+        db,
+        TaskKind::Validation,
+        group,
+        usize::try_from(total).unwrap_or(0),
+    )
+    .await?;
+    tokio::spawn(validate(
+        db.clone(),
+        group.id,
+        status,
+        validation,
+        http,
+        reporter,
+    ));
+    Ok(status_json(&db.task().await?))
+}
+
+/// Keys read per validation round.
+const VALIDATION_PAGE: i64 = 1000;
+
+async fn validate(
+    db: Database,
+    group_id: i64,
+    status: Option<KeyStatus>,
+    validation: GroupValidation,
+    http: reqwest::Client,
+    mut reporter: TaskReporter,
+) {
+    let (mut valid, mut invalid) = (0_usize, 0_usize);
+    let mut after = 0;
+    let mut outcome: Result<(), String> = Ok(());
+    loop {
+        let page = match db
+            .key_rows_page(group_id, status, after, VALIDATION_PAGE)
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                outcome = Err(format!("validation stopped: {e}"));
+                break;
+            }
+        };
+        let Some(last) = page.last() else { break };
+        after = last.id;
+        let checked = check_all(&validation, &http, &page).await;
+        let updates: Vec<_> = checked.iter().filter_map(|c| c.update.clone()).collect();
+        valid += checked.iter().filter(|c| c.valid).count();
+        invalid += checked.iter().filter(|c| !c.valid).count();
+        if let Err(e) = save(&db, &page, &updates).await {
+            outcome = Err(format!("validation stopped: cannot save key states: {e}"));
+            break;
+        }
+        reporter.advance(page.len()).await;
+    }
+    tracing::info!(group_id, valid, invalid, "key validation ended");
+    reporter
+        .finish(outcome.map(|()| {
+            json!({"total_keys": valid + invalid, "valid_keys": valid, "invalid_keys": invalid})
+        }))
+        .await;
+}
+
+/// Checks `keys`, `key_validation_concurrency` at a time, results in the order of `keys`.
+pub async fn check_all(
+    validation: &GroupValidation,
+    http: &reqwest::Client,
+    keys: &[KeyRow],
+) -> Vec<Checked> {
+    let mut out = Vec::with_capacity(keys.len());
+    for wave in keys.chunks(validation.concurrency.max(1)) {
+        let mut checks = Vec::with_capacity(wave.len());
+        for key in wave {
+            checks.push(validation.check(http, key));
+        }
+        out.extend(futures_util::future::join_all(checks).await);
+    }
+    out
+}
+
+/// Saves changed key states; a change of status is announced to the proxies.
+pub async fn save(
+    db: &Database,
+    keys: &[KeyRow],
+    updates: &[gateway_schema::KeyHealthUpdate],
+) -> Result<(), gateway_schema::DbError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    db.save_key_health(updates).await?;
+    let status_changed = updates.iter().any(|u| {
+        keys.iter()
+            .find(|k| k.id == u.id)
+            .is_none_or(|k| k.status != u.status.as_str())
+    });
+    if status_changed {
+        db.bump_revision().await?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod extract;
 pub mod http_layers;
 pub mod key_tasks;
+pub mod key_validation;
 pub mod routes;
 pub mod state;
 

@@ -164,6 +164,23 @@ pub struct KeyRow {
     pub cooldown_until: Option<NaiveDateTime>,
 }
 
+/// The columns of a [`KeyRow`].
+const KEY_ROW_COLUMNS: (
+    api_keys::id,
+    api_keys::group_id,
+    api_keys::key_value,
+    api_keys::status,
+    api_keys::failure_count,
+    api_keys::cooldown_until,
+) = (
+    api_keys::id,
+    api_keys::group_id,
+    api_keys::key_value,
+    api_keys::status,
+    api_keys::failure_count,
+    api_keys::cooldown_until,
+);
+
 /// A key's runtime health as the proxy persists it (design §4: batched, off the request path).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHealthUpdate {
@@ -653,6 +670,50 @@ impl Database {
         })
     }
 
+    /// The keys of a group whose hash is in `hashes` (keep `hashes` to a chunk).
+    pub async fn keys_by_hash(
+        &self,
+        group_id: i64,
+        hashes: &[String],
+    ) -> Result<Vec<KeyRow>, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .filter(
+                api_keys::group_id
+                    .eq(group_id)
+                    .and(api_keys::key_hash.eq_any(hashes))
+            )
+            .select(KEY_ROW_COLUMNS)
+            .load(c)
+            .await?))
+    }
+
+    /// One page of a group's keys in id order after `after_id`, optionally only those in
+    /// `status`.
+    pub async fn key_rows_page(
+        &self,
+        group_id: i64,
+        status: Option<KeyStatus>,
+        after_id: i64,
+        limit: i64,
+    ) -> Result<Vec<KeyRow>, DbError> {
+        with_conn!(self, |c| {
+            let mut q = api_keys::table
+                .filter(
+                    api_keys::group_id
+                        .eq(group_id)
+                        .and(api_keys::id.gt(after_id)),
+                )
+                .select(KEY_ROW_COLUMNS)
+                .order(api_keys::id.asc())
+                .limit(limit)
+                .into_boxed();
+            if let Some(s) = status {
+                q = q.filter(api_keys::status.eq(s.as_str()));
+            }
+            Ok(q.load(c).await?)
+        })
+    }
+
     /// Sets a key's notes (not configuration: no revision bump). False when the key does not
     /// exist.
     pub async fn set_key_notes(&self, id: i64, notes: &str) -> Result<bool, DbError> {
@@ -733,14 +794,7 @@ impl Database {
             // pick the status index and sort the whole table for every page).
             let page: Vec<KeyRow> = with_conn!(self, |c| api_keys::table
                 .filter(api_keys::id.gt(after))
-                .select((
-                    api_keys::id,
-                    api_keys::group_id,
-                    api_keys::key_value,
-                    api_keys::status,
-                    api_keys::failure_count,
-                    api_keys::cooldown_until,
-                ))
+                .select(KEY_ROW_COLUMNS)
                 .order(api_keys::id.asc())
                 .limit(PAGE)
                 .load(c)

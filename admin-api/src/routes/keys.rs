@@ -7,14 +7,15 @@ use std::collections::HashSet;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::response::IntoResponse;
 use gateway_core::key_text::{key_hash, parse_keys};
+use gateway_core::settings_catalogue::SystemSettings;
 use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 
 use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
-use crate::key_tasks;
 use crate::state::AppState;
+use crate::{key_tasks, key_validation};
 
 /// Largest number of keys a synchronous call accepts.
 const SYNC_LIMIT: usize = 5000;
@@ -447,4 +448,99 @@ pub(crate) async fn notes(
         return Err(ApiError::NotFound(format!("key {id} not found")));
     }
     Ok(success::<()>("Success", None))
+}
+
+/// Body of `POST /api/keys/validate-group`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ValidateGroup {
+    group_id: i64,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// The group's validation settings, or 400 saying what is missing.
+async fn validation_of(
+    state: &AppState,
+    group: &Group,
+) -> Result<(key_validation::GroupValidation, reqwest::Client), ApiError> {
+    if group.group_type == "aggregate" {
+        return Err(ApiError::Validation(format!(
+            "group_id: '{}' is an aggregate group; validate its sub-groups",
+            group.name
+        )));
+    }
+    let rows = state.db.settings().await?;
+    let (settings, _) = SystemSettings::from_stored(&rows);
+    let validation =
+        key_validation::GroupValidation::new(group, &settings).map_err(ApiError::Validation)?;
+    let http = key_validation::client().map_err(ApiError::Validation)?;
+    Ok((validation, http))
+}
+
+/// `POST /api/keys/validate-group`: validates every key of the group (or only the `active` or
+/// `invalid` ones) in the background task; returns its status.
+pub(crate) async fn validate_group(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ValidateGroup>,
+) -> ApiResult {
+    let group = require_group(&state, body.group_id).await?;
+    let status = match body.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s @ ("active" | "invalid" | "cooling")) => KeyStatus::parse(s),
+        Some(other) => {
+            return Err(ApiError::Validation(format!(
+                "status: {other:?} is not one of active, cooling, invalid"
+            )));
+        }
+    };
+    let (validation, http) = validation_of(&state, &group).await?;
+    Ok(ok(key_tasks::start_validation(
+        &state.db, &group, status, validation, http,
+    )
+    .await?))
+}
+
+/// `POST /api/keys/test-multiple`: validates the listed keys of the group now and saves what
+/// that says about them.
+pub(crate) async fn test_multiple(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+) -> ApiResult {
+    let group = require_group(&state, body.group_id).await?;
+    let parsed = keys_of(&body.keys_text)?;
+    let (validation, http) = validation_of(&state, &group).await?;
+    let started = std::time::Instant::now();
+    let mut rows = Vec::with_capacity(parsed.len());
+    for chunk in hashes_of(&parsed).chunks(500) {
+        rows.extend(state.db.keys_by_hash(group.id, chunk).await?);
+    }
+    let checked = key_tasks::check_all(&validation, &http, &rows).await;
+    let updates: Vec<_> = checked.iter().filter_map(|c| c.update.clone()).collect();
+    key_tasks::save(&state.db, &rows, &updates).await?;
+    let by_value: std::collections::HashMap<&str, &key_validation::Checked> = rows
+        .iter()
+        .map(|r| r.key_value.as_str())
+        .zip(checked.iter())
+        .collect();
+    let mut seen = HashSet::new();
+    let results: Vec<serde_json::Value> = parsed
+        .iter()
+        .filter(|k| seen.insert(k.as_str()))
+        .map(|k| match by_value.get(k.as_str()) {
+            Some(c) => {
+                let mut r = serde_json::json!({"key_value": k, "is_valid": c.valid});
+                if let Some(e) = &c.error {
+                    r["error"] = e.clone().into();
+                }
+                r
+            }
+            None => serde_json::json!({"key_value": k, "is_valid": false,
+                "error": "Key does not exist in this group or has been removed."}),
+        })
+        .collect();
+    Ok(ok(serde_json::json!({
+        "results": results,
+        "total_duration": started.elapsed().as_millis() as u64,
+    })))
 }

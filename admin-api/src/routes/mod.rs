@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> Router {
             post(keys::delete_async).layer(DefaultBodyLimit::max(keys::ASYNC_BODY_LIMIT)),
         )
         .route("/tasks/status", get(keys::task_status))
+        .route("/keys/validate-group", post(keys::validate_group))
+        .route("/keys/test-multiple", post(keys::test_multiple))
         .route("/keys/delete-multiple", post(keys::delete_multiple))
         .route("/keys/restore-multiple", post(keys::restore_multiple))
         .route("/keys/restore-all-invalid", post(keys::restore_all_invalid))

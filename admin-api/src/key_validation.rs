@@ -1,0 +1,252 @@
+//! Key validation (reference §2.5): one small request per key to the group's upstream, shaped per
+//! channel, and what the answer means for the key, judged by the same key policy as the proxy
+//! (`gateway_core::key_policy`): a 2xx makes the key `active` with no failures; a key fault counts
+//! toward `blacklist_threshold` (a spent quota makes it `invalid` at once); a rate limit cools it;
+//! an upstream or network failure proves nothing and changes nothing.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use gateway_core::ChannelType;
+use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
+use gateway_core::secret::mask_key;
+use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
+use gateway_schema::models::{Group, KeyStatus};
+use gateway_schema::{KeyHealthUpdate, KeyRow};
+use serde_json::json;
+
+/// How one key fared.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checked {
+    /// Valid (2xx).
+    pub valid: bool,
+    /// Why not, keys masked.
+    pub error: Option<String>,
+    /// The key's new stored state, when it changed.
+    pub update: Option<KeyHealthUpdate>,
+}
+
+/// What validation needs of a group: where and how to ask, and its policy settings.
+pub struct GroupValidation {
+    channel: ChannelType,
+    url: String,
+    test_model: String,
+    timeout: Duration,
+    /// `key_validation_concurrency`.
+    pub concurrency: usize,
+    blacklist_threshold: i64,
+    cooldown: Duration,
+    failover: gateway_core::status_matcher::StatusMatcher,
+    client_errors: gateway_core::status_matcher::StatusMatcher,
+}
+
+impl GroupValidation {
+    /// The validation of `group` under `settings`; an error names what is missing.
+    pub fn new(group: &Group, settings: &SystemSettings) -> Result<Self, String> {
+        let channel: ChannelType = group
+            .channel_type
+            .parse()
+            .map_err(|e| format!("channel_type: {e}"))?;
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            url: String,
+            #[serde(default)]
+            weight: i64,
+        }
+        let upstreams: Vec<Entry> = serde_json::from_str(&group.upstreams)
+            .map_err(|e| format!("upstreams: not valid JSON: {e}"))?;
+        let base = upstreams
+            .iter()
+            .find(|u| u.weight > 0)
+            .ok_or_else(|| {
+                format!(
+                    "group '{}' has no upstream with a weight above 0",
+                    group.name
+                )
+            })?
+            .url
+            .trim()
+            .trim_end_matches('/')
+            .to_owned();
+        let base = match base.split_once('?') {
+            Some((b, _)) => b.trim_end_matches('/').to_owned(),
+            None => base,
+        };
+        let path = match channel {
+            ChannelType::Gemini => format!("/v1beta/models/{}:generateContent", group.test_model),
+            _ if !group.validation_endpoint.is_empty() => group.validation_endpoint.clone(),
+            _ => channel.default_validation_endpoint().to_owned(),
+        };
+        let overrides: GroupConfig = if group.config.trim().is_empty() {
+            GroupConfig::default()
+        } else {
+            serde_json::from_str::<serde_json::Value>(&group.config)
+                .ok()
+                .and_then(|v| GroupConfig::validate(&v).ok())
+                .unwrap_or_default()
+        };
+        let effective = settings.effective(&overrides);
+        let int = |own: Option<i64>, key: &str| own.unwrap_or_else(|| settings.int(key)).max(1);
+        Ok(Self {
+            channel,
+            url: format!("{base}{path}"),
+            test_model: group.test_model.clone(),
+            timeout: Duration::from_secs(
+                u64::try_from(int(
+                    overrides.key_validation_timeout_seconds,
+                    "key_validation_timeout_seconds",
+                ))
+                .unwrap_or(20),
+            ),
+            concurrency: usize::try_from(int(
+                overrides.key_validation_concurrency,
+                "key_validation_concurrency",
+            ))
+            .unwrap_or(10),
+            blacklist_threshold: effective.blacklist_threshold,
+            cooldown: Duration::from_secs(
+                u64::try_from(effective.key_cooldown_seconds.max(1)).unwrap_or(60),
+            ),
+            failover: effective.failover,
+            client_errors: effective.client_errors,
+        })
+    }
+
+    /// Validates one stored key.
+    pub async fn check(&self, http: &reqwest::Client, key: &KeyRow) -> Checked {
+        let secret = key.key_value.as_str();
+        let (request, body) = match self.channel {
+            ChannelType::OpenAi => (
+                http.post(&self.url).bearer_auth(secret),
+                json!({"model": self.test_model, "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+            ChannelType::OpenAiResponse => (
+                http.post(&self.url).bearer_auth(secret),
+                json!({"model": self.test_model, "input": "hi"}),
+            ),
+            ChannelType::Anthropic => (
+                http.post(&self.url)
+                    .header("x-api-key", secret)
+                    .header("anthropic-version", "2023-06-01"),
+                json!({"model": self.test_model, "max_tokens": 100,
+                       "messages": [{"role": "user", "content": "hi"}]}),
+            ),
+            ChannelType::Gemini => (
+                http.post(&self.url).query(&[("key", secret)]),
+                json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+            ),
+        };
+        let sent = request.timeout(self.timeout).json(&body).send().await;
+        let resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                // A network failure says nothing about the key.
+                let text = e.to_string().replace(secret, &mask_key(secret));
+                return Checked {
+                    valid: false,
+                    error: Some(format!("failed to send validation request: {text}")),
+                    update: None,
+                };
+            }
+        };
+        let status = resp.status().as_u16();
+        let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
+        let header = |n: &str| {
+            resp.headers()
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let retry_after = parse_retry_after(
+            header("retry-after-ms").as_deref(),
+            header("retry-after").as_deref(),
+            now_ms,
+        );
+        let body = resp.bytes().await.unwrap_or_default();
+        if (200..300).contains(&status) {
+            let changed = key.status != KeyStatus::Active.as_str()
+                || key.failure_count != 0
+                || key.cooldown_until.is_some();
+            return Checked {
+                valid: true,
+                error: None,
+                update: changed.then(|| update(key, KeyStatus::Active, 0, None)),
+            };
+        }
+        let policy = KeyPolicy {
+            failover: &self.failover,
+            client_errors: &self.client_errors,
+            default_cooldown: self.cooldown,
+        };
+        let verdict = policy.judge(&Answer {
+            status,
+            retry_after,
+            body: &body,
+            now_ms,
+        });
+        let text = String::from_utf8_lossy(&body).replace(secret, &mask_key(secret));
+        let error = Some(format!("[status {status}] {}", text.trim()));
+        let invalid = key.status == KeyStatus::Invalid.as_str();
+        let new_state = match verdict.fault {
+            Fault::Key if !invalid => {
+                let n = key.failure_count + 1;
+                let blacklist = self.blacklist_threshold > 0 && n >= self.blacklist_threshold;
+                let status = if blacklist {
+                    KeyStatus::Invalid
+                } else {
+                    parse_status(&key.status)
+                };
+                Some(update(key, status, n, key.cooldown_until))
+            }
+            Fault::KeyExhausted if !invalid && self.blacklist_threshold > 0 => {
+                Some(update(key, KeyStatus::Invalid, key.failure_count, None))
+            }
+            Fault::KeyCooling { until_ms } if !invalid => Some(update(
+                key,
+                KeyStatus::Cooling,
+                key.failure_count,
+                chrono::DateTime::from_timestamp_millis(i64::try_from(until_ms).unwrap_or(0))
+                    .map(|t| t.naive_utc()),
+            )),
+            _ => None,
+        };
+        Checked {
+            valid: false,
+            error,
+            update: new_state,
+        }
+    }
+}
+
+fn parse_status(s: &str) -> KeyStatus {
+    KeyStatus::parse(s).unwrap_or(KeyStatus::Active)
+}
+
+fn update(
+    key: &KeyRow,
+    status: KeyStatus,
+    failure_count: i64,
+    cooldown_until: Option<chrono::NaiveDateTime>,
+) -> KeyHealthUpdate {
+    KeyHealthUpdate {
+        id: key.id,
+        status,
+        failure_count,
+        cooldown_until: if status == KeyStatus::Cooling {
+            cooldown_until
+        } else {
+            None
+        },
+    }
+}
+
+/// The HTTP client of validation requests (rustls with the ring provider and the system's
+/// certificate roots).
+pub fn client() -> Result<reqwest::Client, String> {
+    // Several callers may race to install it; any installed ring provider will do.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(15))
+        .build()
+        .map_err(|e| format!("cannot build the validation HTTP client: {e}"))
+}
