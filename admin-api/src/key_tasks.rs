@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::key_validation::{Checked, GroupValidation};
+use crate::upstream_client::UpstreamClient;
 
 /// A running task whose owner has not beaten for this long is considered dead.
 const STALE_AFTER: Duration = Duration::from_secs(60);
@@ -295,7 +296,7 @@ pub async fn start_validation(
     group: &Group,
     status: Option<KeyStatus>,
     validation: GroupValidation,
-    http: reqwest::Client,
+    http: UpstreamClient,
 ) -> Result<Value, ApiError> {
     let total: i64 = db
         .key_counts(group.id)
@@ -336,7 +337,7 @@ async fn validate(
     group_id: i64,
     status: Option<KeyStatus>,
     validation: GroupValidation,
-    http: reqwest::Client,
+    http: UpstreamClient,
     mut reporter: TaskReporter,
 ) {
     let (mut valid, mut invalid) = (0_usize, 0_usize);
@@ -376,7 +377,7 @@ async fn validate(
 /// Checks `keys`, `key_validation_concurrency` at a time, results in the order of `keys`.
 pub async fn check_all(
     validation: &GroupValidation,
-    http: &reqwest::Client,
+    http: &UpstreamClient,
     keys: &[KeyRow],
 ) -> Vec<Checked> {
     let mut out = Vec::with_capacity(keys.len());

@@ -13,7 +13,10 @@ use gateway_core::secret::mask_key;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{KeyHealthUpdate, KeyRow};
+use http::HeaderName;
 use serde_json::json;
+
+use crate::upstream_client::UpstreamClient;
 
 /// How one key fared.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,35 +116,43 @@ impl GroupValidation {
     }
 
     /// Validates one stored key.
-    pub async fn check(&self, http: &reqwest::Client, key: &KeyRow) -> Checked {
+    pub async fn check(&self, http: &UpstreamClient, key: &KeyRow) -> Checked {
         let secret = key.key_value.as_str();
-        let (request, body) = match self.channel {
+        let mut url = self.url.clone();
+        let (headers, body) = match self.channel {
             ChannelType::OpenAi => (
-                http.post(&self.url).bearer_auth(secret),
+                vec![(http::header::AUTHORIZATION, format!("Bearer {secret}"))],
                 json!({"model": self.test_model, "messages": [{"role": "user", "content": "hi"}]}),
             ),
             ChannelType::OpenAiResponse => (
-                http.post(&self.url).bearer_auth(secret),
+                vec![(http::header::AUTHORIZATION, format!("Bearer {secret}"))],
                 json!({"model": self.test_model, "input": "hi"}),
             ),
             ChannelType::Anthropic => (
-                http.post(&self.url)
-                    .header("x-api-key", secret)
-                    .header("anthropic-version", "2023-06-01"),
+                vec![
+                    (HeaderName::from_static("x-api-key"), secret.to_owned()),
+                    (
+                        HeaderName::from_static("anthropic-version"),
+                        "2023-06-01".to_owned(),
+                    ),
+                ],
                 json!({"model": self.test_model, "max_tokens": 100,
                        "messages": [{"role": "user", "content": "hi"}]}),
             ),
-            ChannelType::Gemini => (
-                http.post(&self.url).query(&[("key", secret)]),
-                json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
-            ),
+            ChannelType::Gemini => {
+                url.push_str(if url.contains('?') { "&key=" } else { "?key=" });
+                url.extend(form_urlencoded::byte_serialize(secret.as_bytes()));
+                (
+                    Vec::new(),
+                    json!({"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
+                )
+            }
         };
-        let sent = request.timeout(self.timeout).json(&body).send().await;
-        let resp = match sent {
+        let resp = match http.post_json(&url, &headers, &body, self.timeout).await {
             Ok(r) => r,
             Err(e) => {
                 // A network failure says nothing about the key.
-                let text = e.to_string().replace(secret, &mask_key(secret));
+                let text = e.replace(secret, &mask_key(secret));
                 return Checked {
                     valid: false,
                     error: Some(format!("failed to send validation request: {text}")),
@@ -149,20 +160,11 @@ impl GroupValidation {
                 };
             }
         };
-        let status = resp.status().as_u16();
+        let status = resp.status;
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
-        let header = |n: &str| {
-            resp.headers()
-                .get(n)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let retry_after = parse_retry_after(
-            header("retry-after-ms").as_deref(),
-            header("retry-after").as_deref(),
-            now_ms,
-        );
-        let body = resp.bytes().await.unwrap_or_default();
+        let header = |n: &str| resp.headers.get(n).and_then(|v| v.to_str().ok());
+        let retry_after = parse_retry_after(header("retry-after-ms"), header("retry-after"), now_ms);
+        let body = resp.body.clone();
         if (200..300).contains(&status) {
             let changed = key.status != KeyStatus::Active.as_str()
                 || key.failure_count != 0
@@ -240,13 +242,3 @@ fn update(
     }
 }
 
-/// The HTTP client of validation requests (rustls with the ring provider and the system's
-/// certificate roots).
-pub fn client() -> Result<reqwest::Client, String> {
-    // Several callers may race to install it; any installed ring provider will do.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(15))
-        .build()
-        .map_err(|e| format!("cannot build the validation HTTP client: {e}"))
-}

@@ -14,6 +14,7 @@ pub mod key_tasks;
 pub mod key_validation;
 pub mod routes;
 pub mod state;
+pub mod upstream_client;
 
 pub use routes::router;
 pub use state::AppState;

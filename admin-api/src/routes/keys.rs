@@ -15,6 +15,7 @@ use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use crate::upstream_client::UpstreamClient;
 use crate::{key_tasks, key_validation};
 
 /// Largest number of keys a synchronous call accepts.
@@ -463,7 +464,7 @@ pub(crate) struct ValidateGroup {
 async fn validation_of(
     state: &AppState,
     group: &Group,
-) -> Result<(key_validation::GroupValidation, reqwest::Client), ApiError> {
+) -> Result<(key_validation::GroupValidation, UpstreamClient), ApiError> {
     if group.group_type == "aggregate" {
         return Err(ApiError::Validation(format!(
             "group_id: '{}' is an aggregate group; validate its sub-groups",
@@ -474,7 +475,7 @@ async fn validation_of(
     let (settings, _) = SystemSettings::from_stored(&rows);
     let validation =
         key_validation::GroupValidation::new(group, &settings).map_err(ApiError::Validation)?;
-    let http = key_validation::client().map_err(ApiError::Validation)?;
+    let http = UpstreamClient::new().map_err(ApiError::Unavailable)?;
     Ok((validation, http))
 }
 
