@@ -29,11 +29,14 @@ help: ## List the targets (default)
 	@echo
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-deps: ## Install what the build needs on Debian (cmake, for pingora's libz-ng-sys), if missing
-	@command -v cmake >/dev/null 2>&1 || { \
-	  echo "installing cmake"; \
-	  $(APT_INSTALL) cmake || { $(SUDO) apt-get update && $(APT_INSTALL) cmake; }; \
-	}
+deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples), if missing
+	@missing=""; \
+	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
+	command -v curl >/dev/null 2>&1 || missing="$$missing curl ca-certificates"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
+	fi
 
 bench-deps: ## Install what `make bench` needs on Debian (wrk, nginx-light), if missing
 	@missing=""; \

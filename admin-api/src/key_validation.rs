@@ -163,7 +163,8 @@ impl GroupValidation {
         let status = resp.status;
         let now_ms = u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0);
         let header = |n: &str| resp.headers.get(n).and_then(|v| v.to_str().ok());
-        let retry_after = parse_retry_after(header("retry-after-ms"), header("retry-after"), now_ms);
+        let retry_after =
+            parse_retry_after(header("retry-after-ms"), header("retry-after"), now_ms);
         let body = resp.body.clone();
         if (200..300).contains(&status) {
             let changed = key.status != KeyStatus::Active.as_str()
@@ -241,4 +242,3 @@ fn update(
         },
     }
 }
-
