@@ -28,6 +28,9 @@ pub enum GatewayError {
         /// Seconds until the first key is back.
         retry_after_secs: u64,
     },
+    /// No member of an aggregate group has a usable key.
+    #[error("no sub-group of aggregate group '{0}' has a usable API key")]
+    NoAvailableSubGroups(String),
     /// The group has no upstream with a weight above 0.
     #[error("group '{0}' has no enabled upstream")]
     NoUpstream(String),
@@ -66,6 +69,7 @@ impl GatewayError {
             GatewayError::UnknownGroup(_) => 404,
             GatewayError::MissingProxyKey | GatewayError::InvalidProxyKey(_) => 401,
             GatewayError::NoActiveKeys(_)
+            | GatewayError::NoAvailableSubGroups(_)
             | GatewayError::NoUpstream(_)
             | GatewayError::NotReady => 503,
             GatewayError::BodyTooLarge(_) => 413,
@@ -84,6 +88,7 @@ impl GatewayError {
             GatewayError::InvalidProxyKey(_) => "invalid_proxy_key",
             GatewayError::NoActiveKeys(_) => "no_active_keys",
             GatewayError::AllKeysCooling { .. } => "all_keys_rate_limited",
+            GatewayError::NoAvailableSubGroups(_) => "no_available_sub_groups",
             GatewayError::NoUpstream(_) => "no_upstream",
             GatewayError::BodyTooLarge(_) => "request_too_large",
             GatewayError::ModelNotConfigured(_) => "model_not_configured",

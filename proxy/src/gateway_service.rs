@@ -31,6 +31,7 @@ use pingora::{Error, ErrorSource, ErrorType, Result};
 use gateway_core::client_credential::extract_token;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
 
+use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::{redact_key_param, strip_key_param};
 use crate::clock::now_ms;
 use crate::error::{GatewayError, redact};
@@ -106,17 +107,30 @@ impl GatewayService {
         if !snapshot.is_loaded() {
             return respond_error(session, &GatewayError::NotReady, None).await;
         }
-        let Some(group) = snapshot.groups.get(group_name).cloned() else {
-            return respond_error(
-                session,
-                &GatewayError::UnknownGroup(group_name.to_owned()),
-                None,
-            )
-            .await;
+        let target = match (
+            snapshot.groups.get(group_name),
+            snapshot.aggregates.get(group_name),
+        ) {
+            (Some(g), _) => Target::Group(Arc::clone(g)),
+            (None, Some(a)) => Target::Aggregate(Arc::clone(a)),
+            (None, None) => {
+                return respond_error(
+                    session,
+                    &GatewayError::UnknownGroup(group_name.to_owned()),
+                    None,
+                )
+                .await;
+            }
         };
         drop(snapshot);
-        ctx.group = Some(Arc::clone(&group));
-        let channel = Some(group.channel);
+        let (channel, proxy_keys) = match &target {
+            Target::Group(g) => (g.channel, &g.proxy_keys),
+            Target::Aggregate(a) => (a.channel, &a.proxy_keys),
+        };
+        if let Target::Group(g) = &target {
+            ctx.group = Some(Arc::clone(g));
+        }
+        let channel = Some(channel);
         // Only proxy traffic takes a slot: /health and the admin API stay reachable under load.
         let Some(slot) =
             InflightGuard::try_acquire(&self.inflight, self.limits.max_concurrent_requests)
@@ -131,16 +145,31 @@ impl GatewayService {
         });
         match token {
             None => return respond_error(session, &GatewayError::MissingProxyKey, channel).await,
-            Some(t) if !group.proxy_keys.allows(&t) => {
+            Some(t) if !proxy_keys.allows(&t) => {
                 return respond_error(
                     session,
-                    &GatewayError::InvalidProxyKey(group.name.clone()),
+                    &GatewayError::InvalidProxyKey(group_name.to_owned()),
                     channel,
                 )
                 .await;
             }
             Some(_) => {}
         }
+        // An aggregate hands the request to one member with a usable key; from here on it is
+        // that member's request.
+        let group = match target {
+            Target::Group(g) => g,
+            Target::Aggregate(a) => match a.pick(now_ms()) {
+                Some(member) => {
+                    ctx.group = Some(Arc::clone(&member));
+                    member
+                }
+                None => {
+                    let error = GatewayError::NoAvailableSubGroups(a.name.clone());
+                    return respond_error(session, &error, channel).await;
+                }
+            },
+        };
         let query = strip_key_param(req.uri.query());
         let body = match read_body(
             session,
@@ -605,6 +634,14 @@ impl ProxyHttp for GatewayService {
         peer.options.connection_timeout = Some(Duration::from_secs(2));
         Ok(Box::new(peer))
     }
+}
+
+/// What `/proxy/{name}` names.
+enum Target {
+    /// A standard group.
+    Group(Arc<GroupRuntime>),
+    /// An aggregate group (one member serves each request).
+    Aggregate(Arc<AggregateRuntime>),
 }
 
 /// How the last failed attempt ended.

@@ -226,6 +226,11 @@ impl KeyRing {
 }
 
 impl KeyRing {
+    /// True when some key may be used at `now_ms`.
+    pub fn has_usable(&self, now_ms: u64) -> bool {
+        self.keys.iter().any(|k| k.health.is_usable(now_ms))
+    }
+
     /// When every key not blacklisted is cooling: the earliest end of those cool-downs (the
     /// moment a client may come back). `None` when some key is usable or every key is invalid.
     pub fn all_cooling_until(&self, now_ms: u64) -> Option<u64> {

@@ -3,6 +3,7 @@
 //! weighted upstreams, answers `/health`, and forwards every other path to the admin process.
 //!
 //! Crate map: `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
+//! `aggregate_routing` (which member of an aggregate group serves a request),
 //! `client_auth`, `key_ring`, `upstream_selection`, `header_rewrite`, `request_rewrite`,
 //! `upstream_exchange` and `model_list`; the key policy itself (who is at fault) is
 //! `gateway_core::key_policy`; `routing_snapshot` holds the immutable routing table and its
@@ -12,6 +13,7 @@
 //! Must not touch the database on the request path: only the snapshot refresher and the health
 //! writer do, in the background.
 
+pub mod aggregate_routing;
 pub mod client_auth;
 pub mod clock;
 pub mod dns_cache;

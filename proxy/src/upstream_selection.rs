@@ -200,7 +200,7 @@ impl UpstreamTable {
 
 /// nginx's smooth weighted round robin, run once over a full cycle: each index appears in
 /// proportion to its weight and heavy upstreams are interleaved, not bunched.
-fn smooth_sequence(weights: &[u32]) -> Vec<u16> {
+pub(crate) fn smooth_sequence(weights: &[u32]) -> Vec<u16> {
     let g = weights.iter().copied().fold(0, gcd).max(1);
     let mut w: Vec<u64> = weights.iter().map(|&x| u64::from(x / g)).collect();
     let total: u64 = w.iter().sum();

@@ -128,6 +128,7 @@ fn now() -> NaiveDateTime {
 }
 
 mod admin_tasks;
+mod sub_groups;
 pub use admin_tasks::NewTask;
 
 /// Who announces a bulk write to the proxies (bumps `config_revision`).

@@ -71,42 +71,75 @@ pub(crate) async fn create(
 ) -> ApiResult {
     let name = dto::validate_name(&body.name)?;
     let channel = dto::validate_channel(&body.channel_type)?;
-    match body.group_type.trim() {
-        "" | "standard" => {}
-        "aggregate" => {
-            return Err(ApiError::Validation(
-                "group_type: aggregate groups cannot be created in this version; create standard groups".to_owned(),
-            ));
-        }
+    let aggregate = match body.group_type.trim() {
+        "" | "standard" => false,
+        "aggregate" => true,
         other => {
             return Err(ApiError::Validation(format!(
                 "group_type: must be 'standard' or 'aggregate', got {other:?}"
             )));
         }
-    }
-    let test_model = body.test_model.trim().to_owned();
-    if test_model.is_empty() {
-        return Err(ApiError::Validation("test_model: is required".to_owned()));
-    }
+    };
     let now = Utc::now().naive_utc();
-    let new = NewGroup {
-        name: name.clone(),
-        display_name: body.display_name.trim().to_owned(),
-        proxy_keys: normalise_key_list(&body.proxy_keys),
-        description: body.description.trim().to_owned(),
-        group_type: "standard".to_owned(),
-        upstreams: dto::validate_upstreams(&body.upstreams)?,
-        validation_endpoint: dto::validate_validation_endpoint(&body.validation_endpoint)?,
-        channel_type: channel.as_str().to_owned(),
-        sort: body.sort,
-        test_model,
-        param_overrides: dto::validate_object("param_overrides", &body.param_overrides)?,
-        config: dto::validate_config(&body.config)?,
-        header_rules: dto::validate_header_rules(&body.header_rules)?,
-        model_redirect_rules: dto::validate_redirect_rules(&body.model_redirect_rules)?,
-        model_redirect_strict: body.model_redirect_strict,
-        created_at: now,
-        updated_at: now,
+    let new = if aggregate {
+        // An aggregate routes to its sub-groups: it has no upstreams, keys, test model,
+        // validation endpoint or model redirects of its own.
+        let redirects = dto::validate_redirect_rules(&body.model_redirect_rules)?;
+        if redirects != "{}" {
+            return Err(ApiError::Validation(
+                "model_redirect_rules: aggregate groups take no redirect rules; set them on the sub-groups"
+                    .to_owned(),
+            ));
+        }
+        if body.upstreams.as_array().is_some_and(|u| !u.is_empty()) {
+            return Err(ApiError::Validation(
+                "upstreams: aggregate groups have no upstreams of their own; add sub-groups"
+                    .to_owned(),
+            ));
+        }
+        NewGroup {
+            name: name.clone(),
+            display_name: body.display_name.trim().to_owned(),
+            proxy_keys: normalise_key_list(&body.proxy_keys),
+            description: body.description.trim().to_owned(),
+            group_type: "aggregate".to_owned(),
+            upstreams: "[]".to_owned(),
+            validation_endpoint: String::new(),
+            channel_type: channel.as_str().to_owned(),
+            sort: body.sort,
+            test_model: "-".to_owned(),
+            param_overrides: "{}".to_owned(),
+            config: dto::validate_config(&body.config)?,
+            header_rules: "[]".to_owned(),
+            model_redirect_rules: "{}".to_owned(),
+            model_redirect_strict: false,
+            created_at: now,
+            updated_at: now,
+        }
+    } else {
+        let test_model = body.test_model.trim().to_owned();
+        if test_model.is_empty() {
+            return Err(ApiError::Validation("test_model: is required".to_owned()));
+        }
+        NewGroup {
+            name: name.clone(),
+            display_name: body.display_name.trim().to_owned(),
+            proxy_keys: normalise_key_list(&body.proxy_keys),
+            description: body.description.trim().to_owned(),
+            group_type: "standard".to_owned(),
+            upstreams: dto::validate_upstreams(&body.upstreams)?,
+            validation_endpoint: dto::validate_validation_endpoint(&body.validation_endpoint)?,
+            channel_type: channel.as_str().to_owned(),
+            sort: body.sort,
+            test_model,
+            param_overrides: dto::validate_object("param_overrides", &body.param_overrides)?,
+            config: dto::validate_config(&body.config)?,
+            header_rules: dto::validate_header_rules(&body.header_rules)?,
+            model_redirect_rules: dto::validate_redirect_rules(&body.model_redirect_rules)?,
+            model_redirect_strict: body.model_redirect_strict,
+            created_at: now,
+            updated_at: now,
+        }
     };
     let group = state.db.create_group(&new).await.map_err(|e| {
         if e.is_unique_violation() {
@@ -176,6 +209,55 @@ pub(crate) async fn update(
     }
     if let Some(v) = &body.proxy_keys {
         changes.proxy_keys = Some(normalise_key_list(v));
+    }
+    let Some(current) = state.db.group(id).await? else {
+        return Err(ApiError::NotFound(format!("group {id} not found")));
+    };
+    if current.group_type == "aggregate" {
+        // An aggregate's channel follows its members; it has no upstreams or redirects.
+        changes.channel_type = None;
+        if changes.upstreams.as_deref().is_some_and(|u| u != "[]") {
+            return Err(ApiError::Validation(
+                "upstreams: aggregate groups have no upstreams of their own; add sub-groups"
+                    .to_owned(),
+            ));
+        }
+        if changes
+            .model_redirect_rules
+            .as_deref()
+            .is_some_and(|r| r != "{}")
+        {
+            return Err(ApiError::Validation(
+                "model_redirect_rules: aggregate groups take no redirect rules; set them on the sub-groups"
+                    .to_owned(),
+            ));
+        }
+        changes.upstreams = None;
+        changes.test_model = None;
+        changes.validation_endpoint = None;
+    } else {
+        let channel_change = changes
+            .channel_type
+            .as_deref()
+            .is_some_and(|c| c != current.channel_type);
+        let endpoint_change = changes
+            .validation_endpoint
+            .as_deref()
+            .is_some_and(|v| v != current.validation_endpoint);
+        if channel_change || endpoint_change {
+            let parents = state.db.parent_aggregates(id).await?;
+            if !parents.is_empty() {
+                return Err(ApiError::Validation(format!(
+                    "{}: this group is referenced by {} aggregate group(s); remove it from them first",
+                    if channel_change {
+                        "channel_type"
+                    } else {
+                        "validation_endpoint"
+                    },
+                    parents.len()
+                )));
+            }
+        }
     }
     let group = state
         .db

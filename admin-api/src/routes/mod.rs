@@ -4,6 +4,7 @@ mod groups;
 mod integration;
 mod keys;
 mod settings;
+mod sub_groups;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -28,6 +29,22 @@ pub fn router(state: AppState) -> Router {
         .route("/groups/reorder", put(groups::reorder))
         .route("/groups/{id}/stats", get(groups::stats))
         .route("/groups/{id}/copy", post(groups::copy))
+        .route(
+            "/groups/{id}/sub-groups",
+            get(sub_groups::list).post(sub_groups::add),
+        )
+        .route(
+            "/groups/{id}/sub-groups/{sub}/weight",
+            put(sub_groups::set_weight),
+        )
+        .route(
+            "/groups/{id}/sub-groups/{sub}",
+            axum::routing::delete(sub_groups::remove),
+        )
+        .route(
+            "/groups/{id}/parent-aggregate-groups",
+            get(sub_groups::parents),
+        )
         .route("/groups/{id}", put(groups::update).delete(groups::delete))
         .route("/keys", get(keys::list))
         .route("/keys/add-multiple", post(keys::add_multiple))

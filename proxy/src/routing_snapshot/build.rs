@@ -11,6 +11,7 @@ use gateway_schema::models::Group;
 use gateway_schema::{Database, DbError, KeyRow};
 
 use super::{GroupRuntime, RoutingSnapshot};
+use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;
 use crate::key_health_writer::stored_health;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
@@ -55,6 +56,9 @@ pub async fn build(
         upstreams: previous.upstream_health(),
     };
     let mut out = HashMap::with_capacity(groups.len());
+    let (aggregate_rows, groups): (Vec<Group>, Vec<Group>) = groups
+        .into_iter()
+        .partition(|g| g.group_type == "aggregate");
     for group in groups {
         let keys = keys_by_group.remove(&group.id).unwrap_or_default();
         match build_group(&group, keys, &settings, &health) {
@@ -66,10 +70,53 @@ pub async fn build(
             }
         }
     }
+    let aggregates = if aggregate_rows.is_empty() {
+        HashMap::new()
+    } else {
+        build_aggregates(aggregate_rows, &out, &db.all_sub_groups().await?, &settings)
+    };
     Ok(RoutingSnapshot {
         revision,
         groups: out,
+        aggregates,
     })
+}
+
+/// Aggregates over the built standard groups (a member left out of routing is left out here).
+fn build_aggregates(
+    rows: Vec<Group>,
+    groups: &HashMap<String, Arc<GroupRuntime>>,
+    links: &[(i64, i64, i32)],
+    settings: &SystemSettings,
+) -> HashMap<String, Arc<AggregateRuntime>> {
+    let by_id: HashMap<i64, &Arc<GroupRuntime>> = groups.values().map(|g| (g.id, g)).collect();
+    let mut out = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let Ok(channel) = row.channel_type.parse::<ChannelType>() else {
+            tracing::warn!(group = %row.name, "aggregate left out of routing: unknown channel type");
+            continue;
+        };
+        let members: Vec<(Arc<GroupRuntime>, u32)> = links
+            .iter()
+            .filter(|(aggregate, _, _)| *aggregate == row.id)
+            .filter_map(|(_, member, weight)| {
+                by_id
+                    .get(member)
+                    .map(|g| (Arc::clone(g), u32::try_from(*weight).unwrap_or(0)))
+            })
+            .collect();
+        let proxy_keys = ProxyKeySet::new(
+            gateway_core::settings_catalogue::split_key_list(&row.proxy_keys)
+                .chain(settings.proxy_keys()),
+        );
+        out.insert(
+            row.name.clone(),
+            Arc::new(AggregateRuntime::new(
+                row.id, row.name, channel, proxy_keys, members,
+            )),
+        );
+    }
+    out
 }
 
 /// Runtime health from the previous snapshot.
@@ -85,10 +132,7 @@ fn build_group(
     health: &Carried,
 ) -> Result<GroupRuntime, String> {
     if group.group_type != "standard" {
-        return Err(format!(
-            "group type '{}' is not served by this version",
-            group.group_type
-        ));
+        return Err(format!("unknown group type '{}'", group.group_type));
     }
     let channel: ChannelType = group.channel_type.parse().map_err(|e| format!("{e}"))?;
     let entries: Vec<UpstreamEntry> = serde_json::from_str(&group.upstreams)

@@ -15,6 +15,7 @@ use gateway_core::settings_catalogue::EffectiveConfig;
 pub use build::{BuildError, build};
 pub use refresher::SnapshotRefresher;
 
+use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyHealth, KeyRing};
 use crate::request_rewrite::RewriteRules;
@@ -27,6 +28,8 @@ pub struct RoutingSnapshot {
     pub revision: i64,
     /// Groups by name.
     pub groups: HashMap<String, Arc<GroupRuntime>>,
+    /// Aggregate groups by name.
+    pub aggregates: HashMap<String, Arc<AggregateRuntime>>,
 }
 
 /// Everything the data plane knows about one group.

@@ -1,0 +1,80 @@
+//! Aggregate groups (reference §1.12): a group of standard groups, called at its own
+//! `/proxy/{name}` with its own proxy keys. Each request goes to one member, chosen by smooth
+//! weighted round robin among the members that have a usable key now (a member without one is
+//! skipped, not tried); the request then runs exactly as a request to that member.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use gateway_core::ChannelType;
+
+use crate::client_auth::ProxyKeySet;
+use crate::routing_snapshot::GroupRuntime;
+use crate::upstream_selection::smooth_sequence;
+
+/// An aggregate group as the data plane serves it.
+#[derive(Debug)]
+pub struct AggregateRuntime {
+    /// Database id.
+    pub id: i64,
+    /// Name used in `/proxy/{name}`.
+    pub name: String,
+    /// Provider API (that of every member).
+    pub channel: ChannelType,
+    /// Proxy keys that may call the aggregate (its own and the global ones).
+    pub proxy_keys: ProxyKeySet,
+    members: Vec<Arc<GroupRuntime>>,
+    sequence: Vec<u16>,
+    cursor: AtomicUsize,
+}
+
+impl AggregateRuntime {
+    /// An aggregate over `members` (`(group, weight)`; weight 0 = off).
+    pub fn new(
+        id: i64,
+        name: String,
+        channel: ChannelType,
+        proxy_keys: ProxyKeySet,
+        members: Vec<(Arc<GroupRuntime>, u32)>,
+    ) -> Self {
+        let members: Vec<(Arc<GroupRuntime>, u32)> =
+            members.into_iter().filter(|(_, w)| *w > 0).collect();
+        let sequence = smooth_sequence(&members.iter().map(|(_, w)| *w).collect::<Vec<_>>());
+        Self {
+            id,
+            name,
+            channel,
+            proxy_keys,
+            members: members.into_iter().map(|(g, _)| g).collect(),
+            sequence,
+            cursor: AtomicUsize::new(0),
+        }
+    }
+
+    /// Members in rotation.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True without members in rotation.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The next member in weighted order that has a usable key at `now_ms`; `None` when no
+    /// member has one.
+    pub fn pick(&self, now_ms: u64) -> Option<Arc<GroupRuntime>> {
+        let n = self.sequence.len();
+        if n == 0 {
+            return None;
+        }
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
+        (0..n)
+            .filter_map(|i| {
+                self.members
+                    .get(usize::from(self.sequence[(start + i) % n]))
+            })
+            .find(|m| m.keys.has_usable(now_ms))
+            .map(Arc::clone)
+    }
+}
