@@ -18,7 +18,7 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
 }
 
 /// Body of `POST /api/groups`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
     /// Unique name (`^[a-z0-9_-]{1,100}$`).
@@ -68,7 +68,7 @@ pub struct CreateGroup {
 }
 
 /// Body of `PUT /api/groups/{id}`: every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroup {
     /// See [`CreateGroup`].
@@ -104,7 +104,7 @@ pub struct UpdateGroup {
 }
 
 /// `GroupResponse` of GPT-Load.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct GroupResponse {
     id: i64,
     name: String,
@@ -164,7 +164,7 @@ impl GroupResponse {
 }
 
 /// A key as `GET /api/keys` returns it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct KeyResponse {
     id: i64,
     key_value: String,

@@ -12,6 +12,7 @@ pub mod extract;
 pub mod http_layers;
 pub mod key_tasks;
 pub mod key_validation;
+pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod upstream_client;

@@ -288,7 +288,7 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
 }
 
 /// One entry of `PUT /api/groups/reorder`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReorderItem {
     id: i64,
@@ -296,9 +296,10 @@ pub(crate) struct ReorderItem {
 }
 
 /// Body of `PUT /api/groups/reorder`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Reorder {
+    #[schema(inline)]
     items: Vec<ReorderItem>,
 }
 
@@ -380,7 +381,7 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
 }
 
 /// Body of `POST /api/groups/{id}/copy`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CopyGroup {
     #[serde(default)]

@@ -103,7 +103,7 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuer
 }
 
 /// Body of the key import.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeysBody {
     group_id: i64,
@@ -308,7 +308,7 @@ pub(crate) async fn restore_multiple(
 }
 
 /// Body of the whole-group key operations.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GroupBody {
     group_id: i64,
@@ -423,7 +423,7 @@ pub(crate) async fn export(
 }
 
 /// Body of `PUT /api/keys/{id}/notes`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotesBody {
     notes: String,
@@ -452,7 +452,7 @@ pub(crate) async fn notes(
 }
 
 /// Body of `POST /api/keys/validate-group`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ValidateGroup {
     group_id: i64,

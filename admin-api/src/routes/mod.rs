@@ -6,6 +6,10 @@ mod keys;
 mod settings;
 mod sub_groups;
 
+pub(crate) use groups::{CopyGroup, Reorder};
+pub(crate) use keys::{GroupBody, KeysBody, NotesBody, ValidateGroup};
+pub(crate) use sub_groups::{AddMembers, Weight};
+
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -74,6 +78,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(login))
         .route("/integration/info", get(integration::all))
+        .route("/openapi.json", get(openapi_json))
         .merge(protected)
         .fallback(not_found);
     Router::new()
@@ -86,9 +91,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(crate) struct Login {
     auth_key: String,
 }
 
@@ -113,6 +118,11 @@ async fn login(
         )
             .into_response(),
     }
+}
+
+/// `GET /api/openapi.json`: the OpenAPI 3 document of this API (public).
+async fn openapi_json() -> Response {
+    Json(crate::openapi::document()).into_response()
 }
 
 /// `GET /api/channel-types`, in a stable order.

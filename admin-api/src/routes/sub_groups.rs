@@ -79,7 +79,7 @@ pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) 
 }
 
 /// One member to add.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMember {
     group_id: i64,
@@ -87,9 +87,10 @@ pub(crate) struct NewMember {
 }
 
 /// Body of `POST /api/groups/{id}/sub-groups`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddMembers {
+    #[schema(inline)]
     sub_groups: Vec<NewMember>,
 }
 
@@ -156,7 +157,7 @@ pub(crate) async fn add(
 }
 
 /// Body of the weight update.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Weight {
     weight: i64,

@@ -1333,3 +1333,93 @@ async fn settings_are_listed_by_category_and_validated() {
         "config options show the current system value"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_valid_and_matches_the_router() {
+    let app = TestApp::sqlite().await;
+    let (status, doc) = app
+        .call_as(None, Method::GET, "/api/openapi.json", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let parsed = oas3::from_json(doc.to_string());
+    assert!(
+        parsed.is_ok(),
+        "not an OpenAPI 3 document: {:?}",
+        parsed.err()
+    );
+    // Every $ref points at a component.
+    let text = doc.to_string();
+    for piece in text.split("\"$ref\":\"").skip(1) {
+        let target = piece.split('"').next().unwrap();
+        let name = target.trim_start_matches("#/components/schemas/");
+        assert!(
+            doc["components"]["schemas"].get(name).is_some(),
+            "dangling $ref {target}"
+        );
+    }
+    let documented: std::collections::BTreeSet<(String, String)> =
+        gateway_admin::openapi::documented_routes()
+            .into_iter()
+            .collect();
+    for (method, path) in &documented {
+        let op = &doc["paths"][path][method];
+        assert!(op["responses"]["200"].is_object(), "{method} {path}");
+        for name in path
+            .split('{')
+            .skip(1)
+            .map(|p| p.split('}').next().unwrap())
+        {
+            let declared = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == name && p["in"] == "path");
+            assert!(
+                declared,
+                "{method} {path}: path parameter {name} not declared"
+            );
+        }
+    }
+    // Every route of the router is documented (read from the router's source).
+    let source = include_str!("../../src/routes/mod.rs");
+    let mut routed = std::collections::BTreeSet::new();
+    for chunk in source.split(".route(").skip(1) {
+        let path = chunk.split('"').nth(1).unwrap();
+        let full = if path.starts_with("/health") || path.starts_with("/proxy") {
+            path.to_owned()
+        } else {
+            format!("/api{path}")
+        };
+        for method in ["get", "post", "put", "delete"] {
+            if chunk.contains(&format!("{method}(")) {
+                routed.insert((method.to_owned(), full.clone()));
+            }
+        }
+    }
+    assert!(routed.len() > 30, "{routed:?}");
+    let missing: Vec<_> = routed.difference(&documented).collect();
+    assert!(
+        missing.is_empty(),
+        "routes without documentation: {missing:?}"
+    );
+    let extra: Vec<_> = documented.difference(&routed).collect();
+    assert!(
+        extra.is_empty(),
+        "documented routes the router lacks: {extra:?}"
+    );
+    // And each documented route is served (not the fallback 404 or a 405).
+    for (method, path) in &documented {
+        let uri = path
+            .replace("{id}", "1")
+            .replace("{sub}", "2")
+            .replace("{group}", "g");
+        let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let (status, body) = app.call(m, &uri, Some(json!({}))).await;
+        assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+        assert!(
+            body != json!({"error": "Not Found"}),
+            "{method} {path} is not routed"
+        );
+    }
+}

@@ -1,0 +1,540 @@
+//! The OpenAPI 3 document of the admin API, served at `GET /api/openapi.json`. Request and
+//! response bodies are the handlers' own types (their schemas derived with utoipa); the operation
+//! table below lists every route of `routes::router` (a test compares the two).
+
+use serde_json::{Map, Value, json};
+use utoipa::PartialSchema;
+
+use crate::dto::{CreateGroup, GroupResponse, KeyResponse, UpdateGroup};
+use crate::routes::{
+    AddMembers, CopyGroup, GroupBody, KeysBody, Login, NotesBody, Reorder, ValidateGroup, Weight,
+};
+
+/// Where a parameter goes.
+#[derive(Clone, Copy)]
+enum In {
+    Path,
+    Query,
+}
+
+/// One parameter: place, name, JSON type, required, description.
+type Param = (In, &'static str, &'static str, bool, &'static str);
+
+/// One documented operation.
+struct Op {
+    method: &'static str,
+    path: &'static str,
+    tag: &'static str,
+    summary: &'static str,
+    params: &'static [Param],
+    body: Option<fn() -> Value>,
+    /// The `data` of the success envelope (`None`: `data` is omitted or free-form).
+    data: Option<fn() -> Value>,
+    public: bool,
+}
+
+fn schema<T: PartialSchema>() -> Value {
+    serde_json::to_value(T::schema()).unwrap_or(Value::Null)
+}
+
+fn list_of<T: PartialSchema>() -> Value {
+    json!({"type": "array", "items": schema::<T>()})
+}
+
+const ID: Param = (In::Path, "id", "integer", true, "Group id");
+const GROUP_ID_QUERY: Param = (In::Query, "group_id", "integer", true, "Group id");
+
+fn task_status() -> Value {
+    json!({"type": "object", "properties": {
+        "task_type": {"type": "string", "enum": ["", "KEY_IMPORT", "KEY_DELETE", "KEY_VALIDATION"]},
+        "is_running": {"type": "boolean"}, "group_name": {"type": "string"},
+        "processed": {"type": "integer"}, "total": {"type": "integer"},
+        "result": {"type": "object"}, "error": {"type": "string"},
+        "started_at": {"type": "string", "format": "date-time"},
+        "finished_at": {"type": "string", "format": "date-time"},
+        "duration_seconds": {"type": "number"}}})
+}
+
+fn key_page() -> Value {
+    json!({"type": "object", "properties": {
+        "items": list_of::<KeyResponse>(),
+        "pagination": {"type": "object", "properties": {
+            "page": {"type": "integer"}, "page_size": {"type": "integer"},
+            "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}}}}})
+}
+
+fn counts(field: &'static str) -> Value {
+    json!({"type": "object", "properties": {
+        field: {"type": "integer"}, "ignored_count": {"type": "integer"},
+        "total_in_group": {"type": "integer"}}})
+}
+
+/// Every operation of the admin API.
+fn operations() -> Vec<Op> {
+    let op = |method, path, tag, summary| Op {
+        method,
+        path,
+        tag,
+        summary,
+        params: &[],
+        body: None,
+        data: None,
+        public: false,
+    };
+    vec![
+        Op {
+            body: Some(schema::<Login>),
+            public: true,
+            ..op(
+                "post",
+                "/api/auth/login",
+                "auth",
+                "Check an admin key (answers {success, message}, not the envelope)",
+            )
+        },
+        Op {
+            data: Some(|| json!({"type": "array", "items": {"type": "string"}})),
+            ..op(
+                "get",
+                "/api/channel-types",
+                "groups",
+                "Channel types, in a stable order",
+            )
+        },
+        Op {
+            data: Some(list_of::<GroupResponse>),
+            ..op(
+                "get",
+                "/api/groups",
+                "groups",
+                "Every group, sort ASC, id DESC",
+            )
+        },
+        Op {
+            body: Some(schema::<CreateGroup>),
+            data: Some(schema::<GroupResponse>),
+            ..op(
+                "post",
+                "/api/groups",
+                "groups",
+                "Create a group (standard or aggregate)",
+            )
+        },
+        Op {
+            ..op(
+                "get",
+                "/api/groups/list",
+                "groups",
+                "id, name and display_name of every group",
+            )
+        },
+        Op {
+            ..op(
+                "get",
+                "/api/groups/config-options",
+                "groups",
+                "Settings a group may override, with their current system values",
+            )
+        },
+        Op {
+            body: Some(schema::<Reorder>),
+            ..op(
+                "put",
+                "/api/groups/reorder",
+                "groups",
+                "Set the sort order of groups, all or nothing",
+            )
+        },
+        Op {
+            params: &[ID],
+            body: Some(schema::<UpdateGroup>),
+            data: Some(schema::<GroupResponse>),
+            ..op(
+                "put",
+                "/api/groups/{id}",
+                "groups",
+                "Update a group (partial)",
+            )
+        },
+        Op {
+            params: &[ID],
+            ..op(
+                "delete",
+                "/api/groups/{id}",
+                "groups",
+                "Delete a group, its keys and memberships",
+            )
+        },
+        Op {
+            params: &[ID],
+            ..op(
+                "get",
+                "/api/groups/{id}/stats",
+                "groups",
+                "Keys by state and request totals over 24 h, 7 d, 30 d",
+            )
+        },
+        Op {
+            params: &[ID],
+            body: Some(schema::<CopyGroup>),
+            ..op(
+                "post",
+                "/api/groups/{id}/copy",
+                "groups",
+                "Copy a group, with none, the valid or all of its keys",
+            )
+        },
+        Op {
+            params: &[ID],
+            ..op(
+                "get",
+                "/api/groups/{id}/sub-groups",
+                "aggregates",
+                "Members of an aggregate group",
+            )
+        },
+        Op {
+            params: &[ID],
+            body: Some(schema::<AddMembers>),
+            ..op(
+                "post",
+                "/api/groups/{id}/sub-groups",
+                "aggregates",
+                "Add members to an aggregate group",
+            )
+        },
+        Op {
+            params: &[ID, (In::Path, "sub", "integer", true, "Member group id")],
+            body: Some(schema::<Weight>),
+            ..op(
+                "put",
+                "/api/groups/{id}/sub-groups/{sub}/weight",
+                "aggregates",
+                "Set a member's weight (0-1000)",
+            )
+        },
+        Op {
+            params: &[ID, (In::Path, "sub", "integer", true, "Member group id")],
+            ..op(
+                "delete",
+                "/api/groups/{id}/sub-groups/{sub}",
+                "aggregates",
+                "Remove a member",
+            )
+        },
+        Op {
+            params: &[ID],
+            ..op(
+                "get",
+                "/api/groups/{id}/parent-aggregate-groups",
+                "aggregates",
+                "Aggregates a group belongs to",
+            )
+        },
+        Op {
+            params: &[
+                GROUP_ID_QUERY,
+                (In::Query, "page", "integer", false, "Page, from 1"),
+                (
+                    In::Query,
+                    "page_size",
+                    "integer",
+                    false,
+                    "Keys a page (default 15, at most 1000)",
+                ),
+                (
+                    In::Query,
+                    "status",
+                    "string",
+                    false,
+                    "active, cooling or invalid",
+                ),
+                (In::Query, "key_value", "string", false, "Exact key"),
+            ],
+            data: Some(key_page),
+            ..op(
+                "get",
+                "/api/keys",
+                "keys",
+                "A page of a group's keys, last used first",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(|| counts("added_count")),
+            ..op(
+                "post",
+                "/api/keys/add-multiple",
+                "keys",
+                "Add up to 5000 keys now",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(task_status),
+            ..op(
+                "post",
+                "/api/keys/add-async",
+                "keys",
+                "Import keys in the background (JSON, or multipart/form-data with group_id and a .txt file)",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(task_status),
+            ..op(
+                "post",
+                "/api/keys/delete-async",
+                "keys",
+                "Delete keys in the background",
+            )
+        },
+        Op {
+            data: Some(task_status),
+            ..op(
+                "get",
+                "/api/tasks/status",
+                "keys",
+                "The running or last key task",
+            )
+        },
+        Op {
+            body: Some(schema::<ValidateGroup>),
+            data: Some(task_status),
+            ..op(
+                "post",
+                "/api/keys/validate-group",
+                "keys",
+                "Validate a group's keys in the background",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            ..op(
+                "post",
+                "/api/keys/test-multiple",
+                "keys",
+                "Validate the listed keys now",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(|| counts("deleted_count")),
+            ..op(
+                "post",
+                "/api/keys/delete-multiple",
+                "keys",
+                "Delete the listed keys",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(|| counts("restored_count")),
+            ..op(
+                "post",
+                "/api/keys/restore-multiple",
+                "keys",
+                "Return the listed invalid keys to rotation",
+            )
+        },
+        Op {
+            body: Some(schema::<GroupBody>),
+            ..op(
+                "post",
+                "/api/keys/restore-all-invalid",
+                "keys",
+                "Return every invalid key of a group to rotation",
+            )
+        },
+        Op {
+            body: Some(schema::<GroupBody>),
+            ..op(
+                "post",
+                "/api/keys/clear-all-invalid",
+                "keys",
+                "Delete every invalid key of a group",
+            )
+        },
+        Op {
+            body: Some(schema::<GroupBody>),
+            ..op(
+                "post",
+                "/api/keys/clear-all",
+                "keys",
+                "Delete every key of a group",
+            )
+        },
+        Op {
+            params: &[
+                GROUP_ID_QUERY,
+                (
+                    In::Query,
+                    "status",
+                    "string",
+                    false,
+                    "all (default), active, cooling or invalid",
+                ),
+            ],
+            ..op(
+                "get",
+                "/api/keys/export",
+                "keys",
+                "Keys as a text file, one a line",
+            )
+        },
+        Op {
+            params: &[(In::Path, "id", "integer", true, "Key id")],
+            body: Some(schema::<NotesBody>),
+            ..op(
+                "put",
+                "/api/keys/{id}/notes",
+                "keys",
+                "Set a key's notes (at most 255 characters)",
+            )
+        },
+        Op {
+            ..op(
+                "get",
+                "/api/settings",
+                "settings",
+                "Every setting with value, default and description, by category",
+            )
+        },
+        Op {
+            body: Some(|| json!({"type": "object", "additionalProperties": true})),
+            ..op(
+                "put",
+                "/api/settings",
+                "settings",
+                "Change settings (partial; validated)",
+            )
+        },
+        Op {
+            params: &[(In::Query, "key", "string", true, "A proxy key")],
+            public: true,
+            ..op(
+                "get",
+                "/api/integration/info",
+                "integration",
+                "Groups a proxy key may call, with their paths",
+            )
+        },
+        Op {
+            params: &[
+                (In::Path, "group", "string", true, "Group name"),
+                (In::Query, "key", "string", true, "A proxy key"),
+            ],
+            public: true,
+            ..op(
+                "get",
+                "/proxy/{group}/api/integration/info",
+                "integration",
+                "The same for one group",
+            )
+        },
+        Op {
+            public: true,
+            ..op("get", "/api/openapi.json", "meta", "This document")
+        },
+        Op {
+            public: true,
+            ..op(
+                "get",
+                "/health",
+                "meta",
+                "Health of the admin process and its database (not enveloped)",
+            )
+        },
+    ]
+}
+
+/// The `(method, path)` of every documented operation.
+pub fn documented_routes() -> Vec<(String, String)> {
+    operations()
+        .iter()
+        .map(|o| (o.method.to_owned(), o.path.to_owned()))
+        .collect()
+}
+
+/// The whole document.
+pub fn document() -> Value {
+    let error = json!({"type": "object", "required": ["code", "message"], "properties": {
+        "code": {"type": "string", "example": "VALIDATION_FAILED"},
+        "message": {"type": "string", "example": "name: is required"}}});
+    let error_response = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let mut paths: Map<String, Value> = Map::new();
+    for op in operations() {
+        let params: Vec<Value> = op
+            .params
+            .iter()
+            .map(|(place, name, ty, required, description)| {
+                json!({"name": name, "in": match place { In::Path => "path", In::Query => "query" },
+                       "required": required, "description": description, "schema": {"type": ty}})
+            })
+            .collect();
+        let data = op.data.map_or_else(|| json!({}), |f| f());
+        let mut responses = json!({
+            "200": {"description": "Success", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "integer", "example": 0},
+                    "message": {"type": "string", "example": "Success"},
+                    "data": data}}}}},
+            "400": error_response("Bad input; the message names the field"),
+            "500": error_response("Database error"),
+        });
+        if !op.public {
+            responses["401"] = error_response("Missing or wrong admin key");
+        }
+        if op.path.contains('{') || op.body.is_some() {
+            responses["404"] = error_response("Unknown group or key");
+        }
+        if op.method == "post" {
+            responses["409"] = error_response("Duplicate name, or another key task is running");
+        }
+        let mut operation = json!({
+            "tags": [op.tag], "summary": op.summary, "operationId": operation_id(op.method, op.path),
+            "parameters": params, "responses": responses,
+        });
+        if let Some(body) = op.body {
+            operation["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": body()}}});
+        }
+        if op.public {
+            operation["security"] = json!([]);
+        }
+        if let Some(item) = paths
+            .entry(op.path.to_owned())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+        {
+            item.insert(op.method.to_owned(), operation);
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "gateway admin API", "version": env!("CARGO_PKG_VERSION"),
+                 "description": "GPT-Load compatible management API: {code, message, data} envelope, errors as {code, message}."},
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"query_key": []}],
+        "paths": paths,
+        "components": {
+            "schemas": {"Error": error},
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "AUTH_KEY"},
+                "query_key": {"type": "apiKey", "in": "query", "name": "key"},
+            },
+        },
+    })
+}
+
+fn operation_id(method: &str, path: &str) -> String {
+    let mut id = method.to_owned();
+    for part in path
+        .split(['/', '-', '.'])
+        .filter(|p| !p.is_empty() && *p != "api")
+    {
+        id.push('_');
+        id.push_str(part.trim_matches(|c| c == '{' || c == '}'));
+    }
+    id
+}
