@@ -82,8 +82,9 @@ impl IntoResponse for ApiError {
 }
 
 /// The success envelope `{"code": 0, "message": …, "data": …}` (`data` omitted when `None`).
+/// The message is translated to the request's language (`crate::i18n`).
 pub fn success<T: serde::Serialize>(message: &str, data: Option<T>) -> Response {
-    let mut body = serde_json::json!({"code": 0, "message": message});
+    let mut body = serde_json::json!({"code": 0, "message": crate::i18n::t(message)});
     if let Some(d) = data {
         body["data"] = serde_json::to_value(d).unwrap_or(serde_json::Value::Null);
     }

@@ -10,6 +10,7 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod http_layers;
+pub mod i18n;
 pub mod key_tasks;
 pub mod key_validation;
 pub mod openapi;

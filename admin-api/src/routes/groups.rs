@@ -56,7 +56,8 @@ pub(crate) async fn config_options(State(state): State<AppState>) -> ApiResult {
         .filter(|d| d.group_override)
         .map(|d| {
             serde_json::json!({
-                "key": d.key, "name": d.name, "description": d.description,
+                "key": d.key, "name": crate::i18n::setting_name(d.key, d.name),
+                "description": crate::i18n::setting_description(d.key, d.description),
                 "default_value": settings.value(d.key),
             })
         })

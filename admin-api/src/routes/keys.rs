@@ -14,6 +14,7 @@ use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
+use crate::i18n;
 use crate::state::AppState;
 use crate::upstream_client::UpstreamClient;
 use crate::{key_tasks, key_validation};
@@ -321,7 +322,7 @@ pub(crate) async fn restore_all_invalid(
 ) -> ApiResult {
     require_group(&state, body.group_id).await?;
     let n = state.db.restore_invalid_keys(body.group_id, None).await?;
-    Ok(success::<()>(&format!("{n} keys restored"), None))
+    Ok(success::<()>(&i18n::t_count("{n} keys restored", n), None))
 }
 
 /// `POST /api/keys/clear-all-invalid`.
@@ -334,7 +335,10 @@ pub(crate) async fn clear_all_invalid(
         .db
         .clear_keys(body.group_id, Some(KeyStatus::Invalid))
         .await?;
-    Ok(success::<()>(&format!("{n} invalid keys cleared"), None))
+    Ok(success::<()>(
+        &i18n::t_count("{n} invalid keys cleared", n),
+        None,
+    ))
 }
 
 /// `POST /api/keys/clear-all`.
@@ -344,7 +348,7 @@ pub(crate) async fn clear_all(
 ) -> ApiResult {
     require_group(&state, body.group_id).await?;
     let n = state.db.clear_keys(body.group_id, None).await?;
-    Ok(success::<()>(&format!("{n} keys cleared"), None))
+    Ok(success::<()>(&i18n::t_count("{n} keys cleared", n), None))
 }
 
 /// Query of `GET /api/keys/export`.

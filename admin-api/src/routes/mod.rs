@@ -21,6 +21,7 @@ use crate::admin_auth::{matches, require_auth_key};
 use crate::error::{ApiResult, ok};
 use crate::extract::ApiJson;
 use crate::http_layers::{cors, security_headers};
+use crate::i18n;
 use crate::state::AppState;
 
 /// The whole admin application.
@@ -80,7 +81,8 @@ pub fn router(state: AppState) -> Router {
         .route("/integration/info", get(integration::all))
         .route("/openapi.json", get(openapi_json))
         .merge(protected)
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(middleware::from_fn(i18n::locale_scope));
     Router::new()
         .nest("/api", api)
         .route("/health", get(health))
@@ -103,18 +105,22 @@ async fn login(
     body: Result<ApiJson<Login>, crate::error::ApiError>,
 ) -> Response {
     match body {
-        Ok(ApiJson(l)) if matches(&l.auth_key, state.auth_key.expose()) => {
-            Json(serde_json::json!({"success": true, "message": "Authentication successful"}))
-                .into_response()
-        }
+        Ok(ApiJson(l)) if matches(&l.auth_key, state.auth_key.expose()) => Json(
+            serde_json::json!({"success": true, "message": i18n::t("Authentication successful")}),
+        )
+        .into_response(),
         Ok(_) => (
             StatusCode::UNAUTHORIZED,
-            Json(serde_json::json!({"success": false, "message": "Authentication failed"})),
+            Json(
+                serde_json::json!({"success": false, "message": i18n::t("Authentication failed")}),
+            ),
         )
             .into_response(),
         Err(_) => (
             StatusCode::BAD_REQUEST,
-            Json(serde_json::json!({"success": false, "message": "Invalid request format"})),
+            Json(
+                serde_json::json!({"success": false, "message": i18n::t("Invalid request format")}),
+            ),
         )
             .into_response(),
     }

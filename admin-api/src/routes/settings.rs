@@ -7,6 +7,7 @@ use gateway_core::settings_catalogue::{
 
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
+use crate::i18n;
 use crate::state::AppState;
 
 /// `GET /api/settings`: `[{category_name, settings: [...]}]` in GPT-Load's order.
@@ -22,12 +23,12 @@ pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
                 .map(|d| {
                     let mut item = serde_json::json!({
                         "key": d.key,
-                        "name": d.name,
+                        "name": i18n::setting_name(d.key, d.name),
                         "value": settings.value(d.key),
                         "type": d.kind.type_name(),
                         "default_value": d.default,
-                        "description": d.description,
-                        "category": cat.title(),
+                        "description": i18n::setting_description(d.key, d.description),
+                        "category": i18n::category(cat),
                         "required": matches!(d.kind, SettingKind::Int { .. } | SettingKind::String { required: true }),
                     });
                     if let SettingKind::Int { min } = d.kind {
@@ -36,7 +37,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
                     item
                 })
                 .collect();
-            serde_json::json!({"category_name": cat.title(), "settings": items})
+            serde_json::json!({"category_name": i18n::category(cat), "settings": items})
         })
         .collect();
     Ok(ok(categories))
