@@ -770,9 +770,7 @@ async fn key_task_flow(app: &TestApp) {
         .unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_group_and_integration_info() {
-    let app = TestApp::sqlite().await;
+async fn copy_and_integration_flow(app: &TestApp) {
     let id = app.create_group("orig").await["id"].as_i64().unwrap();
     let (status, _) = app
         .call(
@@ -894,9 +892,7 @@ async fn copy_group_and_integration_info() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_validated_against_the_upstream_and_judged_by_the_key_policy() {
-    let app = TestApp::sqlite().await;
+async fn validation_flow(app: &TestApp) {
     let mock = gateway_testkit::MockProvider::start().await.unwrap();
     let (status, body) = app
         .call(
@@ -953,7 +949,6 @@ async fn keys_are_validated_against_the_upstream_and_judged_by_the_key_policy() 
     let seen = mock.requests_for_key("sk-good");
     assert_eq!(seen[0].path, "/v1/chat/completions");
     assert_eq!(seen[0].json().unwrap()["model"], "gpt-test");
-    let app = &app;
     let state = |key: &'static str| async move {
         let (_, body) = app
             .call(
@@ -1466,4 +1461,42 @@ async fn messages_follow_accept_language() {
         get(Some("ja-JP"), "/api/groups/config-options").await["data"][0]["name"],
         "リクエスト本文を記録"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_and_integration_info_on_sqlite() {
+    copy_and_integration_flow(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_and_integration_info_on_postgres() {
+    if let Some(db) = TestDb::postgres().await.unwrap() {
+        copy_and_integration_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_and_integration_info_on_mysql() {
+    if let Some(db) = TestDb::mysql().await.unwrap() {
+        copy_and_integration_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_validated_and_judged_by_the_key_policy_on_sqlite() {
+    validation_flow(&TestApp::sqlite().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_validated_and_judged_by_the_key_policy_on_postgres() {
+    if let Some(db) = TestDb::postgres().await.unwrap() {
+        validation_flow(&TestApp::on(db).await).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_validated_and_judged_by_the_key_policy_on_mysql() {
+    if let Some(db) = TestDb::mysql().await.unwrap() {
+        validation_flow(&TestApp::on(db).await).await;
+    }
 }
