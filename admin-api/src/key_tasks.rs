@@ -150,7 +150,8 @@ async fn claim(
     })
 }
 
-/// The running task's side: progress and the end.
+/// The running task's side: progress and the end. Tasks that write keys also let the proxies
+/// reload every `ANNOUNCE_EVERY` (`step`) and at the end (`finish_announced`).
 struct TaskReporter {
     db: Database,
     processed: i64,
@@ -168,6 +169,21 @@ impl TaskReporter {
                 tracing::warn!("cannot record task progress: {e}");
             }
         }
+    }
+
+    /// Adds `n` processed items and, every `ANNOUNCE_EVERY`, announces the writes so far.
+    async fn step(&mut self, n: usize, announced: &mut Instant) {
+        self.advance(n).await;
+        if announced.elapsed() >= ANNOUNCE_EVERY {
+            *announced = Instant::now();
+            announce(&self.db).await;
+        }
+    }
+
+    /// Announces the writes, then ends the task with `outcome`.
+    async fn finish_announced(self, outcome: Result<Value, String>) {
+        announce(&self.db).await;
+        self.finish(outcome).await;
     }
 
     /// Ends the task with `outcome` (its result, or the error that stopped it).
@@ -235,16 +251,13 @@ async fn import(db: Database, group_id: i64, keys: Vec<String>, mut reporter: Ta
                 break;
             }
         }
-        reporter.advance(chunk.len()).await;
-        if announced.elapsed() >= ANNOUNCE_EVERY {
-            announced = Instant::now();
-            announce(&db).await;
-        }
+        reporter.step(chunk.len(), &mut announced).await;
     }
-    announce(&db).await;
     tracing::info!(group_id, added, total, "key import ended");
     reporter
-        .finish(outcome.map(|()| json!({"added_count": added, "ignored_count": total - added})))
+        .finish_announced(
+            outcome.map(|()| json!({"added_count": added, "ignored_count": total - added})),
+        )
         .await;
 }
 
@@ -267,16 +280,11 @@ async fn delete(db: Database, group_id: i64, keys: Vec<String>, mut reporter: Ta
                 break;
             }
         }
-        reporter.advance(chunk.len()).await;
-        if announced.elapsed() >= ANNOUNCE_EVERY {
-            announced = Instant::now();
-            announce(&db).await;
-        }
+        reporter.step(chunk.len(), &mut announced).await;
     }
-    announce(&db).await;
     tracing::info!(group_id, deleted, total, "key delete ended");
     reporter
-        .finish(
+        .finish_announced(
             outcome.map(|()| json!({"deleted_count": deleted, "ignored_count": total - deleted})),
         )
         .await;

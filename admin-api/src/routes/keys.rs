@@ -262,12 +262,24 @@ pub(crate) async fn add_multiple(
             .collect(),
     };
     let added = state.db.insert_keys(&batch).await?;
-    let total = state.db.count_keys(body.group_id).await?;
-    Ok(ok(serde_json::json!({
-        "added_count": added,
-        "ignored_count": parsed.len() - added,
+    counted(&state, body.group_id, "added_count", added, parsed.len()).await
+}
+
+/// The answer of a synchronous key operation: `{<field>: done, ignored_count, total_in_group}`.
+async fn counted(
+    state: &AppState,
+    group_id: i64,
+    field: &str,
+    done: usize,
+    asked: usize,
+) -> ApiResult {
+    let total = state.db.count_keys(group_id).await?;
+    let mut out = serde_json::json!({
+        "ignored_count": asked.saturating_sub(done),
         "total_in_group": total,
-    })))
+    });
+    out[field] = done.into();
+    Ok(ok(out))
 }
 
 /// `POST /api/keys/delete-multiple`: deletes the listed keys of the group.
@@ -281,12 +293,14 @@ pub(crate) async fn delete_multiple(
         .db
         .delete_keys_by_hash(body.group_id, &hashes_of(&parsed), Announce::EachChunk)
         .await?;
-    let total = state.db.count_keys(body.group_id).await?;
-    Ok(ok(serde_json::json!({
-        "deleted_count": deleted,
-        "ignored_count": parsed.len() - deleted,
-        "total_in_group": total,
-    })))
+    counted(
+        &state,
+        body.group_id,
+        "deleted_count",
+        deleted,
+        parsed.len(),
+    )
+    .await
 }
 
 /// `POST /api/keys/restore-multiple`: returns the listed invalid keys to rotation.
@@ -300,12 +314,14 @@ pub(crate) async fn restore_multiple(
         .db
         .restore_invalid_keys(body.group_id, Some(&hashes_of(&parsed)))
         .await?;
-    let total = state.db.count_keys(body.group_id).await?;
-    Ok(ok(serde_json::json!({
-        "restored_count": restored,
-        "ignored_count": parsed.len() - restored,
-        "total_in_group": total,
-    })))
+    counted(
+        &state,
+        body.group_id,
+        "restored_count",
+        restored,
+        parsed.len(),
+    )
+    .await
 }
 
 /// Body of the whole-group key operations.

@@ -17,6 +17,31 @@ use http_body_util::BodyExt;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
+/// Three tests running `$flow` on SQLite, PostgreSQL and MySQL (the latter two on the machine's
+/// servers; a missing one fails under `REQUIRE_SERVICES=1`).
+macro_rules! on_every_backend {
+    ($flow:ident: $sqlite:ident, $postgres:ident, $mysql:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $sqlite() {
+            $flow(&TestApp::sqlite().await).await;
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $postgres() {
+            if let Some(db) = TestDb::postgres().await.unwrap() {
+                $flow(&TestApp::on(db).await).await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $mysql() {
+            if let Some(db) = TestDb::mysql().await.unwrap() {
+                $flow(&TestApp::on(db).await).await;
+            }
+        }
+    };
+}
+
 const AUTH: &str = "admin-test-key-0123456789abcdef";
 
 struct TestApp {
@@ -1184,81 +1209,13 @@ async fn aggregate_flow(app: &TestApp) {
     assert_eq!(body["data"], json!([]));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aggregates_on_sqlite() {
-    aggregate_flow(&TestApp::sqlite().await).await;
-}
+on_every_backend!(aggregate_flow: aggregates_on_sqlite, aggregates_on_postgres, aggregates_on_mysql);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aggregates_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        aggregate_flow(&TestApp::on(db).await).await;
-    }
-}
+on_every_backend!(key_task_flow: key_tasks_on_sqlite, key_tasks_on_postgres, key_tasks_on_mysql);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn aggregates_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        aggregate_flow(&TestApp::on(db).await).await;
-    }
-}
+on_every_backend!(key_management_flow: key_management_on_sqlite, key_management_on_postgres, key_management_on_mysql);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_tasks_on_sqlite() {
-    key_task_flow(&TestApp::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_tasks_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        key_task_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_tasks_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        key_task_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_management_on_sqlite() {
-    key_management_flow(&TestApp::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_management_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        key_management_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_management_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        key_management_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_and_keys_on_sqlite() {
-    group_and_key_flow(&TestApp::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_and_keys_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        group_and_key_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn groups_and_keys_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        group_and_key_flow(&TestApp::on(db).await).await;
-    }
-}
+on_every_backend!(group_and_key_flow: groups_and_keys_on_sqlite, groups_and_keys_on_postgres, groups_and_keys_on_mysql);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settings_are_listed_by_category_and_validated() {
@@ -1463,40 +1420,6 @@ async fn messages_follow_accept_language() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_and_integration_info_on_sqlite() {
-    copy_and_integration_flow(&TestApp::sqlite().await).await;
-}
+on_every_backend!(copy_and_integration_flow: copy_and_integration_info_on_sqlite, copy_and_integration_info_on_postgres, copy_and_integration_info_on_mysql);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_and_integration_info_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        copy_and_integration_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn copy_and_integration_info_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        copy_and_integration_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_validated_and_judged_by_the_key_policy_on_sqlite() {
-    validation_flow(&TestApp::sqlite().await).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_validated_and_judged_by_the_key_policy_on_postgres() {
-    if let Some(db) = TestDb::postgres().await.unwrap() {
-        validation_flow(&TestApp::on(db).await).await;
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn keys_are_validated_and_judged_by_the_key_policy_on_mysql() {
-    if let Some(db) = TestDb::mysql().await.unwrap() {
-        validation_flow(&TestApp::on(db).await).await;
-    }
-}
+on_every_backend!(validation_flow: keys_are_validated_and_judged_by_the_key_policy_on_sqlite, keys_are_validated_and_judged_by_the_key_policy_on_postgres, keys_are_validated_and_judged_by_the_key_policy_on_mysql);

@@ -21,19 +21,7 @@ impl Database {
             .select((group_sub_groups::sub_group_id, group_sub_groups::weight))
             .load(c)
             .await)?;
-        let ids: Vec<i64> = links.iter().map(|(id, _)| *id).collect();
-        let mut by_id: HashMap<i64, Group> = with_conn!(self, |c| groups::table
-            .filter(groups::id.eq_any(&ids))
-            .select(Group::as_select())
-            .load::<Group>(c)
-            .await)?
-        .into_iter()
-        .map(|g| (g.id, g))
-        .collect();
-        Ok(links
-            .into_iter()
-            .filter_map(|(id, w)| by_id.remove(&id).map(|g| (g, w)))
-            .collect())
+        self.with_groups(links).await
     }
 
     /// The aggregates a group belongs to, with its weight in each.
@@ -44,6 +32,11 @@ impl Database {
             .select((group_sub_groups::group_id, group_sub_groups::weight))
             .load(c)
             .await)?;
+        self.with_groups(links).await
+    }
+
+    /// `(group id, weight)` links with their groups, in the links' order.
+    async fn with_groups(&self, links: Vec<(i64, i32)>) -> Result<Vec<(Group, i32)>, DbError> {
         let ids: Vec<i64> = links.iter().map(|(id, _)| *id).collect();
         let mut by_id: HashMap<i64, Group> = with_conn!(self, |c| groups::table
             .filter(groups::id.eq_any(&ids))
