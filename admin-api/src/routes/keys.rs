@@ -113,6 +113,11 @@ pub(crate) struct KeysBody {
 
 /// The keys of a `keys_text`, checked: not blank, at least one key, at most `SYNC_LIMIT`.
 fn keys_of(text: &str) -> Result<Vec<String>, ApiError> {
+    keys_within(text, SYNC_LIMIT)
+}
+
+/// The keys of a `keys_text`: not blank, at least one key, at most `limit`.
+fn keys_within(text: &str, limit: usize) -> Result<Vec<String>, ApiError> {
     if text.trim().is_empty() {
         return Err(ApiError::Validation(
             "keys_text: keys text cannot be empty".to_owned(),
@@ -124,9 +129,9 @@ fn keys_of(text: &str) -> Result<Vec<String>, ApiError> {
             "keys_text: no valid keys found in the input text".to_owned(),
         ));
     }
-    if parsed.len() > SYNC_LIMIT {
+    if parsed.len() > limit {
         return Err(ApiError::Validation(format!(
-            "keys_text: batch size exceeds the limit of {SYNC_LIMIT} keys, got {}",
+            "keys_text: batch size exceeds the limit of {limit} keys, got {}",
             parsed.len()
         )));
     }
@@ -138,18 +143,7 @@ pub(crate) const ASYNC_BODY_LIMIT: usize = 256 << 20;
 
 /// The keys of a `keys_text` for a background task: not blank, at least one key, no upper bound.
 fn task_keys_of(text: &str) -> Result<Vec<String>, ApiError> {
-    if text.trim().is_empty() {
-        return Err(ApiError::Validation(
-            "keys_text: keys text cannot be empty".to_owned(),
-        ));
-    }
-    let parsed = parse_keys(text);
-    if parsed.is_empty() {
-        return Err(ApiError::Validation(
-            "keys_text: no valid keys found in the input text".to_owned(),
-        ));
-    }
-    Ok(parsed)
+    keys_within(text, usize::MAX)
 }
 
 /// `POST /api/keys/add-async`: JSON `{group_id, keys_text}`, or `multipart/form-data` with
