@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod upstream_client;
+pub mod validation_job;
 
 pub use routes::router;
 pub use state::AppState;

@@ -30,6 +30,11 @@ fn run() -> anyhow::Result<()> {
 
 async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let db = gateway_admin::bootstrap::prepare_database(&config).await?;
+    if config.is_slave {
+        tracing::info!("IS_SLAVE: background key validation runs on the master");
+    } else {
+        tokio::spawn(gateway_admin::validation_job::run_forever(db.clone()));
+    }
     let state = gateway_admin::AppState {
         db,
         auth_key: config.auth_key.clone(),

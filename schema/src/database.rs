@@ -455,6 +455,17 @@ impl Database {
             .fold((0, 0), |(s, f), (rs, rf)| (s + rs, f + rf)))
     }
 
+    /// Records when a group's keys were last validated (not configuration: no revision bump).
+    pub async fn set_last_validated(&self, id: i64, at: NaiveDateTime) -> Result<(), DbError> {
+        with_conn!(self, |c| {
+            diesel::update(groups::table.find(id))
+                .set(groups::last_validated_at.eq(Some(at)))
+                .execute(c)
+                .await?;
+            Ok(())
+        })
+    }
+
     /// Deletes a group, its keys and its sub-group memberships. False when it did not exist.
     pub async fn delete_group(&self, id: i64) -> Result<bool, DbError> {
         with_conn!(self, |c| {

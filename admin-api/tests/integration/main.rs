@@ -1423,3 +1423,66 @@ async fn messages_follow_accept_language() {
 on_every_backend!(copy_and_integration_flow: copy_and_integration_info_on_sqlite, copy_and_integration_info_on_postgres, copy_and_integration_info_on_mysql);
 
 on_every_backend!(validation_flow: keys_are_validated_and_judged_by_the_key_policy_on_sqlite, keys_are_validated_and_judged_by_the_key_policy_on_postgres, keys_are_validated_and_judged_by_the_key_policy_on_mysql);
+
+async fn background_validation_flow(app: &TestApp) {
+    let mock = gateway_testkit::MockProvider::start().await.unwrap();
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/groups",
+            Some(
+                json!({"name": "recover", "channel_type": "openai", "test_model": "gpt-test",
+                "upstreams": [{"url": mock.base_url(), "weight": 1}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let id = body["data"]["id"].as_i64().unwrap();
+    app.call(
+        Method::POST,
+        "/api/keys/add-multiple",
+        Some(json!({"group_id": id, "keys_text": "sk-back sk-dead sk-fine"})),
+    )
+    .await;
+    app.invalidate(id, &["sk-back", "sk-dead"]).await;
+    mock.always("sk-dead", gateway_testkit::Reply::status(401));
+    let http = gateway_admin::upstream_client::UpstreamClient::new().unwrap();
+    let r0 = app.revision().await;
+    let summary = gateway_admin::validation_job::run_once(&app.state.db, &http)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary,
+        gateway_admin::validation_job::RunSummary {
+            groups: 1,
+            checked: 2,
+            restored: 1
+        },
+        "only the invalid keys are checked"
+    );
+    assert!(mock.requests_for_key("sk-fine").is_empty());
+    let (_, body) = app
+        .call(
+            Method::GET,
+            &format!("/api/keys?group_id={id}&status=invalid"),
+            None,
+        )
+        .await;
+    assert_eq!(body["data"]["items"][0]["key_value"], "sk-dead");
+    assert_eq!(body["data"]["pagination"]["total_items"], 1);
+    assert!(
+        app.revision().await > r0,
+        "the restored key reaches the proxies"
+    );
+    // Not due again before key_validation_interval_minutes.
+    let again = gateway_admin::validation_job::run_once(&app.state.db, &http)
+        .await
+        .unwrap();
+    assert_eq!(again.groups, 0);
+}
+
+on_every_backend!(
+    background_validation_flow: background_validation_on_sqlite,
+    background_validation_on_postgres,
+    background_validation_on_mysql
+);
