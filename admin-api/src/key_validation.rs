@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use gateway_core::ChannelType;
+use gateway_core::header_variables::HeaderVariables;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
 use gateway_core::secret::mask_key;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
@@ -32,6 +33,9 @@ pub struct Checked {
 /// What validation needs of a group: where and how to ask, and its policy settings.
 pub struct GroupValidation {
     channel: ChannelType,
+    group_name: String,
+    /// The group's header rules: a header to set (value with variables) or remove (`None`).
+    header_rules: Vec<(HeaderName, Option<String>)>,
     url: String,
     test_model: String,
     timeout: Duration,
@@ -90,8 +94,31 @@ impl GroupValidation {
         };
         let effective = settings.effective(&overrides);
         let int = |own: Option<i64>, key: &str| own.unwrap_or_else(|| settings.int(key)).max(1);
+        #[derive(serde::Deserialize)]
+        struct Rule {
+            key: String,
+            #[serde(default)]
+            value: String,
+            action: String,
+        }
+        let rules: Vec<Rule> = if group.header_rules.trim().is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_str(&group.header_rules)
+                .map_err(|e| format!("header_rules: not valid: {e}"))?
+        };
+        let header_rules = rules
+            .into_iter()
+            .map(|r| {
+                let name = HeaderName::from_bytes(r.key.trim().to_ascii_lowercase().as_bytes())
+                    .map_err(|_| format!("header_rules: invalid header {:?}", r.key))?;
+                Ok((name, (r.action == "set").then_some(r.value)))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
         Ok(Self {
             channel,
+            group_name: group.name.clone(),
+            header_rules,
             url: format!("{base}{path}"),
             test_model: group.test_model.clone(),
             timeout: Duration::from_secs(
@@ -119,7 +146,7 @@ impl GroupValidation {
     pub async fn check(&self, http: &UpstreamClient, key: &KeyRow) -> Checked {
         let secret = key.key_value.as_str();
         let mut url = self.url.clone();
-        let (headers, body) = match self.channel {
+        let (headers, body): (Vec<(HeaderName, String)>, _) = match self.channel {
             ChannelType::OpenAi => (
                 vec![(http::header::AUTHORIZATION, format!("Bearer {secret}"))],
                 json!({"model": self.test_model, "messages": [{"role": "user", "content": "hi"}]}),
@@ -148,6 +175,7 @@ impl GroupValidation {
                 )
             }
         };
+        let headers = self.apply_header_rules(headers, secret);
         let resp = match http.post_json(&url, &headers, &body, self.timeout).await {
             Ok(r) => r,
             Err(e) => {
@@ -218,6 +246,30 @@ impl GroupValidation {
             error,
             update: new_state,
         }
+    }
+}
+
+impl GroupValidation {
+    /// The group's header rules applied after the key, as on the proxy (`${CLIENT_IP}` is empty:
+    /// there is no client).
+    fn apply_header_rules(
+        &self,
+        mut headers: Vec<(HeaderName, String)>,
+        key: &str,
+    ) -> Vec<(HeaderName, String)> {
+        let vars = HeaderVariables {
+            client_ip: "",
+            group_name: &self.group_name,
+            api_key: key,
+            now_ms: u64::try_from(Utc::now().timestamp_millis()).unwrap_or(0),
+        };
+        for (name, value) in &self.header_rules {
+            headers.retain(|(n, _)| n != name);
+            if let Some(v) = value {
+                headers.push((name.clone(), vars.substitute(v)));
+            }
+        }
+        headers
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod channel;
 pub mod client_credential;
 pub mod config;
+pub mod header_variables;
 pub mod key_policy;
 pub mod key_text;
 pub mod logging;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use bytes::Bytes;
 use gateway_core::ChannelType;
+pub use gateway_core::header_variables::HeaderVariables;
 use http::HeaderName;
 use serde_json::{Map, Value};
 
@@ -38,33 +39,6 @@ pub enum HeaderAction {
     Set(String),
     /// Delete the header.
     Remove,
-}
-
-/// The values header rules may refer to.
-pub struct HeaderVariables<'a> {
-    /// `${CLIENT_IP}`.
-    pub client_ip: &'a str,
-    /// `${GROUP_NAME}`.
-    pub group_name: &'a str,
-    /// `${API_KEY}`: the upstream key of this attempt.
-    pub api_key: &'a str,
-    /// `${TIMESTAMP_MS}` (and `${TIMESTAMP_S}` derived from it).
-    pub now_ms: u64,
-}
-
-impl HeaderVariables<'_> {
-    /// `value` with every known `${…}` replaced; unknown ones are left as they are.
-    pub fn substitute(&self, value: &str) -> String {
-        if !value.contains("${") {
-            return value.to_owned();
-        }
-        value
-            .replace("${CLIENT_IP}", self.client_ip)
-            .replace("${GROUP_NAME}", self.group_name)
-            .replace("${API_KEY}", self.api_key)
-            .replace("${TIMESTAMP_MS}", &self.now_ms.to_string())
-            .replace("${TIMESTAMP_S}", &(self.now_ms / 1000).to_string())
-    }
 }
 
 /// The request after rewriting.

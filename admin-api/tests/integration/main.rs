@@ -926,7 +926,9 @@ async fn validation_flow(app: &TestApp) {
             Some(
                 json!({"name": "val", "channel_type": "openai", "test_model": "gpt-test",
                 "upstreams": [{"url": mock.base_url(), "weight": 1}],
-                "config": {"blacklist_threshold": 1}}),
+                "config": {"blacklist_threshold": 1},
+                "header_rules": [{"key": "x-team", "value": "${GROUP_NAME}:${API_KEY}", "action": "set"},
+                                 {"key": "user-agent", "action": "remove"}]}),
             ),
         )
         .await;
@@ -974,6 +976,11 @@ async fn validation_flow(app: &TestApp) {
     let seen = mock.requests_for_key("sk-good");
     assert_eq!(seen[0].path, "/v1/chat/completions");
     assert_eq!(seen[0].json().unwrap()["model"], "gpt-test");
+    assert_eq!(
+        seen[0].header("x-team"),
+        Some("val:sk-good"),
+        "header rules apply to validation too"
+    );
     let state = |key: &'static str| async move {
         let (_, body) = app
             .call(
