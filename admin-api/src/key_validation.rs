@@ -50,6 +50,16 @@ pub struct GroupValidation {
 impl GroupValidation {
     /// The validation of `group` under `settings`; an error names what is missing.
     pub fn new(group: &Group, settings: &SystemSettings) -> Result<Self, String> {
+        let overrides = GroupConfig::from_stored(&group.config).unwrap_or_default();
+        Self::with_overrides(group, &overrides, settings)
+    }
+
+    /// [`GroupValidation::new`] with the group's config overrides already parsed.
+    pub fn with_overrides(
+        group: &Group,
+        overrides: &GroupConfig,
+        settings: &SystemSettings,
+    ) -> Result<Self, String> {
         let channel: ChannelType = group
             .channel_type
             .parse()
@@ -84,15 +94,7 @@ impl GroupValidation {
             _ if !group.validation_endpoint.is_empty() => group.validation_endpoint.clone(),
             _ => channel.default_validation_endpoint().to_owned(),
         };
-        let overrides: GroupConfig = if group.config.trim().is_empty() {
-            GroupConfig::default()
-        } else {
-            serde_json::from_str::<serde_json::Value>(&group.config)
-                .ok()
-                .and_then(|v| GroupConfig::validate(&v).ok())
-                .unwrap_or_default()
-        };
-        let effective = settings.effective(&overrides);
+        let effective = settings.effective(overrides);
         let int = |own: Option<i64>, key: &str| own.unwrap_or_else(|| settings.int(key)).max(1);
         #[derive(serde::Deserialize)]
         struct Rule {

@@ -42,10 +42,7 @@ pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary
         if group.group_type == "aggregate" {
             continue;
         }
-        let overrides: GroupConfig = serde_json::from_str::<serde_json::Value>(&group.config)
-            .ok()
-            .and_then(|v| GroupConfig::validate(&v).ok())
-            .unwrap_or_default();
+        let overrides = GroupConfig::from_stored(&group.config).unwrap_or_default();
         let interval = overrides
             .key_validation_interval_minutes
             .unwrap_or_else(|| settings.int("key_validation_interval_minutes"))
@@ -57,7 +54,7 @@ pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary
             continue;
         }
         summary.groups += 1;
-        let validation = match GroupValidation::new(&group, &settings) {
+        let validation = match GroupValidation::with_overrides(&group, &overrides, &settings) {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!(group = %group.name, "cannot validate the group's keys: {e}");

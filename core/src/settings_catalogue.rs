@@ -599,6 +599,17 @@ pub struct GroupConfig {
 }
 
 impl GroupConfig {
+    /// The overrides as stored in `groups.config` (empty text = none), validated like
+    /// [`GroupConfig::validate`].
+    pub fn from_stored(text: &str) -> Result<Self, SettingError> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| SettingError::new("config", format!("not valid JSON: {e}")))?;
+        Self::validate(&value)
+    }
+
     /// Validates a `config` object from the API: unknown keys, types and minimums. `null` values
     /// are dropped. Returns the normalised overrides.
     pub fn validate(value: &Value) -> Result<Self, SettingError> {
@@ -723,5 +734,16 @@ mod tests {
         let err = GroupConfig::validate(&json!({"app_url": "x"})).unwrap_err();
         assert!(err.reason.contains("unknown config field: 'app_url'"));
         assert!(GroupConfig::validate(&json!({"request_timeout": 0})).is_err());
+        assert_eq!(
+            GroupConfig::from_stored(" ").unwrap(),
+            GroupConfig::default()
+        );
+        assert_eq!(
+            GroupConfig::from_stored(r#"{"max_retries": 1}"#)
+                .unwrap()
+                .max_retries,
+            Some(1)
+        );
+        assert!(GroupConfig::from_stored("{").is_err());
     }
 }

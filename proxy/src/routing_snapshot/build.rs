@@ -150,17 +150,10 @@ fn build_group(
             Err(e) => tracing::warn!(group = %group.name, "{e}"),
         }
     }
-    let overrides = if group.config.trim().is_empty() {
+    let overrides = GroupConfig::from_stored(&group.config).unwrap_or_else(|e| {
+        tracing::warn!(group = %group.name, "ignoring invalid group config: {e}");
         GroupConfig::default()
-    } else {
-        serde_json::from_str::<serde_json::Value>(&group.config)
-            .map_err(|e| e.to_string())
-            .and_then(|v| GroupConfig::validate(&v).map_err(|e| e.to_string()))
-            .unwrap_or_else(|e| {
-                tracing::warn!(group = %group.name, "ignoring invalid group config: {e}");
-                GroupConfig::default()
-            })
-    };
+    });
     let rewrite = RewriteRules::from_json(
         &group.param_overrides,
         &group.model_redirect_rules,
