@@ -346,34 +346,33 @@ fn describe(e: &pingora::Error) -> String {
 }
 
 /// An upstream header for a body we send complete (an error body, a rewritten model list): the
-/// framing of `downstream_header`, with `Content-Length` set to `len`.
+/// header of `for_client`, with `Content-Length` set to `len`.
 pub fn complete_header(upstream: &ResponseHeader, len: usize) -> Result<ResponseHeader> {
-    let mut h = upstream.clone();
-    h.set_version(http::Version::HTTP_11);
-    for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-    ] {
-        h.remove_header(name);
-    }
+    let mut h = for_client(upstream);
+    h.remove_header(&http::header::TRANSFER_ENCODING);
     h.insert_header(http::header::CONTENT_LENGTH, len.to_string())?;
     Ok(h)
 }
 
-/// The upstream header adapted for an HTTP/1.1 client: connection-level headers removed (Pingora
-/// writes its own), and chunked framing when the upstream gave no length.
+/// The upstream header adapted for an HTTP/1.1 client, for a body relayed as it arrives: the
+/// header of `for_client`, with chunked framing when the upstream gave no length.
 fn downstream_header(upstream: &ResponseHeader) -> Result<ResponseHeader> {
-    let mut h = upstream.clone();
-    h.set_version(http::Version::HTTP_11);
-    for name in ["connection", "keep-alive", "proxy-connection"] {
-        h.remove_header(name);
-    }
+    let mut h = for_client(upstream);
     if !h.headers.contains_key(http::header::CONTENT_LENGTH)
         && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
     {
         h.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
     }
     Ok(h)
+}
+
+/// A copy of the upstream header as HTTP/1.1 without its connection-level headers (Pingora
+/// writes its own).
+fn for_client(upstream: &ResponseHeader) -> ResponseHeader {
+    let mut h = upstream.clone();
+    h.set_version(http::Version::HTTP_11);
+    for name in ["connection", "keep-alive", "proxy-connection"] {
+        h.remove_header(name);
+    }
+    h
 }
