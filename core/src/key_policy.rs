@@ -18,7 +18,7 @@ const QUOTA_DAY_RESET_UTC_HOUR: u64 = 8;
 /// Who caused a failed (or passed-through) answer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// Nobody: a success, or a status relayed as it is.
+    /// Nobody: a success (status below 400).
     None,
     /// The client's own request (e.g. 400, 404, 422): relayed, never retried.
     Client,
@@ -33,7 +33,8 @@ pub enum Fault {
     },
     /// The upstream failed (5xx, overloaded, timeout, connection): counts toward its ejection.
     Upstream,
-    /// A failover status with no known cause: retried, nobody blamed.
+    /// An error with no known cause: nobody blamed; retried when it is a failover status, else
+    /// relayed as it is.
     Unattributed,
 }
 
@@ -90,7 +91,7 @@ impl KeyPolicy<'_> {
             }
             Some(Signal::Upstream) => Fault::Upstream,
             None if self.client_errors.matches(status) => Fault::Client,
-            None if !self.failover.matches(status) => Fault::None,
+            None if !self.failover.matches(status) => Fault::Unattributed,
             None => match status {
                 401..=403 => Fault::Key,
                 429 => self.cooling(answer, answer.retry_after, false),
@@ -309,7 +310,7 @@ mod tests {
             body: b"",
             now_ms: NOW,
         };
-        assert_eq!(policy.judge(&answer(401)), v(Fault::None, false));
+        assert_eq!(policy.judge(&answer(401)), v(Fault::Unattributed, false));
         assert_eq!(policy.judge(&answer(502)), v(Fault::Upstream, true));
     }
 

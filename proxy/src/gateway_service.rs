@@ -364,12 +364,7 @@ impl GatewayService {
                 now_ms: now,
             });
             tracing::debug!(group = %group.name, status, attempt = ctx.attempts, fault = ?verdict.fault, retry = verdict.retry, "upstream answered an error");
-            // An error answer passed on as it is is no success of the key: nothing is reset.
-            let fault = match verdict.fault {
-                Fault::None => Fault::Unattributed,
-                other => other,
-            };
-            self.blame(group, &key, upstream, fault, now);
+            self.blame(group, &key, upstream, verdict.fault, now);
             let failure = Failure::Upstream {
                 header: Box::new(upstream_header),
                 body: redact_body(&error_body, key.value.expose()),
@@ -395,7 +390,7 @@ impl GatewayService {
     }
 
     /// Records who was at fault for one answer: key health (queued for saving when it changed)
-    /// and upstream health. `Fault::None` below 400 is a success for both.
+    /// and upstream health. `Fault::None` is a success for both.
     fn blame(
         &self,
         group: &GroupRuntime,
