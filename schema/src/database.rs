@@ -587,38 +587,33 @@ impl Database {
         hashes: Option<&[String]>,
     ) -> Result<usize, DbError> {
         let ts = now();
-        let all = [String::new()];
-        let chunks: Vec<&[String]> = match hashes {
-            Some(h) => h.chunks(INSERT_CHUNK).collect(),
-            None => vec![&all[..]],
+        let chunks: Vec<Option<&[String]>> = match hashes {
+            Some(h) => h.chunks(INSERT_CHUNK).map(Some).collect(),
+            None => vec![None],
         };
         let mut restored = 0;
         for chunk in chunks {
             restored += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
-                    let mut target = api_keys::table
+                    let mut target = diesel::update(api_keys::table)
                         .filter(
                             api_keys::group_id
                                 .eq(group_id)
                                 .and(api_keys::status.eq(KeyStatus::Invalid.as_str())),
                         )
                         .into_boxed();
-                    if hashes.is_some() {
+                    if let Some(chunk) = chunk {
                         target = target.filter(api_keys::key_hash.eq_any(chunk));
                     }
-                    let ids: Vec<i64> = target.select(api_keys::id).load(c).await?;
-                    let mut n = 0;
-                    for ids in ids.chunks(INSERT_CHUNK) {
-                        n += diesel::update(api_keys::table.filter(api_keys::id.eq_any(ids)))
-                            .set((
-                                api_keys::status.eq(KeyStatus::Active.as_str()),
-                                api_keys::failure_count.eq(0_i64),
-                                api_keys::cooldown_until.eq(None::<NaiveDateTime>),
-                                api_keys::updated_at.eq(ts),
-                            ))
-                            .execute(c)
-                            .await?;
-                    }
+                    let n = target
+                        .set((
+                            api_keys::status.eq(KeyStatus::Active.as_str()),
+                            api_keys::failure_count.eq(0_i64),
+                            api_keys::cooldown_until.eq(None::<NaiveDateTime>),
+                            api_keys::updated_at.eq(ts),
+                        ))
+                        .execute(c)
+                        .await?;
                     if n > 0 {
                         bump_revision!(c)?;
                     }
