@@ -15,6 +15,7 @@ pub mod secret;
 pub mod settings_catalogue;
 pub mod startup;
 pub mod status_matcher;
+pub mod token_usage;
 
 pub use channel::ChannelType;
 pub use config::{ConfigArgs, GatewayConfig};

@@ -10,10 +10,11 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, Run
 use crate::DbError;
 use crate::connection::{DatabaseUrl, DbPool, SqliteAsync, build_pool};
 use crate::models::{
-    ApiKey, Group, GroupChangeset, KeyStatus, NewApiKey, NewGroup, NewSystemSetting,
+    ApiKey, Group, GroupChangeset, KeyStatus, NewApiKey, NewGroup, NewSystemSetting, RequestLog,
 };
 use crate::schema::{
-    api_keys, config_revision, group_hourly_stats, group_sub_groups, groups, system_settings,
+    api_keys, config_revision, group_hourly_stats, group_sub_groups, groups, request_logs,
+    system_settings,
 };
 
 /// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
@@ -69,6 +70,7 @@ trait InsertRows {
     /// decides); returns how many were inserted.
     async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize>;
     async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize>;
+    async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize>;
 }
 
 impl InsertRows for SqliteAsync {
@@ -93,6 +95,17 @@ impl InsertRows for SqliteAsync {
         })
         .await
     }
+
+    async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize> {
+        let rows = rows.to_vec();
+        self.spawn_blocking(move |conn| {
+            diesel::RunQueryDsl::execute(
+                diesel::insert_into(request_logs::table).values(&rows),
+                conn,
+            )
+        })
+        .await
+    }
 }
 
 /// The multi-row implementation for the server databases; `$skip` makes an existing key a no-op
@@ -106,6 +119,13 @@ macro_rules! multi_row_insert {
 
             async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize> {
                 diesel::insert_into(system_settings::table)
+                    .values(rows)
+                    .execute(self)
+                    .await
+            }
+
+            async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize> {
+                diesel::insert_into(request_logs::table)
                     .values(rows)
                     .execute(self)
                     .await
@@ -128,8 +148,10 @@ fn now() -> NaiveDateTime {
 }
 
 mod admin_tasks;
+mod log_queries;
 mod sub_groups;
 pub use admin_tasks::NewTask;
+pub use log_queries::{HourBucket, LogBatch, LogFilter, UsageRow, UsageTotals, UsageWindow};
 
 /// Who announces a bulk write to the proxies (bumps `config_revision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,7 +12,8 @@ pub mod schema;
 
 pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
 pub use database::{
-    Announce, Database, KeyHealthUpdate, KeyListFilter, KeyRow, NewGroupKeys, NewTask,
+    Announce, Database, HourBucket, KeyHealthUpdate, KeyListFilter, KeyRow, LogBatch, LogFilter,
+    NewGroupKeys, NewTask, UsageRow, UsageTotals, UsageWindow,
 };
 
 /// Errors of the storage boundary.

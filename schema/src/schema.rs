@@ -86,6 +86,26 @@ diesel::table! {
         upstream_addr -> Text,
         is_stream -> Bool,
         request_body -> Text,
+        retry_index -> Integer,
+        ttfb_ms -> BigInt,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        total_tokens -> BigInt,
+    }
+}
+
+diesel::table! {
+    usage_hourly_stats (id) {
+        id -> BigInt,
+        time -> Timestamp,
+        group_id -> BigInt,
+        model -> Text,
+        request_count -> BigInt,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        total_tokens -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
     }
 }
 
@@ -133,5 +153,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     request_logs,
     group_hourly_stats,
+    usage_hourly_stats,
     config_revision,
 );

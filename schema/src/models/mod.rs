@@ -3,9 +3,11 @@
 mod admin_task;
 mod api_key;
 mod group;
+mod request_log;
 mod system_setting;
 
 pub use admin_task::AdminTask;
 pub use api_key::{ApiKey, KeyStatus, NewApiKey};
 pub use group::{Group, GroupChangeset, NewGroup};
+pub use request_log::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
 pub use system_setting::{NewSystemSetting, SystemSetting};

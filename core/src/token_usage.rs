@@ -1,0 +1,333 @@
+//! Token usage as providers report it, read from responses while they pass through: a complete
+//! JSON body, or a Server-Sent-Events stream scanned line by line without buffering it (only a
+//! line cut across two chunks is held, up to [`MAX_LINE`]).
+//!
+//! Shapes understood (any channel, since an OpenAI-compatible upstream may carry any of them):
+//! * OpenAI Chat Completions: `usage.prompt_tokens` / `completion_tokens` / `total_tokens`,
+//!   in the body or the final stream chunk (`stream_options.include_usage`);
+//! * OpenAI Responses: `usage.input_tokens` / `output_tokens` / `total_tokens`, streamed in the
+//!   `response.completed` event under `response`;
+//! * Anthropic Messages: `usage.input_tokens` (+ `cache_creation_input_tokens`,
+//!   `cache_read_input_tokens`) / `output_tokens`; streamed as `message_start` (under
+//!   `message`) then cumulative `message_delta` counts;
+//! * Gemini: `usageMetadata.promptTokenCount` / `candidatesTokenCount` (+ `thoughtsTokenCount`)
+//!   / `totalTokenCount`, in every chunk (the last one wins), in SSE or a streamed JSON array.
+//!
+//! A later report of a field replaces an earlier one (stream counts are cumulative).
+
+use serde_json::Value;
+
+/// Longest SSE line held across chunks; a longer line is skipped (it is content, not usage).
+pub const MAX_LINE: usize = 1 << 20;
+
+/// Tokens one response used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TokenUsage {
+    /// Prompt (input) tokens, cached ones included.
+    pub input: i64,
+    /// Completion (output) tokens, reasoning included.
+    pub output: i64,
+    /// Total as the provider reported it, else input + output.
+    pub total: i64,
+}
+
+/// Fields seen so far; `None` until a report names them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Reported {
+    input: Option<i64>,
+    output: Option<i64>,
+    total: Option<i64>,
+}
+
+impl Reported {
+    fn usage(self) -> Option<TokenUsage> {
+        if self.input.is_none() && self.output.is_none() && self.total.is_none() {
+            return None;
+        }
+        let input = self.input.unwrap_or(0);
+        let output = self.output.unwrap_or(0);
+        Some(TokenUsage {
+            input,
+            output,
+            total: self.total.unwrap_or(input + output),
+        })
+    }
+
+    /// Takes what `v` (one JSON message) reports.
+    fn absorb(&mut self, v: &Value) {
+        match v {
+            Value::Array(items) => items.iter().for_each(|i| self.absorb(i)),
+            Value::Object(o) => {
+                if let Some(u) = o.get("usage").filter(|u| u.is_object()) {
+                    self.absorb_usage(u);
+                }
+                if let Some(m) = o.get("usageMetadata").filter(|u| u.is_object()) {
+                    self.absorb_gemini(m);
+                }
+                // Responses API `response.completed`, Anthropic `message_start`.
+                for inner in ["response", "message"] {
+                    if let Some(i) = o.get(inner).filter(|i| i.is_object()) {
+                        self.absorb(i);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn absorb_usage(&mut self, u: &Value) {
+        let n = |k: &str| u.get(k).and_then(Value::as_i64);
+        let input = n("prompt_tokens").or_else(|| {
+            n("input_tokens").map(|i| {
+                i + n("cache_creation_input_tokens").unwrap_or(0)
+                    + n("cache_read_input_tokens").unwrap_or(0)
+            })
+        });
+        if input.is_some() {
+            self.input = input;
+        }
+        if let Some(o) = n("completion_tokens").or_else(|| n("output_tokens")) {
+            self.output = Some(o);
+        }
+        if let Some(t) = n("total_tokens") {
+            self.total = Some(t);
+        }
+    }
+
+    fn absorb_gemini(&mut self, m: &Value) {
+        let n = |k: &str| m.get(k).and_then(Value::as_i64);
+        if let Some(p) = n("promptTokenCount") {
+            self.input = Some(p);
+        }
+        let candidates = n("candidatesTokenCount");
+        let thoughts = n("thoughtsTokenCount");
+        if candidates.is_some() || thoughts.is_some() {
+            self.output = Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0));
+        }
+        if let Some(t) = n("totalTokenCount") {
+            self.total = Some(t);
+        }
+    }
+}
+
+/// How a response body is read for usage.
+#[derive(Debug)]
+enum Mode {
+    /// Server-Sent Events: `data:` lines that mention usage are parsed as they complete.
+    Events { partial: Vec<u8>, skipping: bool },
+    /// A JSON body, kept (up to a limit) and parsed at the end.
+    Body {
+        buf: Vec<u8>,
+        limit: usize,
+        over: bool,
+    },
+}
+
+/// Reads usage from a response as its chunks pass by.
+#[derive(Debug)]
+pub struct UsageScanner {
+    mode: Mode,
+    seen: Reported,
+}
+
+impl UsageScanner {
+    /// A scanner for an event stream.
+    pub fn events() -> Self {
+        Self {
+            mode: Mode::Events {
+                partial: Vec::new(),
+                skipping: false,
+            },
+            seen: Reported::default(),
+        }
+    }
+
+    /// A scanner for a JSON body of at most `limit` bytes (a larger body reports nothing).
+    pub fn body(limit: usize) -> Self {
+        Self {
+            mode: Mode::Body {
+                buf: Vec::new(),
+                limit,
+                over: false,
+            },
+            seen: Reported::default(),
+        }
+    }
+
+    /// The scanner for a response with this `Content-Type`: events for `text/event-stream`,
+    /// a body scan of up to `body_limit` bytes for JSON, `None` for anything else.
+    pub fn for_content_type(content_type: Option<&[u8]>, body_limit: usize) -> Option<Self> {
+        let ct = content_type.unwrap_or(b"");
+        if ct.starts_with(b"text/event-stream") {
+            Some(Self::events())
+        } else if ct.is_empty() || memchr::memmem::find(ct, b"json").is_some() {
+            Some(Self::body(body_limit))
+        } else {
+            None
+        }
+    }
+
+    /// Takes the next chunk of the body.
+    pub fn feed(&mut self, chunk: &[u8]) {
+        match &mut self.mode {
+            Mode::Body { buf, limit, over } => {
+                if !*over {
+                    if buf.len() + chunk.len() > *limit {
+                        *over = true;
+                        *buf = Vec::new();
+                    } else {
+                        buf.extend_from_slice(chunk);
+                    }
+                }
+            }
+            Mode::Events { partial, skipping } => {
+                let mut rest = chunk;
+                while let Some(nl) = memchr::memchr(b'\n', rest) {
+                    let (line, tail) = rest.split_at(nl);
+                    rest = &tail[1..];
+                    if std::mem::take(skipping) {
+                        partial.clear();
+                        continue;
+                    }
+                    if partial.is_empty() {
+                        event_line(&mut self.seen, line);
+                    } else {
+                        partial.extend_from_slice(line);
+                        event_line(&mut self.seen, partial);
+                        partial.clear();
+                    }
+                }
+                if !*skipping && !rest.is_empty() {
+                    if partial.len() + rest.len() > MAX_LINE {
+                        partial.clear();
+                        *skipping = true;
+                    } else {
+                        partial.extend_from_slice(rest);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The usage reported, once the body ended (`None` when the response reported none).
+    pub fn finish(mut self) -> Option<TokenUsage> {
+        match &mut self.mode {
+            Mode::Body { buf, over, .. } => {
+                if !*over && let Ok(v) = serde_json::from_slice::<Value>(buf) {
+                    self.seen.absorb(&v);
+                }
+            }
+            Mode::Events { partial, skipping } => {
+                if !*skipping && !partial.is_empty() {
+                    let line = std::mem::take(partial);
+                    event_line(&mut self.seen, &line);
+                }
+            }
+        }
+        self.seen.usage()
+    }
+}
+
+/// One SSE line: a `data:` line that mentions usage is parsed; everything else is skipped
+/// without parsing.
+fn event_line(seen: &mut Reported, line: &[u8]) {
+    let Some(data) = line.strip_prefix(b"data:") else {
+        return;
+    };
+    if memchr::memmem::find(data, b"sage").is_none() {
+        return;
+    }
+    let data = data.trim_ascii();
+    if let Ok(v) = serde_json::from_slice::<Value>(data) {
+        seen.absorb(&v);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_events(text: &str, chunk: usize) -> Option<TokenUsage> {
+        let mut s = UsageScanner::events();
+        for c in text.as_bytes().chunks(chunk) {
+            s.feed(c);
+        }
+        s.finish()
+    }
+
+    fn usage(input: i64, output: i64, total: i64) -> Option<TokenUsage> {
+        Some(TokenUsage {
+            input,
+            output,
+            total,
+        })
+    }
+
+    #[test]
+    fn openai_body_and_final_stream_chunk() {
+        let mut s = UsageScanner::body(1 << 20);
+        s.feed(br#"{"id":"x","choices":[],"usage":{"prompt_tokens":12,"#);
+        s.feed(br#""completion_tokens":30,"total_tokens":42}}"#);
+        assert_eq!(s.finish(), usage(12, 30, 42));
+        let stream = "data: {\"choices\":[{\"delta\":{\"content\":\"hi\"}}]}\n\n\
+                      data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":7,\"total_tokens\":12}}\n\n\
+                      data: [DONE]\n\n";
+        for chunk in [1, 3, 17, 1000] {
+            assert_eq!(scan_events(stream, chunk), usage(5, 7, 12), "chunk {chunk}");
+        }
+    }
+
+    #[test]
+    fn responses_api_completed_event() {
+        let stream = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"a\"}\n\n\
+                      event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"r\",\"usage\":{\"input_tokens\":9,\"output_tokens\":4,\"total_tokens\":13}}}\n\n";
+        assert_eq!(scan_events(stream, 7), usage(9, 4, 13));
+    }
+
+    #[test]
+    fn anthropic_start_and_cumulative_deltas() {
+        let stream = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":20,\"cache_read_input_tokens\":5,\"output_tokens\":1}}}\n\n\
+                      event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"usage is not a field here\"}}\n\n\
+                      event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\n\n\
+                      event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":31}}\n\n";
+        assert_eq!(scan_events(stream, 5), usage(25, 31, 56));
+        let mut body = UsageScanner::body(1 << 20);
+        body.feed(br#"{"type":"message","usage":{"input_tokens":3,"output_tokens":4}}"#);
+        assert_eq!(body.finish(), usage(3, 4, 7));
+    }
+
+    #[test]
+    fn gemini_sse_array_and_body() {
+        let stream = "data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":8}}\r\n\r\n\
+                      data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":8,\"candidatesTokenCount\":10,\"thoughtsTokenCount\":2,\"totalTokenCount\":20}}\r\n\r\n";
+        assert_eq!(scan_events(stream, 4), usage(8, 12, 20));
+        let mut array = UsageScanner::body(1 << 20);
+        array.feed(b"[{\"usageMetadata\":{\"promptTokenCount\":1}},\r\n");
+        array.feed(b"{\"usageMetadata\":{\"promptTokenCount\":1,\"candidatesTokenCount\":2,\"totalTokenCount\":3}}]");
+        assert_eq!(array.finish(), usage(1, 2, 3));
+    }
+
+    #[test]
+    fn nothing_reported_oversized_body_and_overlong_line() {
+        assert_eq!(
+            scan_events("data: {\"choices\":[]}\n\ndata: [DONE]\n\n", 3),
+            None
+        );
+        let mut s = UsageScanner::body(10);
+        s.feed(br#"{"usage":{"prompt_tokens":1}}"#);
+        assert_eq!(s.finish(), None);
+        let long = format!("data: {{\"x\":\"{}\"}}\n", "a".repeat(MAX_LINE + 10));
+        let text =
+            format!("{long}data: {{\"usage\":{{\"prompt_tokens\":2,\"completion_tokens\":3}}}}\n");
+        assert_eq!(scan_events(&text, 4096), usage(2, 3, 5));
+    }
+
+    #[test]
+    fn content_type_picks_the_mode() {
+        assert!(
+            UsageScanner::for_content_type(Some(b"text/event-stream; charset=utf-8"), 1).is_some()
+        );
+        assert!(UsageScanner::for_content_type(Some(b"application/json"), 1).is_some());
+        assert!(UsageScanner::for_content_type(Some(b"image/png"), 1).is_none());
+    }
+}
