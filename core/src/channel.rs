@@ -39,6 +39,15 @@ pub const CLIENT_CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "x-api-key", 
 /// The `anthropic-version` sent when the client did not choose one.
 pub const ANTHROPIC_DEFAULT_VERSION: &str = "2023-06-01";
 
+/// What the gateway reads from a client request before forwarding it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    /// The client asked for a stream.
+    pub stream: bool,
+    /// The model the request names ("" when none).
+    pub model: String,
+}
+
 /// A channel name that is not one of the four.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid channel type {0:?}; supported types: openai, openai-response, anthropic, gemini")]
@@ -95,25 +104,46 @@ impl ChannelType {
         query: Option<&str>,
         body: &[u8],
     ) -> bool {
-        if self == ChannelType::Gemini && path.ends_with(":streamGenerateContent") {
-            return true;
+        self.inspect_request(path, accept, query, body).stream
+    }
+
+    /// Stream detection (see [`ChannelType::is_stream_request`]) and the model the request
+    /// names (GPT-Load's extractor: for Gemini the path segment after `models/` up to `:`,
+    /// else the body's `model`), with the body parsed once.
+    pub fn inspect_request(
+        self,
+        path: &str,
+        accept: Option<&str>,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> RequestFacts {
+        #[derive(serde::Deserialize)]
+        struct BodyFacts {
+            stream: Option<bool>,
+            model: Option<serde_json::Value>,
         }
-        if accept.is_some_and(|a| a.contains("text/event-stream")) {
-            return true;
+        let parsed = (body.first() == Some(&b'{'))
+            .then(|| serde_json::from_slice::<BodyFacts>(body).ok())
+            .flatten();
+        let gemini_model = (self == ChannelType::Gemini)
+            .then(|| {
+                let after = path.split_once("models/")?.1;
+                let name = after.split([':', '/']).next()?;
+                (!name.is_empty()).then(|| name.to_owned())
+            })
+            .flatten();
+        let stream = (self == ChannelType::Gemini && path.ends_with(":streamGenerateContent"))
+            || accept.is_some_and(|a| a.contains("text/event-stream"))
+            || query.is_some_and(|q| q.split('&').any(|kv| kv == "stream=true"))
+            || parsed.as_ref().is_some_and(|p| p.stream == Some(true));
+        RequestFacts {
+            stream,
+            model: gemini_model
+                .or_else(|| {
+                    parsed.and_then(|p| p.model.and_then(|m| m.as_str().map(str::to_owned)))
+                })
+                .unwrap_or_default(),
         }
-        if query.is_some_and(|q| q.split('&').any(|kv| kv == "stream=true")) {
-            return true;
-        }
-        if body.first() == Some(&b'{') {
-            #[derive(serde::Deserialize)]
-            struct StreamFlag {
-                stream: Option<bool>,
-            }
-            if let Ok(StreamFlag { stream: Some(true) }) = serde_json::from_slice(body) {
-                return true;
-            }
-        }
-        false
     }
 
     /// An error body shaped like this provider's own errors, so SDKs show it properly.
@@ -191,6 +221,28 @@ impl FromStr for ChannelType {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_model_from_gemini_path_or_body() {
+        let g = ChannelType::Gemini.inspect_request(
+            "v1beta/models/gemini-2.5-pro:streamGenerateContent",
+            None,
+            None,
+            br#"{"model":"ignored"}"#,
+        );
+        assert_eq!((g.stream, g.model.as_str()), (true, "gemini-2.5-pro"));
+        let o = ChannelType::OpenAi.inspect_request(
+            "v1/chat/completions",
+            None,
+            None,
+            br#"{"model":"gpt-4o","stream":false}"#,
+        );
+        assert_eq!((o.stream, o.model.as_str()), (false, "gpt-4o"));
+        assert_eq!(
+            ChannelType::Anthropic.inspect_request("v1/messages", None, None, b"not json"),
+            RequestFacts::default()
+        );
+    }
 
     #[test]
     fn names_round_trip_in_stable_order() {

@@ -73,6 +73,7 @@ const FIELDS: &[Field] = &[
         "33554432",
     ),
     field("admin.listen", "ADMIN_LISTEN", "127.0.0.1:3002"),
+    field("metrics.listen", "METRICS_LISTEN", "127.0.0.1:9464"),
     field("auth.auth_key", "AUTH_KEY", ""),
     field("auth.encryption_key", "ENCRYPTION_KEY", ""),
     field("database.dsn", "DATABASE_DSN", "./data/gateway.db"),
@@ -158,6 +159,8 @@ pub struct GatewayConfig {
     pub max_request_body_bytes: usize,
     /// Admin process address (loopback).
     pub admin_listen: SocketAddr,
+    /// The proxy's Prometheus listener (`None`: off).
+    pub metrics_listen: Option<SocketAddr>,
     /// Admin API key.
     pub auth_key: Secret<String>,
     /// Encryption key for keys at rest (None = plaintext).
@@ -476,6 +479,15 @@ impl Parser {
         let admin_listen: SocketAddr = self.string("admin.listen").parse().map_err(|_| {
             self.error("admin.listen", "expected an address such as 127.0.0.1:3002")
         })?;
+        let metrics_listen = match self.string("metrics.listen").trim() {
+            "" => None,
+            text => Some(text.parse::<SocketAddr>().map_err(|_| {
+                self.error(
+                    "metrics.listen",
+                    "expected an address such as 127.0.0.1:9464, or empty to turn metrics off",
+                )
+            })?),
+        };
         let auth_key = self.string("auth.auth_key");
         if auth_key.is_empty() {
             anyhow::bail!(
@@ -561,6 +573,7 @@ impl Parser {
                 1 << 30,
             )?,
             admin_listen,
+            metrics_listen,
             auth_key: Secret::new(auth_key),
             encryption_key: encryption_key.map(Secret::new),
             database_dsn: Secret::new(database_dsn),

@@ -98,7 +98,7 @@ const fn int(
 }
 
 /// Every dynamic setting, in GPT-Load's order.
-pub const CATALOGUE: [SettingDef; 23] = [
+pub const CATALOGUE: [SettingDef; 24] = [
     SettingDef {
         key: "app_url",
         name: "Project URL",
@@ -132,6 +132,15 @@ pub const CATALOGUE: [SettingDef; 23] = [
         "How often buffered request logs are written; 0 writes each one at once",
         SettingCategory::Basic,
         "1",
+        0,
+        false,
+    ),
+    int(
+        "request_body_log_max_bytes",
+        "Logged body limit (bytes)",
+        "Request bodies longer than this (at most 1048576) are cut in the log, with a marker saying how much was left out",
+        SettingCategory::Basic,
+        "65000",
         0,
         false,
     ),

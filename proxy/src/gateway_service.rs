@@ -30,6 +30,7 @@ use pingora::{Error, ErrorSource, ErrorType, Result};
 
 use gateway_core::client_credential::extract_token;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
+use gateway_core::token_usage::UsageScanner;
 
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::{redact_key_param, strip_key_param};
@@ -39,8 +40,10 @@ use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
 use crate::key_health_writer::HealthJournal;
 use crate::key_ring::{KeyFailure, PoolKey};
+use crate::metrics::{KeyEvent, Outcome, ProxyMetrics};
 use crate::model_list;
 use crate::request_context::{InflightGuard, RequestContext};
+use crate::request_log::{AttemptRecord, LogSink, RequestFields, RequestLogDraft};
 use crate::routing_snapshot::{GroupRuntime, SnapshotHandle};
 use crate::upstream_exchange::{
     AttemptTimeouts, ExchangeError, RelayLimits, UpstreamExchange, UpstreamResponse,
@@ -72,26 +75,40 @@ pub struct GatewayService {
     inflight: Arc<AtomicU32>,
     started: Instant,
     journal: HealthJournal,
+    observe: Observers,
+}
+
+/// Where the service reports what happened: metrics and the request-log pipeline.
+#[derive(Clone, Debug)]
+pub struct Observers {
+    /// Prometheus collectors.
+    pub metrics: Arc<ProxyMetrics>,
+    /// The request-log queue.
+    pub logs: LogSink,
+    /// Requests in flight (shared with the metrics listener).
+    pub inflight: Arc<AtomicU32>,
 }
 
 impl GatewayService {
     /// A service serving `snapshot`, forwarding non-proxy paths to `admin_addr`, noting key
-    /// health changes in `journal`.
+    /// health changes in `journal` and reporting to `observe`.
     pub fn new(
         snapshot: SnapshotHandle,
         exchange: UpstreamExchange,
         admin_addr: SocketAddr,
         limits: ProxyLimits,
         journal: HealthJournal,
+        observe: Observers,
     ) -> Self {
         Self {
             snapshot,
             exchange,
             admin_addr,
             limits,
-            inflight: Arc::default(),
+            inflight: Arc::clone(&observe.inflight),
             started: Instant::now(),
             journal,
+            observe,
         }
     }
 
@@ -122,11 +139,13 @@ impl GatewayService {
                 .await;
             }
         };
+        ctx.body_log_limit = snapshot.body_log_limit.min(MAX_BODY_LOG);
         drop(snapshot);
         let (channel, proxy_keys) = match &target {
             Target::Group(g) => (g.channel, &g.proxy_keys),
             Target::Aggregate(a) => (a.channel, &a.proxy_keys),
         };
+        ctx.called_group = Some((group_name.to_owned(), channel.as_str()));
         if let Target::Group(g) = &target {
             ctx.group = Some(Arc::clone(g));
         }
@@ -161,6 +180,7 @@ impl GatewayService {
             Target::Group(g) => g,
             Target::Aggregate(a) => match a.pick(now_ms()) {
                 Some(member) => {
+                    ctx.parent = Some((a.id, a.name.clone()));
                     ctx.group = Some(Arc::clone(&member));
                     member
                 }
@@ -220,7 +240,7 @@ impl GatewayService {
             .unwrap_or(u32::MAX)
             .saturating_add(1);
         let req = session.req_header();
-        let stream_request = group.channel.is_stream_request(
+        let facts = group.channel.inspect_request(
             rest,
             req.headers
                 .get(http::header::ACCEPT)
@@ -228,6 +248,7 @@ impl GatewayService {
             query,
             &body,
         );
+        let stream_request = facts.stream;
         let model_list = !group.rewrite.model_redirects.is_empty()
             && model_list::is_model_list_request(&req.method, rest);
         // The total time of a non-streaming request; a stream has only its idle timeout.
@@ -241,6 +262,27 @@ impl GatewayService {
             .client_addr()
             .and_then(|a| a.as_inet().map(|i| i.ip().to_string()))
             .unwrap_or_default();
+        let request_path = match query {
+            Some(q) => format!("{}?{q}", req.uri.path()),
+            None => req.uri.path().to_owned(),
+        };
+        let draft = RequestLogDraft::new(&RequestFields {
+            group: (group.id, &group.name),
+            parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
+            source_ip: &client_ip,
+            request_path: &request_path,
+            model: &facts.model,
+            user_agent: req
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            body: cfg
+                .enable_request_body_logging
+                .then(|| (&body[..], ctx.body_log_limit)),
+        });
+        ctx.log = Some(draft);
+        let model = facts.model.as_str();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
         let mut last_failure: Option<Failure> = None;
@@ -250,9 +292,10 @@ impl GatewayService {
                 break;
             };
             let Some(upstream) = group.upstreams.pick(now) else {
-                return respond_error(
+                return respond_gateway_error(
                     session,
-                    &GatewayError::NoUpstream(group.name.clone()),
+                    ctx,
+                    GatewayError::NoUpstream(group.name.clone()),
                     channel,
                 )
                 .await;
@@ -296,20 +339,44 @@ impl GatewayService {
             }
             // The client may hang up while the upstream thinks: then the attempt is abandoned
             // (its connection dropped, not pooled) and nobody is blamed.
+            let attempt_started = Instant::now();
+            let mut attempt = AttemptRecord {
+                key: Some((key.value.expose().as_str(), key.hash.as_str())),
+                upstream: &upstream.url,
+                status: 0,
+                ok: false,
+                error: "",
+                duration: Duration::ZERO,
+                ttfb: Duration::ZERO,
+                stream: stream_request,
+                usage: None,
+            };
             let sent = tokio::select! {
                 biased;
                 sent = self.exchange.send(upstream, &request, &body, timeouts) => sent,
                 _ = session.as_downstream_mut().read_body_or_idle(true) => {
                     client_closed(session, group, "waiting for the upstream");
+                    attempt.status = 499;
+                    attempt.error = "client closed the request while waiting for the upstream";
+                    attempt.duration = attempt_started.elapsed();
+                    self.note_attempt(ctx, group, model, &attempt);
+                    ctx.outcome = Some(Outcome::ClientClosed);
                     return Ok(());
                 }
             };
+            attempt.ttfb = attempt_started.elapsed();
             let resp = match sent {
                 Ok(resp) => resp,
                 Err(e) => {
                     let reason = redact(&e.to_string(), key.value.expose());
                     tracing::warn!(group = %group.name, upstream = %upstream.host, attempt = ctx.attempts, "upstream attempt failed: {reason}");
                     self.blame(group, &key, upstream, Fault::Upstream, now);
+                    attempt.status = if matches!(e, ExchangeError::Timeout) { 504 } else { 502 };
+                    let error = format!("upstream {}: {reason}", upstream.host);
+                    attempt.error = &error;
+                    attempt.duration = attempt.ttfb;
+                    attempt.ttfb = Duration::ZERO;
+                    self.note_attempt(ctx, group, model, &attempt);
                     last_failure = Some(Failure::Gateway(match e {
                         ExchangeError::Timeout => GatewayError::UpstreamTimeout {
                             host: upstream.host.clone(),
@@ -325,14 +392,25 @@ impl GatewayService {
                 }
             };
             let status = resp.status();
+            attempt.status = status;
             if status < 400 {
                 self.blame(group, &key, upstream, Fault::None, now);
                 if model_list && (200..300).contains(&status) {
-                    return self
+                    let answered = self
                         .respond_model_list(session, resp, group, query, header_wait)
                         .await;
+                    attempt.ok = answered.is_ok();
+                    attempt.duration = attempt_started.elapsed();
+                    self.note_attempt(ctx, group, model, &attempt);
+                    ctx.outcome = Some(if attempt.ok {
+                        Outcome::Success
+                    } else {
+                        Outcome::Interrupted
+                    });
+                    return answered;
                 }
                 let streaming = stream_request || is_event_stream(&resp);
+                attempt.stream = streaming;
                 let limits = RelayLimits {
                     idle: if streaming {
                         secs(cfg.stream_idle_timeout)
@@ -341,17 +419,46 @@ impl GatewayService {
                     },
                     deadline: if streaming { None } else { deadline },
                 };
-                return match self.exchange.relay(session, resp, limits).await {
+                let mut usage = UsageScanner::for_content_type(
+                    resp.header()
+                        .and_then(|h| h.headers.get(http::header::CONTENT_TYPE))
+                        .map(http::HeaderValue::as_bytes),
+                    USAGE_BODY_LIMIT,
+                );
+                let relayed = {
+                    let _streaming = streaming.then(|| self.observe.metrics.streaming());
+                    self.exchange
+                        .relay(session, resp, limits, usage.as_mut())
+                        .await
+                };
+                attempt.usage = usage.and_then(UsageScanner::finish);
+                attempt.duration = attempt_started.elapsed();
+                let (outcome, result, error) = match relayed {
                     Err(e) if e.esource() == &ErrorSource::Downstream => {
                         client_closed(session, group, "while the response streamed");
-                        Ok(())
+                        attempt.status = 499;
+                        (
+                            Outcome::ClientClosed,
+                            Ok(()),
+                            "client closed the request while the response streamed".to_owned(),
+                        )
                     }
                     Err(e) => {
-                        tracing::warn!(group = %group.name, upstream = %upstream.host, "upstream response ended early: {}", redact(&e.to_string(), key.value.expose()));
-                        Err(e)
+                        let reason = redact(&e.to_string(), key.value.expose());
+                        tracing::warn!(group = %group.name, upstream = %upstream.host, "upstream response ended early: {reason}");
+                        (
+                            Outcome::Interrupted,
+                            Err(e),
+                            format!("upstream response ended early: {reason}"),
+                        )
                     }
-                    Ok(()) => Ok(()),
+                    Ok(()) => (Outcome::Success, Ok(()), String::new()),
                 };
+                attempt.ok = outcome == Outcome::Success;
+                attempt.error = &error;
+                self.note_attempt(ctx, group, model, &attempt);
+                ctx.outcome = Some(outcome);
+                return result;
             }
             let Some(upstream_header) = resp.header().cloned() else {
                 continue;
@@ -365,17 +472,32 @@ impl GatewayService {
             });
             tracing::debug!(group = %group.name, status, attempt = ctx.attempts, fault = ?verdict.fault, retry = verdict.retry, "upstream answered an error");
             self.blame(group, &key, upstream, verdict.fault, now);
+            let body = redact_body(&error_body, key.value.expose());
+            let error = format!(
+                "upstream answered {status}: {}",
+                String::from_utf8_lossy(&body[..body.len().min(ERROR_EXCERPT)])
+            );
+            attempt.error = &error;
+            attempt.duration = attempt_started.elapsed();
+            self.note_attempt(ctx, group, model, &attempt);
             let failure = Failure::Upstream {
                 header: Box::new(upstream_header),
-                body: redact_body(&error_body, key.value.expose()),
+                body,
             };
             if !verdict.retry {
+                ctx.outcome = Some(Outcome::UpstreamError);
                 return respond_failure(session, failure, channel).await;
             }
             last_failure = Some(failure);
         }
         match last_failure {
-            Some(failure) => respond_failure(session, failure, channel).await,
+            Some(failure) => {
+                ctx.outcome = Some(match failure {
+                    Failure::Upstream { .. } => Outcome::UpstreamError,
+                    Failure::Gateway(_) => Outcome::GatewayError,
+                });
+                respond_failure(session, failure, channel).await
+            }
             None => {
                 let error = match group.keys.all_cooling_until(now_ms()) {
                     Some(until) => GatewayError::AllKeysCooling {
@@ -384,8 +506,32 @@ impl GatewayService {
                     },
                     None => GatewayError::NoActiveKeys(group.name.clone()),
                 };
-                respond_error(session, &error, channel).await
+                respond_gateway_error(session, ctx, error, channel).await
             }
+        }
+    }
+
+    /// Counts one attempt in the metrics and adds its request-log record.
+    fn note_attempt(
+        &self,
+        ctx: &mut RequestContext,
+        group: &GroupRuntime,
+        model: &str,
+        attempt: &AttemptRecord<'_>,
+    ) {
+        let m = &self.observe.metrics;
+        m.attempt(
+            &group.name,
+            attempt.ok,
+            ctx.attempts > 1,
+            (!attempt.ttfb.is_zero()).then(|| attempt.ttfb.as_secs_f64()),
+            attempt.duration.as_secs_f64(),
+        );
+        if let Some(u) = attempt.usage {
+            m.tokens(&group.name, model, u.input, u.output);
+        }
+        if let Some(log) = ctx.log.as_mut() {
+            log.attempt(attempt);
         }
     }
 
@@ -408,6 +554,9 @@ impl GatewayService {
                 match key.health.record_failure(threshold) {
                     KeyFailure::Blacklisted(n) => {
                         tracing::warn!(group = %group.name, key_id = key.id, "key marked invalid after {n} consecutive failures; out of rotation until validated or restored");
+                        self.observe
+                            .metrics
+                            .key_event(&group.name, KeyEvent::Blacklisted);
                         true
                     }
                     KeyFailure::Counted(_) => true,
@@ -418,16 +567,30 @@ impl GatewayService {
                 let first = key.health.mark_invalid();
                 if first {
                     tracing::warn!(group = %group.name, key_id = key.id, "key has no quota or credit left; out of rotation until validated or restored");
+                    self.observe
+                        .metrics
+                        .key_event(&group.name, KeyEvent::Blacklisted);
                 }
                 first
             }
-            Fault::KeyExhausted => key
-                .health
-                .cool_until(now.saturating_add(duration_ms(secs(cfg.key_cooldown_seconds)))),
+            Fault::KeyExhausted => {
+                let cooled = key
+                    .health
+                    .cool_until(now.saturating_add(duration_ms(secs(cfg.key_cooldown_seconds))));
+                if cooled {
+                    self.observe
+                        .metrics
+                        .key_event(&group.name, KeyEvent::Cooling);
+                }
+                cooled
+            }
             Fault::KeyCooling { until_ms } => {
                 let extended = key.health.cool_until(until_ms);
                 if extended {
                     tracing::info!(group = %group.name, key_id = key.id, "key rate limited; cooling for {} s", until_ms.saturating_sub(now).div_ceil(1000));
+                    self.observe
+                        .metrics
+                        .key_event(&group.name, KeyEvent::Cooling);
                 }
                 extended
             }
@@ -439,6 +602,7 @@ impl GatewayService {
                 };
                 if let Some(period) = upstream.health.record_failure(policy, now) {
                     tracing::warn!(group = %group.name, upstream = %upstream.url, "upstream ejected for {} s after consecutive failures", period / 1000);
+                    self.observe.metrics.ejection(&group.name);
                 }
                 false
             }
@@ -537,6 +701,20 @@ impl ProxyHttp for GatewayService {
                 .await?;
                 Ok(true)
             }
+            Route::Metrics => {
+                let body = serde_json::json!({
+                    "code": "NOT_FOUND",
+                    "message": "metrics are not served on the public port; scrape METRICS_LISTEN (proxy) or ADMIN_LISTEN/metrics (admin)",
+                });
+                respond_raw(
+                    session,
+                    404,
+                    Some(http::HeaderValue::from_static("application/json")),
+                    Bytes::from(body.to_string()),
+                )
+                .await?;
+                Ok(true)
+            }
             Route::Admin => {
                 ctx.forward_to_admin = true;
                 Ok(false)
@@ -614,6 +792,33 @@ impl ProxyHttp for GatewayService {
         }
     }
 
+    /// Counts the request and hands its attempts' records to the request-log queue.
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestContext) {
+        let Some((group, channel)) = ctx.called_group.take() else {
+            return;
+        };
+        let written = session.response_written().map_or(0, |h| h.status.as_u16());
+        let outcome = ctx.outcome.unwrap_or(if written == 0 {
+            Outcome::ClientClosed
+        } else {
+            Outcome::GatewayError
+        });
+        let status = if outcome == Outcome::ClientClosed {
+            499
+        } else {
+            written
+        };
+        self.observe
+            .metrics
+            .request(&group, channel, status, outcome);
+        if let Some(draft) = ctx.log.take() {
+            let error = ctx.gateway_error.take().unwrap_or_default();
+            for record in draft.finish(status, &error) {
+                self.observe.logs.record(record);
+            }
+        }
+    }
+
     async fn upstream_peer(
         &self,
         _session: &mut Session,
@@ -652,6 +857,28 @@ enum Failure {
 
 /// Largest model list read for rewriting.
 const MODEL_LIST_LIMIT: usize = 8 << 20;
+
+/// Largest JSON response body kept to read its token usage (streams are scanned, not kept).
+const USAGE_BODY_LIMIT: usize = 4 << 20;
+
+/// Upper bound of `request_body_log_max_bytes`.
+const MAX_BODY_LOG: usize = 1 << 20;
+
+/// Bytes of an upstream error body quoted in the request log.
+const ERROR_EXCERPT: usize = 1_000;
+
+/// Answers one of our own errors from inside the attempt loop, noting it for the request log.
+async fn respond_gateway_error(
+    session: &mut Session,
+    ctx: &mut RequestContext,
+    error: GatewayError,
+    channel: Option<gateway_core::ChannelType>,
+) -> Result<()> {
+    ctx.outcome = Some(Outcome::GatewayError);
+    let answered = respond_error(session, &error, channel).await;
+    ctx.gateway_error = Some(error.to_string());
+    answered
+}
 
 /// Logs a request whose client went away (status 499, as nginx counts it) and makes sure the
 /// connection is not reused. Nothing is charged to the key or the upstream.

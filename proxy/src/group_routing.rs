@@ -6,6 +6,9 @@
 pub enum Route<'a> {
     /// `GET /health`.
     Health,
+    /// `/metrics`: not served on the public port (the proxy's metrics have their own listener,
+    /// the admin process's stay on its loopback address).
+    Metrics,
     /// `/proxy/{group}/{rest}`; `rest` keeps its leading `/` (may be empty).
     Proxy {
         /// Group name.
@@ -21,6 +24,9 @@ pub enum Route<'a> {
 pub fn route(path: &str) -> Route<'_> {
     if path == "/health" {
         return Route::Health;
+    }
+    if path == "/metrics" {
+        return Route::Metrics;
     }
     match path.strip_prefix("/proxy/") {
         Some(tail) => {
@@ -44,6 +50,7 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route("/health"), Route::Health);
+        assert_eq!(route("/metrics"), Route::Metrics);
         assert_eq!(
             route("/proxy/g1/v1/chat/completions"),
             Route::Proxy {

@@ -175,6 +175,7 @@ mod tests {
         let key = Arc::new(PoolKey {
             id: 1,
             value: Secret::new("sk-upstream/+1".into()),
+            hash: String::new(),
             health: Arc::default(),
         });
         UpstreamRequest {

@@ -164,6 +164,8 @@ pub struct PoolKey {
     pub id: i64,
     /// The plaintext key, exposed only when it is injected into the upstream request.
     pub value: Secret<String>,
+    /// The key's lookup hash (as stored; names the key in request logs).
+    pub hash: String,
     /// Shared runtime health.
     pub health: Arc<KeyHealth>,
 }
@@ -260,6 +262,7 @@ mod tests {
                     Arc::new(PoolKey {
                         id,
                         value: Secret::new(format!("k{id}")),
+                        hash: String::new(),
                         health: Arc::default(),
                     })
                 })

@@ -7,11 +7,13 @@
 //! `client_auth`, `key_ring`, `upstream_selection`, `header_rewrite`, `request_rewrite`,
 //! `upstream_exchange` and `model_list`; the key policy itself (who is at fault) is
 //! `gateway_core::key_policy`; `routing_snapshot` holds the immutable routing table and its
-//! refresher; `key_health_writer` saves key health in batches; `error` the errors we answer
-//! ourselves; `server` wires the Pingora server from the static configuration.
+//! refresher; `key_health_writer` saves key health in batches; `request_log` records every
+//! attempt and writes the records in batches; `metrics` counts what happens and serves
+//! `/metrics`; `error` the errors we answer ourselves; `server` wires the Pingora server from
+//! the static configuration.
 //!
-//! Must not touch the database on the request path: only the snapshot refresher and the health
-//! writer do, in the background.
+//! Must not touch the database on the request path: only the snapshot refresher, the health
+//! writer and the request-log writer do, in the background.
 
 pub mod aggregate_routing;
 pub mod client_auth;
@@ -23,8 +25,10 @@ pub mod group_routing;
 pub mod header_rewrite;
 pub mod key_health_writer;
 pub mod key_ring;
+pub mod metrics;
 pub mod model_list;
 pub mod request_context;
+pub mod request_log;
 pub mod request_rewrite;
 pub mod routing_snapshot;
 pub mod server;

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use crate::metrics::Outcome;
+use crate::request_log::RequestLogDraft;
 use crate::routing_snapshot::GroupRuntime;
 
 /// Per-request state.
@@ -22,6 +24,18 @@ pub struct RequestContext {
     pub tried_keys: Vec<i64>,
     /// Upstream attempts made.
     pub attempts: u32,
+    /// The group the client named and its channel, once known (metric labels).
+    pub called_group: Option<(String, &'static str)>,
+    /// The aggregate the client called, when it was one: `(id, name)`.
+    pub parent: Option<(i64, String)>,
+    /// `request_body_log_max_bytes` of the snapshot this request uses.
+    pub body_log_limit: usize,
+    /// The request-log records of this request's attempts.
+    pub log: Option<RequestLogDraft>,
+    /// How the request ended (a gateway error when nothing else was noted).
+    pub outcome: Option<Outcome>,
+    /// The error the gateway answered itself, for the log record of a request without attempts.
+    pub gateway_error: Option<String>,
 }
 
 impl Default for RequestContext {
@@ -33,6 +47,12 @@ impl Default for RequestContext {
             group: None,
             tried_keys: Vec::new(),
             attempts: 0,
+            called_group: None,
+            parent: None,
+            body_log_limit: 0,
+            log: None,
+            outcome: None,
+            gateway_error: None,
         }
     }
 }

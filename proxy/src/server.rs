@@ -11,7 +11,13 @@ use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
 
-use crate::gateway_service::{GatewayService, ProxyLimits};
+use std::sync::Arc;
+
+use pingora::services::listening::Service;
+
+use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
+use crate::metrics::{MetricsApp, ProxyMetrics};
+use crate::request_log::{LogSink, RequestLogWriter};
 use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::routing_snapshot::{SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
@@ -51,6 +57,23 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         &server.configuration,
     )));
     let (journal, journal_rx) = HealthJournal::new();
+    let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
+    let (logs, logs_rx) = LogSink::new(Arc::clone(&metrics));
+    let observe = Observers {
+        metrics: Arc::clone(&metrics),
+        logs,
+        inflight: Arc::default(),
+    };
+    if let Some(addr) = config.metrics_listen {
+        let app = MetricsApp::new(
+            Arc::clone(&metrics),
+            snapshot.clone(),
+            Arc::clone(&observe.inflight),
+        );
+        let mut listener = Service::new("metrics".to_owned(), app);
+        listener.add_tcp(&addr.to_string());
+        server.add_service(listener);
+    }
     let service = GatewayService::new(
         snapshot.clone(),
         UpstreamExchange::new(connector),
@@ -63,12 +86,15 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             idle_timeout: config.idle_timeout,
         },
         journal,
+        observe,
     );
     let mut proxy = http_proxy_service(&server.configuration, service);
     proxy.add_tcp(&config.public_listen());
     server.add_service(proxy);
     let writer = KeyHealthWriter::new(db.clone(), journal_rx, KEY_HEALTH_WRITE_INTERVAL);
     server.add_service(background_service("key health writer", writer));
+    let log_writer = RequestLogWriter::new(db.clone(), logs_rx, snapshot.clone(), metrics);
+    server.add_service(background_service("request log writer", log_writer));
     let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
     server.add_service(background_service("routing snapshot refresher", refresher));
     Ok(server)

@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use gateway_core::token_usage::UsageScanner;
 use bytes::{Bytes, BytesMut};
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
@@ -198,18 +199,20 @@ impl UpstreamExchange {
     /// client going away. The connection returns to the pool when the body was read to its end.
     ///
     /// An error after the header went out means the client sees a truncated stream, on purpose.
+    /// Each chunk is also shown to `usage` (token usage is read as the body passes).
     pub async fn relay(
         &self,
         client: &mut Session,
         resp: UpstreamResponse,
         limits: RelayLimits,
+        usage: Option<&mut UsageScanner>,
     ) -> Result<()> {
         match limits.deadline {
-            None => self.relay_body(client, resp, limits.idle).await,
+            None => self.relay_body(client, resp, limits.idle, usage).await,
             Some(deadline) => {
                 match tokio::time::timeout_at(
                     deadline.into(),
-                    self.relay_body(client, resp, limits.idle),
+                    self.relay_body(client, resp, limits.idle, usage),
                 )
                 .await
                 {
@@ -229,6 +232,7 @@ impl UpstreamExchange {
         client: &mut Session,
         mut resp: UpstreamResponse,
         idle: Duration,
+        mut usage: Option<&mut UsageScanner>,
     ) -> Result<()> {
         resp.session.set_read_timeout(Some(idle));
         let Some(upstream_header) = resp.session.response_header() else {
@@ -248,7 +252,12 @@ impl UpstreamExchange {
             tokio::select! {
                 biased;
                 chunk = resp.session.read_response_body() => match chunk {
-                    Ok(Some(data)) => client.write_response_body(Some(data), false).await?,
+                    Ok(Some(data)) => {
+                        if let Some(u) = usage.as_deref_mut() {
+                            u.feed(&data);
+                        }
+                        client.write_response_body(Some(data), false).await?;
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         resp.session.shutdown().await;

@@ -179,6 +179,8 @@ pub struct KeyRow {
     pub group_id: i64,
     /// Stored value.
     pub key_value: String,
+    /// Lookup hash of the key (carried into request logs).
+    pub key_hash: String,
     /// `active` or `cooling`.
     pub status: String,
     /// Consecutive failures charged to the key.
@@ -192,6 +194,7 @@ const KEY_ROW_COLUMNS: (
     api_keys::id,
     api_keys::group_id,
     api_keys::key_value,
+    api_keys::key_hash,
     api_keys::status,
     api_keys::failure_count,
     api_keys::cooldown_until,
@@ -199,6 +202,7 @@ const KEY_ROW_COLUMNS: (
     api_keys::id,
     api_keys::group_id,
     api_keys::key_value,
+    api_keys::key_hash,
     api_keys::status,
     api_keys::failure_count,
     api_keys::cooldown_until,

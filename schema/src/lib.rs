@@ -48,6 +48,21 @@ impl DbError {
         )
     }
 
+    /// True when the database could not be reached (the same write may succeed later), as
+    /// opposed to a write it rejected.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let m = info.message().to_ascii_lowercase();
+                m.contains("connection") || m.contains("locked") || m.contains("busy")
+            }
+            _ => false,
+        }
+    }
+
     /// True when the row was not found.
     pub fn is_not_found(&self) -> bool {
         matches!(self, DbError::Query(diesel::result::Error::NotFound))

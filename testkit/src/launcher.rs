@@ -69,8 +69,11 @@ impl GatewayProcess {
         let log_path = dir.path().join(format!("{name}.log"));
         let log =
             File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        // Several gateways run side by side in tests: the proxy's metrics listener (a fixed
+        // default port) is off unless a test asks for it.
         let child = Command::new(&path)
             .args(args)
+            .env("METRICS_LISTEN", "")
             .envs(env.iter().copied())
             .current_dir(dir.path())
             .stdin(Stdio::null())

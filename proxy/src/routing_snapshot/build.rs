@@ -75,10 +75,13 @@ pub async fn build(
     } else {
         build_aggregates(aggregate_rows, &out, &db.all_sub_groups().await?, &settings)
     };
+    let minutes = u64::try_from(settings.int("request_log_write_interval_minutes")).unwrap_or(0);
     Ok(RoutingSnapshot {
         revision,
         groups: out,
         aggregates,
+        log_write_interval: std::time::Duration::from_secs(minutes * 60),
+        body_log_limit: usize::try_from(settings.int("request_body_log_max_bytes")).unwrap_or(0),
     })
 }
 
@@ -175,6 +178,7 @@ fn build_group(
                 Arc::new(PoolKey {
                     id: k.id,
                     value: Secret::new(k.key_value),
+                    hash: k.key_hash,
                     health: h,
                 })
             })

@@ -30,6 +30,10 @@ pub struct RoutingSnapshot {
     pub groups: HashMap<String, Arc<GroupRuntime>>,
     /// Aggregate groups by name.
     pub aggregates: HashMap<String, Arc<AggregateRuntime>>,
+    /// `request_log_write_interval_minutes` (zero: write request logs as they come).
+    pub log_write_interval: std::time::Duration,
+    /// `request_body_log_max_bytes`: where logged request bodies are cut.
+    pub body_log_limit: usize,
 }
 
 /// Everything the data plane knows about one group.

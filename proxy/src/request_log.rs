@@ -1,0 +1,459 @@
+//! The data plane's request-log pipeline (design §7, reference §1.15/§6.2): the request path
+//! builds one `RequestLog` record per upstream attempt (`RequestLogDraft`) and hands the
+//! records to a bounded queue (`LogSink::record`, never blocking); the `RequestLogWriter`
+//! background service writes them in batches with the counters they move (key usage, hourly
+//! statistics, token usage), one transaction per batch.
+//!
+//! * A batch is written when [`BATCH_SIZE`] records are waiting or when the
+//!   `request_log_write_interval_minutes` setting's interval has passed since the last write
+//!   (0: as soon as records arrive).
+//! * While the database is down, records wait in the writer's buffer (at most [`MAX_BUFFERED`])
+//!   and the queue ([`QUEUE_CAPACITY`]); beyond that new records are dropped, counted in
+//!   `gateway_request_log_dropped_total` and reported in the log. The request path never waits.
+//! * On a graceful stop everything received is written; records of requests still finishing
+//!   during the grace period are written every 100 ms until the process ends.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use gateway_core::token_usage::TokenUsage;
+use gateway_schema::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
+use gateway_schema::{Database, LogBatch};
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::metrics::ProxyMetrics;
+use crate::routing_snapshot::SnapshotHandle;
+
+/// Records written per transaction.
+pub const BATCH_SIZE: usize = 1_000;
+
+/// Records the writer holds while the database cannot take them.
+pub const MAX_BUFFERED: usize = 50_000;
+
+/// Records waiting between the request path and the writer.
+pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// Longest `request_path` / `upstream_addr` stored (GPT-Load's column size).
+const MAX_PATH: usize = 500;
+
+/// Longest `user_agent` stored.
+const MAX_USER_AGENT: usize = 512;
+
+/// Longest `error_message` stored.
+const MAX_ERROR: usize = 2_000;
+
+/// Failed writes of the same batch, for a reason other than the database being unreachable,
+/// before the batch is given up (so one bad record cannot stop all logging).
+const MAX_BATCH_FAILURES: u32 = 3;
+
+/// The request path's side of the pipeline. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct LogSink {
+    tx: mpsc::Sender<RequestLog>,
+    metrics: Arc<ProxyMetrics>,
+    last_drop_warning: Arc<AtomicU64>,
+}
+
+impl LogSink {
+    /// A sink and the receiving end for its writer.
+    pub fn new(metrics: Arc<ProxyMetrics>) -> (Self, mpsc::Receiver<RequestLog>) {
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let sink = Self {
+            tx,
+            metrics,
+            last_drop_warning: Arc::default(),
+        };
+        (sink, rx)
+    }
+
+    /// Queues a record; when the queue is full it is dropped and counted.
+    pub fn record(&self, record: RequestLog) {
+        if self.tx.try_send(record).is_err() {
+            self.metrics.log_dropped.inc();
+            let now = crate::clock::now_ms();
+            let last = self.last_drop_warning.load(Ordering::Relaxed);
+            if now.saturating_sub(last) >= 10_000
+                && self
+                    .last_drop_warning
+                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(
+                    dropped_total = self.metrics.log_dropped.get(),
+                    "request-log buffer full (database slow or unreachable): records are being dropped"
+                );
+            }
+        } else {
+            self.metrics.log_queue.inc();
+        }
+    }
+}
+
+/// What one request contributes to every record of its attempts.
+#[derive(Debug)]
+pub struct RequestLogDraft {
+    template: RequestLog,
+    attempts: Vec<RequestLog>,
+}
+
+/// One attempt as the request path saw it.
+#[derive(Debug)]
+pub struct AttemptRecord<'a> {
+    /// Key id's stored value and hash (empty when no key was used).
+    pub key: Option<(&'a str, &'a str)>,
+    /// The upstream URL.
+    pub upstream: &'a str,
+    /// Status the attempt ended with.
+    pub status: u16,
+    /// Whether it succeeded.
+    pub ok: bool,
+    /// Why it failed (already redacted).
+    pub error: &'a str,
+    /// Time of the whole attempt.
+    pub duration: Duration,
+    /// Time to the response header (zero when there was none).
+    pub ttfb: Duration,
+    /// Whether the response was a stream.
+    pub stream: bool,
+    /// Tokens reported.
+    pub usage: Option<TokenUsage>,
+}
+
+/// The fields a request shares across its attempts.
+#[derive(Debug)]
+pub struct RequestFields<'a> {
+    /// Serving group `(id, name)`.
+    pub group: (i64, &'a str),
+    /// Aggregate the client called, if any.
+    pub parent: Option<(i64, &'a str)>,
+    /// Client address.
+    pub source_ip: &'a str,
+    /// Path and query as the client sent them, `key` removed.
+    pub request_path: &'a str,
+    /// Model named by the request.
+    pub model: &'a str,
+    /// Client user agent.
+    pub user_agent: &'a str,
+    /// The body to keep (`enable_request_body_logging`) and the limit it is cut at.
+    pub body: Option<(&'a [u8], usize)>,
+}
+
+impl RequestLogDraft {
+    /// A draft for a request with these shared fields.
+    pub fn new(f: &RequestFields<'_>) -> Self {
+        let (parent_id, parent_name) = f.parent.unwrap_or((0, ""));
+        Self {
+            template: RequestLog {
+                id: String::new(),
+                timestamp: Utc::now().naive_utc(),
+                group_id: f.group.0,
+                group_name: f.group.1.to_owned(),
+                parent_group_id: parent_id,
+                parent_group_name: parent_name.to_owned(),
+                key_value: String::new(),
+                key_hash: String::new(),
+                model: truncate(f.model, 255),
+                is_success: false,
+                source_ip: truncate(f.source_ip, 64),
+                status_code: 0,
+                request_path: truncate(f.request_path, MAX_PATH),
+                duration: 0,
+                error_message: String::new(),
+                user_agent: truncate(f.user_agent, MAX_USER_AGENT),
+                request_type: REQUEST_TYPE_FINAL.to_owned(),
+                upstream_addr: String::new(),
+                is_stream: false,
+                request_body: f
+                    .body
+                    .map(|(b, limit)| body_text(b, limit))
+                    .unwrap_or_default(),
+                retry_index: 0,
+                ttfb_ms: 0,
+                input_tokens: 0,
+                output_tokens: 0,
+                total_tokens: 0,
+            },
+            attempts: Vec::with_capacity(1),
+        }
+    }
+
+    /// Adds the record of one attempt.
+    pub fn attempt(&mut self, a: &AttemptRecord<'_>) {
+        let mut r = self.template.clone();
+        r.id = uuid::Uuid::new_v4().to_string();
+        r.timestamp = Utc::now().naive_utc();
+        if let Some((value, hash)) = a.key {
+            value.clone_into(&mut r.key_value);
+            hash.clone_into(&mut r.key_hash);
+        }
+        r.upstream_addr = truncate(a.upstream, MAX_PATH);
+        r.status_code = i32::from(a.status);
+        r.is_success = a.ok;
+        r.error_message = truncate(a.error, MAX_ERROR);
+        r.duration = millis(a.duration);
+        r.ttfb_ms = millis(a.ttfb);
+        r.is_stream = a.stream;
+        r.retry_index = i32::try_from(self.attempts.len()).unwrap_or(i32::MAX);
+        if let Some(u) = a.usage {
+            r.input_tokens = u.input;
+            r.output_tokens = u.output;
+            r.total_tokens = u.total;
+        }
+        self.attempts.push(r);
+    }
+
+    /// Attempts recorded so far.
+    pub fn attempts(&self) -> &[RequestLog] {
+        &self.attempts
+    }
+
+    /// The records, every attempt but the last marked `retry`. A request answered without
+    /// any attempt (no usable key, …) gets one record with `status` and no key.
+    pub fn finish(mut self, status: u16, error: &str) -> Vec<RequestLog> {
+        if self.attempts.is_empty() {
+            self.attempt(&AttemptRecord {
+                key: None,
+                upstream: "",
+                status,
+                ok: false,
+                error,
+                duration: Duration::ZERO,
+                ttfb: Duration::ZERO,
+                stream: false,
+                usage: None,
+            });
+        }
+        let last = self.attempts.len() - 1;
+        for r in &mut self.attempts[..last] {
+            REQUEST_TYPE_RETRY.clone_into(&mut r.request_type);
+        }
+        self.attempts
+    }
+}
+
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// At most `max` bytes of `s`, cut at a character boundary.
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_owned()
+}
+
+/// The logged form of a request body: text (invalid UTF-8 replaced), cut at `limit` bytes with
+/// a marker that says how much was left out.
+fn body_text(body: &[u8], limit: usize) -> String {
+    if body.len() <= limit {
+        return String::from_utf8_lossy(body).into_owned();
+    }
+    let mut end = limit;
+    // Do not cut a UTF-8 sequence (continuation bytes are 0b10xxxxxx).
+    while end > 0 && end < body.len() && (body[end] & 0xC0) == 0x80 {
+        end -= 1;
+    }
+    format!(
+        "{}…[truncated {} of {} bytes]",
+        String::from_utf8_lossy(&body[..end]),
+        body.len() - end,
+        body.len()
+    )
+}
+
+/// The background service writing queued records.
+pub struct RequestLogWriter {
+    db: Database,
+    rx: Mutex<mpsc::Receiver<RequestLog>>,
+    snapshot: SnapshotHandle,
+    metrics: Arc<ProxyMetrics>,
+}
+
+impl RequestLogWriter {
+    /// A writer of what `sink`'s receiver delivers, at the interval the snapshot's settings give.
+    pub fn new(
+        db: Database,
+        rx: mpsc::Receiver<RequestLog>,
+        snapshot: SnapshotHandle,
+        metrics: Arc<ProxyMetrics>,
+    ) -> Self {
+        Self {
+            db,
+            rx: Mutex::new(rx),
+            snapshot,
+            metrics,
+        }
+    }
+}
+
+/// What the writer holds between writes.
+struct Buffer<'a> {
+    writer: &'a RequestLogWriter,
+    records: Vec<RequestLog>,
+    /// Consecutive failures of the head batch not explained by an unreachable database.
+    batch_failures: u32,
+    /// Whether the database is failing (logged once per outage).
+    failing: bool,
+}
+
+impl Buffer<'_> {
+    /// Writes everything buffered, a batch per transaction. Returns false when a write failed
+    /// (the rest stays buffered).
+    async fn flush(&mut self) -> bool {
+        while !self.records.is_empty() {
+            let n = self.records.len().min(BATCH_SIZE);
+            let batch = LogBatch::new(self.records[..n].to_vec());
+            match self.writer.db.write_request_logs(&batch).await {
+                Ok(()) => {
+                    self.records.drain(..n);
+                    self.batch_failures = 0;
+                    self.writer.metrics.log_written.inc_by(n as u64);
+                    self.writer.metrics.log_queue.sub(n as i64);
+                    if std::mem::take(&mut self.failing) {
+                        tracing::info!("database reachable again; request logs written");
+                    }
+                }
+                Err(e) => {
+                    self.writer.metrics.log_write_failures.inc();
+                    if !e.is_unavailable() {
+                        self.batch_failures += 1;
+                        if self.batch_failures >= MAX_BATCH_FAILURES {
+                            tracing::error!(
+                                records = n,
+                                "request-log batch rejected by the database {MAX_BATCH_FAILURES} times, dropped: {e}"
+                            );
+                            self.records.drain(..n);
+                            self.batch_failures = 0;
+                            self.writer.metrics.log_dropped.inc_by(n as u64);
+                            self.writer.metrics.log_queue.sub(n as i64);
+                            continue;
+                        }
+                    }
+                    if !std::mem::replace(&mut self.failing, true) {
+                        tracing::error!(
+                            buffered = self.records.len(),
+                            "cannot write request logs (kept in memory, retried): {e}"
+                        );
+                    }
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+#[async_trait]
+impl BackgroundService for RequestLogWriter {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let mut rx = self.rx.lock().await;
+        let mut buf = Buffer {
+            writer: self,
+            records: Vec::with_capacity(BATCH_SIZE),
+            batch_failures: 0,
+            failing: false,
+        };
+        let mut stopping = false;
+        let mut next_write = tokio::time::Instant::now();
+        loop {
+            let interval = if stopping {
+                Duration::from_millis(100)
+            } else {
+                self.snapshot.load().log_write_interval
+            };
+            let room = buf.records.len() < MAX_BUFFERED;
+            tokio::select! {
+                got = rx.recv(), if room => match got {
+                    Some(r) => {
+                        buf.records.push(r);
+                        while buf.records.len() < MAX_BUFFERED {
+                            match rx.try_recv() {
+                                Ok(r) => buf.records.push(r),
+                                Err(_) => break,
+                            }
+                        }
+                        let due = interval.is_zero() || buf.records.len() >= BATCH_SIZE;
+                        if !due || buf.failing {
+                            continue;
+                        }
+                    }
+                    None => {
+                        buf.flush().await;
+                        return;
+                    }
+                },
+                () = tokio::time::sleep_until(next_write) => {}
+                _ = shutdown.changed(), if !stopping => {
+                    stopping = true;
+                    tracing::info!(buffered = buf.records.len(), "writing buffered request logs before stopping");
+                }
+            }
+            let ok = buf.flush().await;
+            // After a failure, wait at least a second before the next try.
+            let wait = if ok {
+                interval.max(Duration::from_millis(100))
+            } else {
+                Duration::from_secs(1)
+            };
+            next_write = tokio::time::Instant::now() + wait;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_are_marked_and_a_request_without_attempts_gets_one_record() {
+        let fields = RequestFields {
+            group: (1, "g"),
+            parent: Some((9, "agg")),
+            source_ip: "127.0.0.1",
+            request_path: "/proxy/agg/v1/chat/completions",
+            model: "m",
+            user_agent: "ua",
+            body: Some((b"{\"model\":\"m\"}", 5)),
+        };
+        let mut d = RequestLogDraft::new(&fields);
+        for (status, ok) in [(500, false), (200, true)] {
+            d.attempt(&AttemptRecord {
+                key: Some(("sk-1", "h1")),
+                upstream: "http://u",
+                status,
+                ok,
+                error: "",
+                duration: Duration::from_millis(3),
+                ttfb: Duration::from_millis(1),
+                stream: false,
+                usage: None,
+            });
+        }
+        let rows = d.finish(200, "");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].request_type, "retry");
+        assert_eq!((rows[1].request_type.as_str(), rows[1].retry_index), ("final", 1));
+        assert_eq!(rows[1].parent_group_name, "agg");
+        assert_eq!(rows[1].request_body, "{\"mod…[truncated 8 of 13 bytes]");
+        assert_ne!(rows[0].id, rows[1].id);
+        let none = RequestLogDraft::new(&fields).finish(503, "no active keys");
+        assert_eq!(none.len(), 1);
+        assert_eq!((none[0].status_code, none[0].key_hash.as_str()), (503, ""));
+    }
+
+    #[test]
+    fn body_cut_keeps_utf8_whole() {
+        assert_eq!(body_text("aé".as_bytes(), 2), "a…[truncated 2 of 3 bytes]");
+        assert_eq!(truncate("aé", 2), "a");
+    }
+}
