@@ -1,5 +1,7 @@
-//! `ApiJson<T>`: axum's JSON extractor with rejections in our envelope (400 `INVALID_JSON` with
-//! serde's message, which names an unknown or mistyped field).
+//! Request input: `ApiJson<T>`, axum's JSON extractor with rejections in our envelope (400
+//! `INVALID_JSON` with serde's message, which names an unknown or mistyped field); numbers of
+//! query strings (`query_int`) and the `page` / `page_size` of list routes (`PageQuery`), each
+//! with a 400 that names the parameter.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -21,5 +23,50 @@ where
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) => Err(ApiError::InvalidJson(rejection.body_text())),
         }
+    }
+}
+
+/// An integer query parameter (`default` when absent or blank), or 400 naming it.
+pub(crate) fn query_int(field: &str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
+    match raw.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .map_err(|_| ApiError::BadRequest(format!("{field}: expected an integer, got {s:?}"))),
+    }
+}
+
+/// `page` (from 1) and `page_size` (15 by default, at most 1000) of a list route.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PageQuery {
+    pub(crate) page: i64,
+    pub(crate) page_size: i64,
+}
+
+impl PageQuery {
+    /// Parses the two parameters as GPT-Load does, with a 400 for text that is not a number.
+    pub(crate) fn parse(page: Option<&str>, page_size: Option<&str>) -> Result<Self, ApiError> {
+        let page = query_int("page", page, 1)?.max(1);
+        let mut page_size = query_int("page_size", page_size, 15)?;
+        if page_size <= 0 {
+            page_size = 15;
+        }
+        Ok(Self {
+            page,
+            page_size: page_size.min(1000),
+        })
+    }
+
+    /// GPT-Load's list body: `{items, pagination: {page, page_size, total_items, total_pages}}`.
+    pub(crate) fn body<T: serde::Serialize>(self, items: T, total: i64) -> serde_json::Value {
+        serde_json::json!({
+            "items": items,
+            "pagination": {
+                "page": self.page,
+                "page_size": self.page_size,
+                "total_items": total,
+                "total_pages": (total + self.page_size - 1) / self.page_size,
+            }
+        })
     }
 }

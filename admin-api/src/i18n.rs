@@ -66,6 +66,8 @@ pub fn current() -> Locale {
 /// by a number.
 const MESSAGES: &[(&str, &str, &str)] = &[
     ("Success", "成功", "成功"),
+    ("Failed", "失败", "失敗"),
+    ("Invalid Keys", "无效密钥", "無効なキー"),
     (
         "Authentication successful",
         "认证成功",

@@ -1,5 +1,6 @@
 //! gateway-admin: the control plane. GPT-Load compatible `/api` over the shared database (axum),
-//! its own `/health`, and the start-up duties of the master (migrations, settings seed).
+//! its own `/health` and `/metrics`, the start-up duties of the master (migrations, settings
+//! seed) and its background jobs (`validation_job`, `retention_job`).
 //!
 //! Must not contain proxy logic; it meets the proxy only in the database, where every write bumps
 //! `config_revision` in the same transaction.
@@ -13,7 +14,9 @@ pub mod http_layers;
 pub mod i18n;
 pub mod key_tasks;
 pub mod key_validation;
+pub mod metrics;
 pub mod openapi;
+pub mod retention_job;
 pub mod routes;
 pub mod state;
 pub mod upstream_client;

@@ -30,16 +30,26 @@ fn run() -> anyhow::Result<()> {
 
 async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let db = gateway_admin::bootstrap::prepare_database(&config).await?;
+    let metrics = std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new()?);
     if config.is_slave {
-        tracing::info!("IS_SLAVE: background key validation runs on the master");
+        tracing::info!("IS_SLAVE: background key validation and log retention run on the master");
     } else {
-        tokio::spawn(gateway_admin::validation_job::run_forever(db.clone()));
+        tokio::spawn(gateway_admin::validation_job::run_forever(
+            db.clone(),
+            std::sync::Arc::clone(&metrics),
+        ));
+        tokio::spawn(gateway_admin::retention_job::run_forever(
+            db.clone(),
+            std::sync::Arc::clone(&metrics),
+        ));
     }
     let state = gateway_admin::AppState {
         db,
         auth_key: config.auth_key.clone(),
         default_app_url: config.default_app_url(),
         cors: config.cors.clone(),
+        encryption_key: config.encryption_key.clone(),
+        metrics,
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await

@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 use utoipa::PartialSchema;
 
-use crate::dto::{CreateGroup, GroupResponse, KeyResponse, UpdateGroup};
+use crate::dto::{CreateGroup, GroupResponse, KeyResponse, LogResponse, UpdateGroup};
 use crate::routes::{
     AddMembers, CopyGroup, GroupBody, KeysBody, Login, NotesBody, Reorder, ValidateGroup, Weight,
 };
@@ -61,6 +61,71 @@ fn key_page() -> Value {
         "pagination": {"type": "object", "properties": {
             "page": {"type": "integer"}, "page_size": {"type": "integer"},
             "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}}}}})
+}
+
+fn log_page() -> Value {
+    json!({"type": "object", "properties": {
+        "items": list_of::<LogResponse>(),
+        "pagination": {"type": "object", "properties": {
+            "page": {"type": "integer"}, "page_size": {"type": "integer"},
+            "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}}}}})
+}
+
+/// Filters of `/api/logs` and its export.
+const LOG_FILTERS: &[Param] = &[
+    (In::Query, "page", "integer", false, "Page, from 1"),
+    (In::Query, "page_size", "integer", false, "Rows per page (15; at most 1000)"),
+    (In::Query, "parent_group_name", "string", false, "Aggregate name contains"),
+    (In::Query, "group_name", "string", false, "Group name contains"),
+    (In::Query, "key_value", "string", false, "Exactly this upstream key"),
+    (In::Query, "model", "string", false, "Model contains"),
+    (In::Query, "is_success", "boolean", false, "Success or failure"),
+    (In::Query, "request_type", "string", false, "retry or final"),
+    (In::Query, "status_code", "integer", false, "Exactly this status"),
+    (In::Query, "source_ip", "string", false, "Exactly this client address"),
+    (In::Query, "error_contains", "string", false, "Error message contains"),
+    (In::Query, "start_time", "string", false, "RFC 3339; from (inclusive)"),
+    (In::Query, "end_time", "string", false, "RFC 3339; to (inclusive)"),
+];
+
+fn trend_card() -> Value {
+    json!({"type": "object", "properties": {
+        "value": {"type": "number"}, "sub_value": {"type": "number"},
+        "sub_value_tip": {"type": "string"}, "trend": {"type": "number"},
+        "trend_is_growth": {"type": "boolean"}}})
+}
+
+fn dashboard_stats() -> Value {
+    json!({"type": "object", "properties": {
+        "key_count": trend_card(), "rpm": trend_card(), "request_count": trend_card(),
+        "error_rate": trend_card(),
+        "security_warnings": {"type": "array", "items": {"type": "object", "properties": {
+            "type": {"type": "string"}, "message": {"type": "string"},
+            "severity": {"type": "string", "enum": ["high", "medium"]},
+            "suggestion": {"type": "string"}}}}}})
+}
+
+fn chart() -> Value {
+    json!({"type": "object", "properties": {
+        "labels": {"type": "array", "items": {"type": "string", "format": "date-time"}},
+        "datasets": {"type": "array", "items": {"type": "object", "properties": {
+            "label": {"type": "string"}, "color": {"type": "string"},
+            "data": {"type": "array", "items": {"type": "integer"}}}}}}})
+}
+
+fn usage_report() -> Value {
+    let tokens = json!({"type": "object", "properties": {
+        "requests": {"type": "integer"}, "input_tokens": {"type": "integer"},
+        "output_tokens": {"type": "integer"}, "total_tokens": {"type": "integer"}}});
+    json!({"type": "object", "properties": {
+        "period": {"type": "string", "enum": ["24h", "7d", "30d"]},
+        "from": {"type": "string", "format": "date-time"},
+        "items": {"type": "array", "items": {"type": "object", "properties": {
+            "group_id": {"type": "integer"}, "group_name": {"type": "string"},
+            "model": {"type": "string"}, "requests": {"type": "integer"},
+            "input_tokens": {"type": "integer"}, "output_tokens": {"type": "integer"},
+            "total_tokens": {"type": "integer"}}}},
+        "totals": tokens}})
 }
 
 fn counts(field: &'static str) -> Value {
@@ -433,8 +498,87 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
+            params: LOG_FILTERS,
+            data: Some(log_page),
+            ..op(
+                "get",
+                "/api/logs",
+                "logs",
+                "Request logs (one per upstream attempt), newest first",
+            )
+        },
+        Op {
+            params: LOG_FILTERS,
+            ..op(
+                "get",
+                "/api/logs/export",
+                "logs",
+                "CSV key_value,group_name,status_code: the latest log of each key (not enveloped)",
+            )
+        },
+        Op {
+            data: Some(dashboard_stats),
+            ..op(
+                "get",
+                "/api/dashboard/stats",
+                "dashboard",
+                "Keys, requests per minute, 24 h requests and error rate with trends, warnings",
+            )
+        },
+        Op {
+            params: &[(
+                In::Query,
+                "groupId",
+                "integer",
+                false,
+                "Only this group (every standard group when absent)",
+            )],
+            data: Some(chart),
+            ..op(
+                "get",
+                "/api/dashboard/chart",
+                "dashboard",
+                "Successes and failures of the last 24 hours",
+            )
+        },
+        Op {
+            data: Some(|| {
+                json!({"type": "object", "properties": {
+                    "has_mismatch": {"type": "boolean"}, "scenario_type": {"type": "string"},
+                    "message": {"type": "string"}, "suggestion": {"type": "string"}}})
+            }),
+            ..op(
+                "get",
+                "/api/dashboard/encryption-status",
+                "dashboard",
+                "Whether the stored keys match ENCRYPTION_KEY",
+            )
+        },
+        Op {
+            params: &[
+                (In::Query, "period", "string", false, "24h (default), 7d or 30d"),
+                (In::Query, "group_id", "integer", false, "Only this group"),
+            ],
+            data: Some(usage_report),
+            ..op(
+                "get",
+                "/api/usage",
+                "usage",
+                "Requests and tokens by group and model over a period",
+            )
+        },
+        Op {
             public: true,
             ..op("get", "/api/openapi.json", "meta", "This document")
+        },
+        Op {
+            public: true,
+            ..op(
+                "get",
+                "/metrics",
+                "meta",
+                "Prometheus metrics of the admin process (text format; loopback only)",
+            )
         },
         Op {
             public: true,

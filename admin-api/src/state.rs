@@ -14,4 +14,8 @@ pub struct AppState {
     pub default_app_url: String,
     /// CORS configuration.
     pub cors: gateway_core::config::CorsConfig,
+    /// `ENCRYPTION_KEY` (checked for strength by the dashboard's security warnings).
+    pub encryption_key: Option<Secret<String>>,
+    /// The admin process's Prometheus collectors.
+    pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
 }

@@ -85,7 +85,7 @@ pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary
 }
 
 /// Runs the job at start and every `TICK` until the process ends.
-pub async fn run_forever(db: Database) {
+pub async fn run_forever(db: Database, metrics: std::sync::Arc<crate::metrics::AdminMetrics>) {
     let http = match UpstreamClient::new() {
         Ok(h) => h,
         Err(e) => {
@@ -96,7 +96,12 @@ pub async fn run_forever(db: Database) {
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
-        match run_once(&db, &http).await {
+        let result = run_once(&db, &http).await;
+        if let Ok(s) = &result {
+            metrics.validation_checked.inc_by(s.checked as u64);
+            metrics.validation_restored.inc_by(s.restored as u64);
+        }
+        match result {
             Ok(s) if s.checked > 0 => tracing::info!(
                 groups = s.groups,
                 checked = s.checked,

@@ -13,7 +13,7 @@ use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 
 use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, PageQuery, query_int};
 use crate::i18n;
 use crate::state::AppState;
 use crate::upstream_client::UpstreamClient;
@@ -30,15 +30,6 @@ pub(crate) struct ListQuery {
     page_size: Option<String>,
     status: Option<String>,
     key_value: Option<String>,
-}
-
-fn number(field: &str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
-    match raw.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(default),
-        Some(s) => s
-            .parse::<i64>()
-            .map_err(|_| ApiError::BadRequest(format!("{field}: expected an integer, got {s:?}"))),
-    }
 }
 
 async fn require_group(state: &AppState, group_id: i64) -> Result<Group, ApiError> {
@@ -61,14 +52,9 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuer
             "group_id query parameter is required".to_owned(),
         ));
     };
-    let group_id = number("group_id", Some(raw_group), 0)?;
+    let group_id = query_int("group_id", Some(raw_group), 0)?;
     require_group(&state, group_id).await?;
-    let page = number("page", q.page.as_deref(), 1)?.max(1);
-    let mut page_size = number("page_size", q.page_size.as_deref(), 15)?;
-    if page_size <= 0 {
-        page_size = 15;
-    }
-    let page_size = page_size.min(1000);
+    let pages = PageQuery::parse(q.page.as_deref(), q.page_size.as_deref())?;
     let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
         Some(s @ ("active" | "invalid" | "cooling")) => Some(s.to_owned()),
@@ -87,20 +73,12 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuer
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(key_hash),
-        page,
-        page_size,
+        page: pages.page,
+        page_size: pages.page_size,
     };
     let (rows, total) = state.db.list_keys(&filter).await?;
     let items: Vec<KeyResponse> = rows.into_iter().map(KeyResponse::from).collect();
-    Ok(ok(serde_json::json!({
-        "items": items,
-        "pagination": {
-            "page": page,
-            "page_size": page_size,
-            "total_items": total,
-            "total_pages": (total + page_size - 1) / page_size,
-        }
-    })))
+    Ok(ok(pages.body(items, total)))
 }
 
 /// Body of the key import.
@@ -182,7 +160,7 @@ async fn read_upload(mut multipart: Multipart) -> Result<(i64, String), ApiError
                     .text()
                     .await
                     .map_err(|e| ApiError::BadRequest(format!("group_id: {}", e.body_text())))?;
-                group_id = Some(number("group_id", Some(&raw), 0)?);
+                group_id = Some(query_int("group_id", Some(&raw), 0)?);
             }
             Some("file") => {
                 let name = field.file_name().unwrap_or("").to_owned();
@@ -382,7 +360,7 @@ pub(crate) async fn export(
             "group_id query parameter is required".to_owned(),
         ));
     };
-    let group_id = number("group_id", Some(raw_group), 0)?;
+    let group_id = query_int("group_id", Some(raw_group), 0)?;
     let group = require_group(&state, group_id).await?;
     let label = q.status.as_deref().map(str::trim).unwrap_or("all");
     let status = match label {

@@ -1,8 +1,10 @@
 //! The router: one module per resource under `/api`, the public routes, and the fallback.
 
+mod dashboard;
 mod groups;
 mod integration;
 mod keys;
+mod logs;
 mod settings;
 mod sub_groups;
 
@@ -72,6 +74,15 @@ pub fn router(state: AppState) -> Router {
         .route("/keys/export", get(keys::export))
         .route("/keys/{id}/notes", put(keys::notes))
         .route("/settings", get(settings::list).put(settings::update))
+        .route("/logs", get(logs::list))
+        .route("/logs/export", get(logs::export))
+        .route("/dashboard/stats", get(dashboard::stats))
+        .route("/dashboard/chart", get(dashboard::chart))
+        .route(
+            "/dashboard/encryption-status",
+            get(dashboard::encryption_status),
+        )
+        .route("/usage", get(dashboard::usage))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_auth_key,
@@ -86,8 +97,13 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest("/api", api)
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::render))
         .route("/proxy/{group}/api/integration/info", get(integration::one))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)

@@ -568,6 +568,19 @@ impl Database {
         Ok(out)
     }
 
+    /// Keys by group and status: `(group_id, status, count)`.
+    pub async fn key_status_by_group(&self) -> Result<Vec<(i64, String, i64)>, DbError> {
+        with_conn!(self, |c| Ok(api_keys::table
+            .group_by((api_keys::group_id, api_keys::status))
+            .select((
+                api_keys::group_id,
+                api_keys::status,
+                diesel::dsl::count_star(),
+            ))
+            .load(c)
+            .await?))
+    }
+
     /// Keys of every group by status: `(status, count)`.
     pub async fn key_status_totals(&self) -> Result<Vec<(String, i64)>, DbError> {
         with_conn!(self, |c| Ok(api_keys::table
