@@ -135,7 +135,10 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
 /// `GET /metrics`: the text exposition, with key counts read from the database first.
 pub async fn render(State(state): State<AppState>) -> Response {
     let m = &state.metrics;
-    match (state.db.key_status_by_group().await, state.db.groups().await) {
+    match (
+        state.db.key_status_by_group().await,
+        state.db.groups().await,
+    ) {
         (Ok(counts), Ok(groups)) => {
             m.database_up.set(1);
             m.keys.reset();

@@ -74,18 +74,78 @@ fn log_page() -> Value {
 /// Filters of `/api/logs` and its export.
 const LOG_FILTERS: &[Param] = &[
     (In::Query, "page", "integer", false, "Page, from 1"),
-    (In::Query, "page_size", "integer", false, "Rows per page (15; at most 1000)"),
-    (In::Query, "parent_group_name", "string", false, "Aggregate name contains"),
-    (In::Query, "group_name", "string", false, "Group name contains"),
-    (In::Query, "key_value", "string", false, "Exactly this upstream key"),
+    (
+        In::Query,
+        "page_size",
+        "integer",
+        false,
+        "Rows per page (15; at most 1000)",
+    ),
+    (
+        In::Query,
+        "parent_group_name",
+        "string",
+        false,
+        "Aggregate name contains",
+    ),
+    (
+        In::Query,
+        "group_name",
+        "string",
+        false,
+        "Group name contains",
+    ),
+    (
+        In::Query,
+        "key_value",
+        "string",
+        false,
+        "Exactly this upstream key",
+    ),
     (In::Query, "model", "string", false, "Model contains"),
-    (In::Query, "is_success", "boolean", false, "Success or failure"),
+    (
+        In::Query,
+        "is_success",
+        "boolean",
+        false,
+        "Success or failure",
+    ),
     (In::Query, "request_type", "string", false, "retry or final"),
-    (In::Query, "status_code", "integer", false, "Exactly this status"),
-    (In::Query, "source_ip", "string", false, "Exactly this client address"),
-    (In::Query, "error_contains", "string", false, "Error message contains"),
-    (In::Query, "start_time", "string", false, "RFC 3339; from (inclusive)"),
-    (In::Query, "end_time", "string", false, "RFC 3339; to (inclusive)"),
+    (
+        In::Query,
+        "status_code",
+        "integer",
+        false,
+        "Exactly this status",
+    ),
+    (
+        In::Query,
+        "source_ip",
+        "string",
+        false,
+        "Exactly this client address",
+    ),
+    (
+        In::Query,
+        "error_contains",
+        "string",
+        false,
+        "Error message contains",
+    ),
+    (
+        In::Query,
+        "start_time",
+        "string",
+        false,
+        "RFC 3339; from (inclusive)",
+    ),
+    (
+        In::Query,
+        "end_time",
+        "string",
+        false,
+        "RFC 3339; to (inclusive)",
+    ),
 ];
 
 fn trend_card() -> Value {
@@ -556,7 +616,13 @@ fn operations() -> Vec<Op> {
         },
         Op {
             params: &[
-                (In::Query, "period", "string", false, "24h (default), 7d or 30d"),
+                (
+                    In::Query,
+                    "period",
+                    "string",
+                    false,
+                    "24h (default), 7d or 30d",
+                ),
                 (In::Query, "group_id", "integer", false, "Only this group"),
             ],
             data: Some(usage_report),

@@ -34,7 +34,10 @@ pub async fn run_forever(db: Database, metrics: Arc<AdminMetrics>) {
             Ok(0) => {}
             Ok(n) => {
                 metrics.retention_deleted.inc_by(n as u64);
-                tracing::info!(deleted = n, "request logs past the retention period deleted");
+                tracing::info!(
+                    deleted = n,
+                    "request logs past the retention period deleted"
+                );
             }
             Err(e) => tracing::warn!("request log retention failed (retried in 2 h): {e}"),
         }

@@ -371,7 +371,11 @@ impl GatewayService {
                     let reason = redact(&e.to_string(), key.value.expose());
                     tracing::warn!(group = %group.name, upstream = %upstream.host, attempt = ctx.attempts, "upstream attempt failed: {reason}");
                     self.blame(group, &key, upstream, Fault::Upstream, now);
-                    attempt.status = if matches!(e, ExchangeError::Timeout) { 504 } else { 502 };
+                    attempt.status = if matches!(e, ExchangeError::Timeout) {
+                        504
+                    } else {
+                        502
+                    };
                     let error = format!("upstream {}: {reason}", upstream.host);
                     attempt.error = &error;
                     attempt.duration = attempt.ttfb;

@@ -316,7 +316,11 @@ impl ProxyMetrics {
                     active += 1;
                 }
             }
-            for (state, n) in [("active", active), ("cooling", cooling), ("invalid", invalid)] {
+            for (state, n) in [
+                ("active", active),
+                ("cooling", cooling),
+                ("invalid", invalid),
+            ] {
                 self.keys.with_label_values(&[&group.name, state]).set(n);
             }
         }

@@ -442,7 +442,10 @@ mod tests {
         let rows = d.finish(200, "");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].request_type, "retry");
-        assert_eq!((rows[1].request_type.as_str(), rows[1].retry_index), ("final", 1));
+        assert_eq!(
+            (rows[1].request_type.as_str(), rows[1].retry_index),
+            ("final", 1)
+        );
         assert_eq!(rows[1].parent_group_name, "agg");
         assert_eq!(rows[1].request_body, "{\"mod…[truncated 8 of 13 bytes]");
         assert_ne!(rows[0].id, rows[1].id);

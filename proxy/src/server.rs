@@ -16,9 +16,9 @@ use std::sync::Arc;
 use pingora::services::listening::Service;
 
 use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
+use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::metrics::{MetricsApp, ProxyMetrics};
 use crate::request_log::{LogSink, RequestLogWriter};
-use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::routing_snapshot::{SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
 

@@ -10,8 +10,8 @@
 
 use std::time::Duration;
 
-use gateway_core::token_usage::UsageScanner;
 use bytes::{Bytes, BytesMut};
+use gateway_core::token_usage::UsageScanner;
 use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::protocols::http::client::HttpSession;

@@ -29,7 +29,11 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
     }
     let ten = Duration::minutes(10);
     let rpm_now = state.db.count_final_logs(now - ten, now).await? as f64 / 10.0;
-    let rpm_before = state.db.count_final_logs(now - ten - ten, now - ten).await? as f64 / 10.0;
+    let rpm_before = state
+        .db
+        .count_final_logs(now - ten - ten, now - ten)
+        .await? as f64
+        / 10.0;
     let day = Duration::hours(24);
     let current = totals(&state.db.hourly_requests(now - day, now, None).await?);
     let previous = totals(
@@ -111,8 +115,24 @@ fn round2(x: f64) -> f64 {
 
 /// Words that make a key easy to guess (GPT-Load's list).
 const WEAK_WORDS: &[&str] = &[
-    "password", "123456", "admin", "secret", "test", "demo", "sk-123456", "key", "token", "pass",
-    "pwd", "qwerty", "abc", "default", "user", "login", "auth", "temp",
+    "password",
+    "123456",
+    "admin",
+    "secret",
+    "test",
+    "demo",
+    "sk-123456",
+    "key",
+    "token",
+    "pass",
+    "pwd",
+    "qwerty",
+    "abc",
+    "default",
+    "user",
+    "login",
+    "auth",
+    "temp",
 ];
 
 /// GPT-Load's password check: `(severity, message, suggestion)` when `key` is weak.
@@ -174,9 +194,19 @@ fn security_warnings(
             }));
         }
     };
-    check(&mut out, "auth_key", "AUTH_KEY".to_owned(), state.auth_key.expose());
+    check(
+        &mut out,
+        "auth_key",
+        "AUTH_KEY".to_owned(),
+        state.auth_key.expose(),
+    );
     match &state.encryption_key {
-        Some(k) => check(&mut out, "encryption_key", "ENCRYPTION_KEY".to_owned(), k.expose()),
+        Some(k) => check(
+            &mut out,
+            "encryption_key",
+            "ENCRYPTION_KEY".to_owned(),
+            k.expose(),
+        ),
         None => out.push(json!({
             "type": "encryption_key",
             "message": "ENCRYPTION_KEY is not set: upstream keys are stored in plaintext",
@@ -185,7 +215,12 @@ fn security_warnings(
         })),
     }
     for (i, key) in split_key_list(settings.string("proxy_keys")).enumerate() {
-        check(&mut out, "proxy_key", format!("Global Proxy Key #{}", i + 1), key);
+        check(
+            &mut out,
+            "proxy_key",
+            format!("Global Proxy Key #{}", i + 1),
+            key,
+        );
     }
     for g in groups {
         for (i, key) in split_key_list(&g.proxy_keys).enumerate() {
@@ -340,7 +375,10 @@ mod tests {
     #[test]
     fn weakness_follows_gpt_load_rules() {
         assert_eq!(weakness("short").map(|w| w.0), Some("high"));
-        assert_eq!(weakness("my-password-is-long-enough").map(|w| w.0), Some("high"));
+        assert_eq!(
+            weakness("my-password-is-long-enough").map(|w| w.0),
+            Some("high")
+        );
         assert_eq!(weakness("Qx7#mZ2$kLp9vR4!").map(|w| w.0), Some("medium"));
         assert_eq!(
             weakness("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx").map(|w| w.0),

@@ -1347,7 +1347,10 @@ async fn the_openapi_document_is_valid_and_matches_the_router() {
     let mut routed = std::collections::BTreeSet::new();
     for chunk in source.split(".route(").skip(1) {
         let path = chunk.split('"').nth(1).unwrap();
-        let full = if ["/health", "/metrics", "/proxy"].iter().any(|p| path.starts_with(p)) {
+        let full = if ["/health", "/metrics", "/proxy"]
+            .iter()
+            .any(|p| path.starts_with(p))
+        {
             path.to_owned()
         } else {
             format!("/api{path}")
@@ -1495,3 +1498,7 @@ on_every_backend!(
     background_validation_on_postgres,
     background_validation_on_mysql
 );
+
+mod logs;
+use logs::logs_flow;
+on_every_backend!(logs_flow: request_logs_dashboard_usage_and_retention_on_sqlite, request_logs_dashboard_usage_and_retention_on_postgres, request_logs_dashboard_usage_and_retention_on_mysql);
