@@ -8,5 +8,5 @@ pub mod test_tls;
 
 pub use launcher::{GatewayProcess, binary_path, free_port};
 pub use mock_provider::{MockProvider, Recorded, Reply, ReplyBody};
-pub use test_db::TestDb;
+pub use test_db::{TestDb, services_required};
 pub use test_tls::{LeafCert, TestCa};

@@ -102,6 +102,31 @@ impl TestDb {
         Ok(Database::connect(&self.url, 4)?)
     }
 
+    /// Simulates the database going away and coming back (PostgreSQL only): with `false`, new
+    /// connections are refused (`ALLOW_CONNECTIONS false`, which binds superusers too) and the
+    /// open ones are terminated; with `true`, connections are allowed again.
+    pub async fn set_reachable(&self, reachable: bool) -> anyhow::Result<()> {
+        let Some(db) = self
+            .server_db
+            .as_ref()
+            .filter(|d| d.server == Server::Postgres)
+        else {
+            bail!("set_reachable needs a PostgreSQL test database");
+        };
+        let name = &db.name;
+        let mut sql = format!("ALTER DATABASE {name} ALLOW_CONNECTIONS {reachable};");
+        if !reachable {
+            sql.push_str(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+            ));
+        }
+        exec_on_server(db.server, &db.server_dsn, &sql)
+            .await
+            .map_err(|e| match e {
+                ServerError::Unreachable(e) | ServerError::Statement(e) => e,
+            })
+    }
+
     async fn on_server(server: Server) -> anyhow::Result<Option<Self>> {
         let var = match server {
             Server::Postgres => POSTGRES_ENV,

@@ -13,6 +13,7 @@ mod docs_examples;
 mod errors;
 mod key_policy;
 mod reload;
+mod request_logs;
 mod rewrite;
 mod routing;
 mod streaming;

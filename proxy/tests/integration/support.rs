@@ -11,10 +11,11 @@ pub(crate) const PROXY_KEY: &str = "it-proxy-key-0123456789";
 
 pub(crate) struct Gateway {
     pub(crate) port: u16,
+    pub(crate) admin_listen: String,
     pub(crate) client: reqwest::Client,
     pub(crate) proxy: GatewayProcess,
     pub(crate) admin: GatewayProcess,
-    _db: TestDb,
+    pub(crate) db: TestDb,
 }
 
 impl Gateway {
@@ -25,6 +26,11 @@ impl Gateway {
     /// Starts both processes with extra environment variables.
     pub(crate) async fn start_with(extra_env: &[(&str, &str)]) -> Gateway {
         let db = TestDb::sqlite().await.expect("sqlite test db");
+        Self::start_on(db, extra_env).await
+    }
+
+    /// Starts both processes on `db` with extra environment variables.
+    pub(crate) async fn start_on(db: TestDb, extra_env: &[(&str, &str)]) -> Gateway {
         let port = free_port().to_string();
         let admin_listen = format!("127.0.0.1:{}", free_port());
         let dsn = db.dsn();
@@ -62,10 +68,11 @@ impl Gateway {
             .expect("client");
         let gw = Gateway {
             port,
+            admin_listen,
             client,
             proxy,
             admin,
-            _db: db,
+            db,
         };
         // The proxy has loaded a snapshot when /health says healthy.
         gw.wait_until(Duration::from_secs(10), || async {
