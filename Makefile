@@ -29,10 +29,11 @@ help: ## List the targets (default)
 	@echo
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples), if missing
+deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check), if missing
 	@missing=""; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl ca-certificates"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \

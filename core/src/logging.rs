@@ -8,10 +8,22 @@ use tracing_subscriber::fmt::writer::MakeWriterExt;
 
 use crate::config::{LogConfig, LogFormat};
 
-/// Installs the global subscriber. `RUST_LOG` refines the level when set.
+/// The filter for `LOG_LEVEL`: that level for everything, but Pingora's crates stop at `info`
+/// (their debug output dumps request and response bodies, keys included). `RUST_LOG` can still
+/// open them for debugging Pingora itself.
+fn default_directives(level: &str) -> String {
+    if matches!(level, "debug" | "trace") {
+        format!("{level},pingora=info,pingora_core=info,pingora_proxy=info,pingora_pool=info")
+    } else {
+        level.to_owned()
+    }
+}
+
+/// Installs the global subscriber. `RUST_LOG` refines the level when set. JSON lines carry the
+/// target (`access` for the proxy's access lines).
 pub fn init(config: &LogConfig) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.level));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(default_directives(&config.level)));
     let file = if config.enable_file {
         if let Some(dir) = config
             .file_path
@@ -40,12 +52,28 @@ pub fn init(config: &LogConfig) -> anyhow::Result<()> {
         .with_ansi(ansi);
     let result = match (config.format, file) {
         (LogFormat::Text, None) => builder.with_writer(std::io::stdout).try_init(),
-        (LogFormat::Json, None) => builder.json().with_writer(std::io::stdout).try_init(),
+        (LogFormat::Json, None) => builder
+            .json()
+            .with_target(true)
+            .with_writer(std::io::stdout)
+            .try_init(),
         (LogFormat::Text, Some(f)) => builder.with_writer(std::io::stdout.and(f)).try_init(),
         (LogFormat::Json, Some(f)) => builder
             .json()
+            .with_target(true)
             .with_writer(std::io::stdout.and(f))
             .try_init(),
     };
     result.map_err(|e| anyhow::anyhow!("cannot install the logger: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_keeps_pingora_at_info() {
+        assert_eq!(default_directives("warn"), "warn");
+        assert!(default_directives("debug").contains("pingora_proxy=info"));
+    }
 }

@@ -796,7 +796,8 @@ impl ProxyHttp for GatewayService {
         }
     }
 
-    /// Counts the request and hands its attempts' records to the request-log queue.
+    /// Counts the request, writes its access line (`LOG_LEVEL=debug`, target `access`; the path
+    /// with any `key` masked) and hands its attempts' records to the request-log queue.
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestContext) {
         let Some((group, channel)) = ctx.called_group.take() else {
             return;
@@ -815,6 +816,18 @@ impl ProxyHttp for GatewayService {
         self.observe
             .metrics
             .request(&group, channel, status, outcome);
+        if tracing::enabled!(target: "access", tracing::Level::DEBUG) {
+            let summary = self.request_summary(session, ctx);
+            tracing::debug!(
+                target: "access",
+                group = %group,
+                status,
+                outcome = ?outcome,
+                attempts = ctx.attempts,
+                duration_ms = u64::try_from(ctx.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                "{summary}"
+            );
+        }
         if let Some(draft) = ctx.log.take() {
             let error = ctx.gateway_error.take().unwrap_or_default();
             for record in draft.finish(status, &error) {

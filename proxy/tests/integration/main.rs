@@ -12,6 +12,7 @@ mod aggregates;
 mod docs_examples;
 mod errors;
 mod key_policy;
+mod process_logs;
 mod reload;
 mod request_logs;
 mod rewrite;
