@@ -22,7 +22,7 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-admin ci
+.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
@@ -92,6 +92,9 @@ bench-admin: deps ## Admin API at scale: 1M-key import, list, export, clear on S
 
 bench-failover: deps bench-deps ## Failover benchmark: 4 healthy keys vs 1 of 4 answering 429 (benches/results/failover.md)
 	TARGETS="gateway-4 gateway-429" RESULTS=benches/results/failover.md scripts/bench.sh
+
+bench-logging: deps bench-deps ## Request logging on vs off: the same gateway, a group with logging off (benches/results/logging.md)
+	TARGETS="gateway gateway-nolog" RESULTS=benches/results/logging.md scripts/bench.sh
 
 ci: ## Exactly what CI runs: lint, check-config, test
 	$(MAKE) lint

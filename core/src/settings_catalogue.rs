@@ -98,7 +98,7 @@ const fn int(
 }
 
 /// Every dynamic setting, in GPT-Load's order.
-pub const CATALOGUE: [SettingDef; 24] = [
+pub const CATALOGUE: [SettingDef; 25] = [
     SettingDef {
         key: "app_url",
         name: "Project URL",
@@ -144,6 +144,15 @@ pub const CATALOGUE: [SettingDef; 24] = [
         0,
         false,
     ),
+    SettingDef {
+        key: "enable_request_logging",
+        name: "Log requests",
+        description: "Store a request log record for every upstream attempt (metrics are kept either way)",
+        category: SettingCategory::Basic,
+        kind: SettingKind::Bool,
+        default: "true",
+        group_override: true,
+    },
     SettingDef {
         key: "enable_request_body_logging",
         name: "Log request bodies",
@@ -532,6 +541,11 @@ impl SystemSettings {
                 .proxy_url
                 .clone()
                 .unwrap_or_else(|| self.string("proxy_url").to_owned()),
+            enable_request_logging: overrides.enable_request_logging.unwrap_or_else(|| {
+                self.value("enable_request_logging")
+                    .as_bool()
+                    .unwrap_or(true)
+            }),
             enable_request_body_logging: overrides.enable_request_body_logging.unwrap_or_else(
                 || {
                     self.value("enable_request_body_logging")
@@ -587,6 +601,9 @@ pub struct GroupConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Overrides the system setting of the same name (see `CATALOGUE`).
     pub key_validation_timeout_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub enable_request_logging: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Overrides the system setting of the same name (see `CATALOGUE`).
     pub enable_request_body_logging: Option<bool>,
@@ -671,6 +688,8 @@ pub struct EffectiveConfig {
     pub upstream_ejection_seconds: i64,
     /// Outbound proxy (empty = environment).
     pub proxy_url: String,
+    /// Whether request attempts are logged at all.
+    pub enable_request_logging: bool,
     /// Whether request bodies are logged.
     pub enable_request_body_logging: bool,
 }
@@ -686,7 +705,7 @@ mod tests {
         assert_eq!(s.int("max_retries"), 3);
         assert_eq!(s.int("request_timeout"), 600);
         assert_eq!(s.string("failover_status_codes"), "400-403,405-999");
-        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 19);
+        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 20);
         assert_eq!(s.string("client_error_status_codes"), "400,404,413,422");
     }
 

@@ -266,22 +266,24 @@ impl GatewayService {
             Some(q) => format!("{}?{q}", req.uri.path()),
             None => req.uri.path().to_owned(),
         };
-        let draft = RequestLogDraft::new(&RequestFields {
-            group: (group.id, &group.name),
-            parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
-            source_ip: &client_ip,
-            request_path: &request_path,
-            model: &facts.model,
-            user_agent: req
-                .headers
-                .get(http::header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-            body: cfg
-                .enable_request_body_logging
-                .then(|| (&body[..], ctx.body_log_limit)),
+        let draft = cfg.enable_request_logging.then(|| {
+            RequestLogDraft::new(&RequestFields {
+                group: (group.id, &group.name),
+                parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
+                source_ip: &client_ip,
+                request_path: &request_path,
+                model: &facts.model,
+                user_agent: req
+                    .headers
+                    .get(http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or(""),
+                body: cfg
+                    .enable_request_body_logging
+                    .then(|| (&body[..], ctx.body_log_limit)),
+            })
         });
-        ctx.log = Some(draft);
+        ctx.log = draft;
         let model = facts.model.as_str();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
