@@ -36,6 +36,17 @@ pub(crate) fn query_int(field: &str, raw: Option<&str>, default: i64) -> Result<
     }
 }
 
+/// An optional positive id in a query (`None` when absent, blank or 0), or 400 naming it.
+pub(crate) fn query_id(field: &str, raw: Option<&str>) -> Result<Option<i64>, ApiError> {
+    match query_int(field, raw, 0)? {
+        0 => Ok(None),
+        id if id > 0 => Ok(Some(id)),
+        _ => Err(ApiError::BadRequest(format!(
+            "{field}: must be a positive integer"
+        ))),
+    }
+}
+
 /// `page` (from 1) and `page_size` (15 by default, at most 1000) of a list route.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct PageQuery {

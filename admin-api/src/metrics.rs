@@ -7,9 +7,9 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use gateway_core::prometheus_text::{self, register};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::state::AppState;
@@ -33,15 +33,6 @@ impl std::fmt::Debug for AdminMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminMetrics")
     }
-}
-
-fn register<C: prometheus::core::Collector + Clone + 'static>(
-    r: &Registry,
-    c: prometheus::Result<C>,
-) -> prometheus::Result<C> {
-    let c = c?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
 }
 
 impl AdminMetrics {
@@ -155,16 +146,12 @@ pub async fn render(State(state): State<AppState>) -> Response {
             tracing::warn!("metrics: cannot read key counts: {e}");
         }
     }
-    let mut out = Vec::new();
-    if let Err(e) = TextEncoder::new().encode(&m.registry.gather(), &mut out) {
-        tracing::error!("cannot encode metrics: {e}");
-    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
+            prometheus_text::CONTENT_TYPE,
         )],
-        out,
+        prometheus_text::render(&m.registry),
     )
         .into_response()
 }

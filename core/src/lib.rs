@@ -11,6 +11,7 @@ pub mod header_variables;
 pub mod key_policy;
 pub mod key_text;
 pub mod logging;
+pub mod prometheus_text;
 pub mod secret;
 pub mod settings_catalogue;
 pub mod startup;

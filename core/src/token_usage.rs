@@ -213,8 +213,8 @@ impl UsageScanner {
     pub fn finish(mut self) -> Option<TokenUsage> {
         match &mut self.mode {
             Mode::Body { buf, over, .. } => {
-                if !*over && let Ok(v) = serde_json::from_slice::<Value>(buf) {
-                    self.seen.absorb(&v);
+                if !*over && memchr::memmem::find(buf, b"sage").is_some() {
+                    absorb_body(&mut self.seen, buf);
                 }
             }
             Mode::Events { partial, skipping } => {
@@ -225,6 +225,29 @@ impl UsageScanner {
             }
         }
         self.seen.usage()
+    }
+}
+
+/// A whole JSON body: an object's top-level `usage` / `usageMetadata` are read without building
+/// the rest of the document; anything else (a Gemini stream as a JSON array) is parsed whole.
+fn absorb_body(seen: &mut Reported, body: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct TopLevel {
+        usage: Option<Value>,
+        #[serde(rename = "usageMetadata")]
+        usage_metadata: Option<Value>,
+    }
+    if body.trim_ascii_start().first() == Some(&b'{') {
+        if let Ok(top) = serde_json::from_slice::<TopLevel>(body) {
+            if let Some(u) = top.usage.filter(Value::is_object) {
+                seen.absorb_usage(&u);
+            }
+            if let Some(m) = top.usage_metadata.filter(Value::is_object) {
+                seen.absorb_gemini(&m);
+            }
+        }
+    } else if let Ok(v) = serde_json::from_slice::<Value>(body) {
+        seen.absorb(&v);
     }
 }
 

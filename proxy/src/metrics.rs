@@ -8,12 +8,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
+use gateway_core::prometheus_text::{self, register};
 use http::Response;
 use pingora::apps::http_app::ServeHttp;
 use pingora::protocols::http::ServerSession;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
 use crate::clock::now_ms;
@@ -95,16 +95,6 @@ impl std::fmt::Debug for ProxyMetrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ProxyMetrics")
     }
-}
-
-/// Registers `c` in `r` and returns it.
-fn register<C: prometheus::core::Collector + Clone + 'static>(
-    r: &Registry,
-    c: prometheus::Result<C>,
-) -> prometheus::Result<C> {
-    let c = c?;
-    r.register(Box::new(c.clone()))?;
-    Ok(c)
 }
 
 fn counter_vec(
@@ -324,11 +314,7 @@ impl ProxyMetrics {
                 self.keys.with_label_values(&[&group.name, state]).set(n);
             }
         }
-        let mut out = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
-            tracing::error!("cannot encode metrics: {e}");
-        }
-        out
+        prometheus_text::render(&self.registry)
     }
 }
 
@@ -380,7 +366,7 @@ impl ServeHttp for MetricsApp {
         let (status, ct, body) = if session.req_header().uri.path() == "/metrics" {
             (
                 200,
-                "text/plain; version=0.0.4; charset=utf-8",
+                prometheus_text::CONTENT_TYPE,
                 self.metrics.render(&self.snapshot, &self.inflight),
             )
         } else {

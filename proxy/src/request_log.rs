@@ -97,7 +97,8 @@ impl LogSink {
 /// What one request contributes to every record of its attempts.
 #[derive(Debug)]
 pub struct RequestLogDraft {
-    template: RequestLog,
+    /// The shared fields until the first attempt takes them (later attempts copy the first).
+    template: Option<RequestLog>,
     attempts: Vec<RequestLog>,
 }
 
@@ -148,7 +149,7 @@ impl RequestLogDraft {
     pub fn new(f: &RequestFields<'_>) -> Self {
         let (parent_id, parent_name) = f.parent.unwrap_or((0, ""));
         Self {
-            template: RequestLog {
+            template: Some(RequestLog {
                 id: String::new(),
                 timestamp: Utc::now().naive_utc(),
                 group_id: f.group.0,
@@ -177,20 +178,24 @@ impl RequestLogDraft {
                 input_tokens: 0,
                 output_tokens: 0,
                 total_tokens: 0,
-            },
+            }),
             attempts: Vec::with_capacity(1),
         }
     }
 
     /// Adds the record of one attempt.
     pub fn attempt(&mut self, a: &AttemptRecord<'_>) {
-        let mut r = self.template.clone();
+        let mut r = match (self.template.take(), self.attempts.first()) {
+            (Some(t), _) => t,
+            (None, Some(first)) => first.clone(),
+            // Unreachable: the template is only taken by an attempt.
+            (None, None) => return,
+        };
         r.id = uuid::Uuid::new_v4().to_string();
         r.timestamp = Utc::now().naive_utc();
-        if let Some((value, hash)) = a.key {
-            value.clone_into(&mut r.key_value);
-            hash.clone_into(&mut r.key_hash);
-        }
+        let (value, hash) = a.key.unwrap_or(("", ""));
+        value.clone_into(&mut r.key_value);
+        hash.clone_into(&mut r.key_hash);
         r.upstream_addr = truncate(a.upstream, MAX_PATH);
         r.status_code = i32::from(a.status);
         r.is_success = a.ok;
@@ -199,11 +204,10 @@ impl RequestLogDraft {
         r.ttfb_ms = millis(a.ttfb);
         r.is_stream = a.stream;
         r.retry_index = i32::try_from(self.attempts.len()).unwrap_or(i32::MAX);
-        if let Some(u) = a.usage {
-            r.input_tokens = u.input;
-            r.output_tokens = u.output;
-            r.total_tokens = u.total;
-        }
+        let u = a.usage.unwrap_or_default();
+        r.input_tokens = u.input;
+        r.output_tokens = u.output;
+        r.total_tokens = u.total;
         self.attempts.push(r);
     }
 
@@ -228,9 +232,10 @@ impl RequestLogDraft {
                 usage: None,
             });
         }
-        let last = self.attempts.len() - 1;
-        for r in &mut self.attempts[..last] {
-            REQUEST_TYPE_RETRY.clone_into(&mut r.request_type);
+        if let Some((_, retried)) = self.attempts.split_last_mut() {
+            for r in retried {
+                REQUEST_TYPE_RETRY.clone_into(&mut r.request_type);
+            }
         }
         self.attempts
     }

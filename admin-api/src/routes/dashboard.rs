@@ -11,7 +11,7 @@ use gateway_schema::{HourBucket, UsageTotals, UsageWindow};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
-use crate::extract::query_int;
+use crate::extract::query_id;
 use crate::i18n;
 use crate::state::AppState;
 
@@ -245,15 +245,7 @@ pub(crate) struct ChartQuery {
 /// `GET /api/dashboard/chart?groupId=`: successes and failures of the last 24 hours, oldest
 /// hour first (one group, or every standard group).
 pub(crate) async fn chart(State(state): State<AppState>, Query(q): Query<ChartQuery>) -> ApiResult {
-    let group = match query_int("groupId", q.group_id.as_deref(), 0)? {
-        0 => None,
-        id if id > 0 => Some(id),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "groupId: must be a positive integer".to_owned(),
-            ));
-        }
-    };
+    let group = query_id("groupId", q.group_id.as_deref())?;
     let now = Utc::now().naive_utc();
     let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let first = this_hour - Duration::hours(23);
@@ -316,15 +308,7 @@ pub(crate) async fn usage(State(state): State<AppState>, Query(q): Query<UsageQu
             )));
         }
     };
-    let group_id = match query_int("group_id", q.group_id.as_deref(), 0)? {
-        0 => None,
-        id if id > 0 => Some(id),
-        _ => {
-            return Err(ApiError::BadRequest(
-                "group_id: must be a positive integer".to_owned(),
-            ));
-        }
-    };
+    let group_id = query_id("group_id", q.group_id.as_deref())?;
     let now = Utc::now().naive_utc();
     let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
     let from = this_hour + Duration::hours(1) - Duration::hours(hours);

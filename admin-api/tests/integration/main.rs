@@ -1423,11 +1423,11 @@ async fn messages_follow_accept_language() {
         (Some("Success"), Some("Basic"))
     );
     assert_eq!(
-        get(None, "/api/groups/config-options").await["data"][0]["name"],
+        get(None, "/api/groups/config-options").await["data"][1]["name"],
         "Log request bodies"
     );
     assert_eq!(
-        get(Some("ja-JP"), "/api/groups/config-options").await["data"][0]["name"],
+        get(Some("ja-JP"), "/api/groups/config-options").await["data"][1]["name"],
         "リクエスト本文を記録"
     );
 }

@@ -327,3 +327,78 @@ async fn a_database_outage_loses_no_request_and_no_log_record() {
         "{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_bodies_are_cut_with_a_marker_and_logging_can_be_off_per_group() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        Some(json!({"request_log_write_interval_minutes": 0, "request_body_log_max_bytes": 40})),
+    )
+    .await;
+    let base = mock.base_url();
+    let up = [(base.as_str(), 1)];
+    gw.create_group_with(
+        "bodies",
+        "openai",
+        &up,
+        &["sk-body-1"],
+        json!({"config": {"enable_request_body_logging": true}}),
+    )
+    .await;
+    gw.create_group_with(
+        "quiet",
+        "openai",
+        &up,
+        &["sk-quiet-1"],
+        json!({"config": {"enable_request_logging": false}}),
+    )
+    .await;
+    mock.clear();
+    let body =
+        json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "x".repeat(100)}]});
+    let sent = body.to_string();
+    for group in ["quiet", "bodies"] {
+        let r = gw
+            .client
+            .post(gw.url(&format!("/proxy/{group}/v1/chat/completions")))
+            .bearer_auth(crate::support::PROXY_KEY)
+            .header("user-agent", "body-test/1.0")
+            .body(sent.clone())
+            .header("content-type", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let db = gw.db.database().unwrap();
+    let start = Instant::now();
+    let row = loop {
+        let rows = scenario_logs(&db).await.unwrap();
+        if let Some(r) = rows.iter().find(|r| r.group_name == "bodies") {
+            break r.clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no log row for group bodies"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        row.request_body,
+        format!(
+            "{}…[truncated {} of {} bytes]",
+            &sent[..40],
+            sent.len() - 40,
+            sent.len()
+        )
+    );
+    assert_eq!(row.user_agent, "body-test/1.0");
+    assert_eq!(row.model, "gpt-4o");
+    // The quiet group's request went first and was answered, but left no row.
+    let rows = scenario_logs(&db).await.unwrap();
+    assert!(rows.iter().all(|r| r.group_name != "quiet"), "{rows:?}");
+    assert_eq!(mock.requests_for_key("sk-quiet-1").len(), 1);
+}
