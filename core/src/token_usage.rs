@@ -20,6 +20,17 @@ use serde_json::Value;
 /// Longest SSE line held across chunks; a longer line is skipped (it is content, not usage).
 pub const MAX_LINE: usize = 1 << 20;
 
+/// Largest count believed; the provider's numbers are clamped to `0..=MAX_COUNT` so sums never
+/// overflow.
+const MAX_COUNT: i64 = 1 << 40;
+
+/// A count field of a usage object, clamped.
+fn count(obj: &Value, key: &str) -> Option<i64> {
+    obj.get(key)
+        .and_then(Value::as_i64)
+        .map(|n| n.clamp(0, MAX_COUNT))
+}
+
 /// Tokens one response used.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TokenUsage {
@@ -49,7 +60,7 @@ impl Reported {
         Some(TokenUsage {
             input,
             output,
-            total: self.total.unwrap_or(input + output),
+            total: self.total.unwrap_or(input.saturating_add(output)),
         })
     }
 
@@ -76,7 +87,7 @@ impl Reported {
     }
 
     fn absorb_usage(&mut self, u: &Value) {
-        let n = |k: &str| u.get(k).and_then(Value::as_i64);
+        let n = |k: &str| count(u, k);
         let input = n("prompt_tokens").or_else(|| {
             n("input_tokens").map(|i| {
                 i + n("cache_creation_input_tokens").unwrap_or(0)
@@ -95,7 +106,7 @@ impl Reported {
     }
 
     fn absorb_gemini(&mut self, m: &Value) {
-        let n = |k: &str| m.get(k).and_then(Value::as_i64);
+        let n = |k: &str| count(m, k);
         if let Some(p) = n("promptTokenCount") {
             self.input = Some(p);
         }
@@ -251,18 +262,42 @@ fn absorb_body(seen: &mut Reported, body: &[u8]) {
     }
 }
 
-/// One SSE line: a `data:` line that mentions usage is parsed; everything else is skipped
-/// without parsing.
+/// One SSE line: a `data:` line that mentions usage is parsed (only the fields that can hold
+/// usage are built; `"usage": null`, which OpenAI sends in every chunk of a stream with
+/// `include_usage`, costs no allocation); everything else is skipped without parsing.
 fn event_line(seen: &mut Reported, line: &[u8]) {
+    #[derive(serde::Deserialize)]
+    struct Nested {
+        usage: Option<Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Event {
+        usage: Option<Value>,
+        #[serde(rename = "usageMetadata")]
+        usage_metadata: Option<Value>,
+        response: Option<Nested>,
+        message: Option<Nested>,
+    }
     let Some(data) = line.strip_prefix(b"data:") else {
         return;
     };
     if memchr::memmem::find(data, b"sage").is_none() {
         return;
     }
-    let data = data.trim_ascii();
-    if let Ok(v) = serde_json::from_slice::<Value>(data) {
-        seen.absorb(&v);
+    let Ok(event) = serde_json::from_slice::<Event>(data.trim_ascii()) else {
+        return;
+    };
+    let nested = [event.response, event.message]
+        .into_iter()
+        .flatten()
+        .filter_map(|n| n.usage);
+    for u in event.usage.into_iter().chain(nested) {
+        if u.is_object() {
+            seen.absorb_usage(&u);
+        }
+    }
+    if let Some(m) = event.usage_metadata.filter(Value::is_object) {
+        seen.absorb_gemini(&m);
     }
 }
 

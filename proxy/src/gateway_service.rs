@@ -204,11 +204,26 @@ impl GatewayService {
                 return respond_error(session, &too_large, channel).await;
             }
         };
-        let rewritten = match group.rewrite.apply(group.channel, rest, body) {
+        let rewritten = match group.rewrite.apply(group.channel, rest, body.clone()) {
             Ok(r) => r,
             Err(model) => {
-                return respond_error(session, &GatewayError::ModelNotConfigured(model), channel)
-                    .await;
+                // Logged as a final attempt without a key, as GPT-Load does.
+                ctx.log = log_draft(
+                    session.req_header(),
+                    ctx,
+                    &group,
+                    &client_ip(session),
+                    query.as_deref(),
+                    &model,
+                    &body,
+                );
+                return respond_gateway_error(
+                    session,
+                    ctx,
+                    GatewayError::ModelNotConfigured(model),
+                    channel,
+                )
+                .await;
             }
         };
         self.attempt_loop(
@@ -258,32 +273,16 @@ impl GatewayService {
             client_errors: &cfg.client_errors,
             default_cooldown: secs(cfg.key_cooldown_seconds),
         };
-        let client_ip = session
-            .client_addr()
-            .and_then(|a| a.as_inet().map(|i| i.ip().to_string()))
-            .unwrap_or_default();
-        let request_path = match query {
-            Some(q) => format!("{}?{q}", req.uri.path()),
-            None => req.uri.path().to_owned(),
-        };
-        let draft = cfg.enable_request_logging.then(|| {
-            RequestLogDraft::new(&RequestFields {
-                group: (group.id, &group.name),
-                parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
-                source_ip: &client_ip,
-                request_path: &request_path,
-                model: &facts.model,
-                user_agent: req
-                    .headers
-                    .get(http::header::USER_AGENT)
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or(""),
-                body: cfg
-                    .enable_request_body_logging
-                    .then(|| (&body[..], ctx.body_log_limit)),
-            })
-        });
-        ctx.log = draft;
+        let client_ip = client_ip(session);
+        ctx.log = log_draft(
+            session.req_header(),
+            ctx,
+            group,
+            &client_ip,
+            query,
+            &facts.model,
+            &body,
+        );
         let model = facts.model.as_str();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
@@ -322,7 +321,7 @@ impl GatewayService {
             };
             ctx.attempts += 1;
             ctx.tried_keys.push(key.id);
-            let mut request = UpstreamRequest {
+            let request = UpstreamRequest {
                 channel: group.channel,
                 upstream,
                 key: &key,
@@ -335,10 +334,6 @@ impl GatewayService {
                 now_ms: now,
             }
             .build(session.req_header())?;
-            if model_list {
-                // the list is rewritten, so it must arrive uncompressed
-                request.remove_header(&http::header::ACCEPT_ENCODING);
-            }
             // The client may hang up while the upstream thinks: then the attempt is abandoned
             // (its connection dropped, not pooled) and nobody is blamed.
             let attempt_started = Instant::now();
@@ -425,12 +420,7 @@ impl GatewayService {
                     },
                     deadline: if streaming { None } else { deadline },
                 };
-                let mut usage = UsageScanner::for_content_type(
-                    resp.header()
-                        .and_then(|h| h.headers.get(http::header::CONTENT_TYPE))
-                        .map(http::HeaderValue::as_bytes),
-                    USAGE_BODY_LIMIT,
-                );
+                let mut usage = usage_scanner(&resp);
                 let relayed = {
                     let _streaming = streaming.then(|| self.observe.metrics.streaming());
                     self.exchange
@@ -440,9 +430,11 @@ impl GatewayService {
                 attempt.usage = usage.and_then(UsageScanner::finish);
                 attempt.duration = attempt_started.elapsed();
                 let (outcome, result, error) = match relayed {
+                    // The upstream served: the attempt is a success (as GPT-Load logs it), with
+                    // a note; the request counts as closed by the client.
                     Err(e) if e.esource() == &ErrorSource::Downstream => {
                         client_closed(session, group, "while the response streamed");
-                        attempt.status = 499;
+                        attempt.ok = true;
                         (
                             Outcome::ClientClosed,
                             Ok(()),
@@ -460,7 +452,7 @@ impl GatewayService {
                     }
                     Ok(()) => (Outcome::Success, Ok(()), String::new()),
                 };
-                attempt.ok = outcome == Outcome::Success;
+                attempt.ok |= outcome == Outcome::Success;
                 attempt.error = &error;
                 self.note_attempt(ctx, group, model, &attempt);
                 ctx.outcome = Some(outcome);
@@ -537,7 +529,11 @@ impl GatewayService {
             m.tokens(&group.name, model, u.input, u.output);
         }
         if let Some(log) = ctx.log.as_mut() {
-            log.attempt(attempt);
+            // The log's duration is the request's so far, as GPT-Load records it.
+            log.attempt(&AttemptRecord {
+                duration: ctx.started.elapsed(),
+                ..*attempt
+            });
         }
     }
 
@@ -934,6 +930,68 @@ fn redact_body(body: &Bytes, key: &str) -> Bytes {
 fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
     let get = |name: &str| header.headers.get(name).and_then(|v| v.to_str().ok());
     parse_retry_after(get("retry-after-ms"), get("retry-after"), now)
+}
+
+/// The client's address as logged.
+fn client_ip(session: &Session) -> String {
+    session
+        .client_addr()
+        .and_then(|a| a.as_inet().map(|i| i.ip().to_string()))
+        .unwrap_or_default()
+}
+
+/// The request-log draft of a request to `group` (`None` when the group does not log).
+fn log_draft(
+    req: &pingora::http::RequestHeader,
+    ctx: &RequestContext,
+    group: &GroupRuntime,
+    client_ip: &str,
+    query: Option<&str>,
+    model: &str,
+    body: &Bytes,
+) -> Option<RequestLogDraft> {
+    let cfg = &group.config;
+    cfg.enable_request_logging.then(|| {
+        let request_path = match query {
+            Some(q) => format!("{}?{q}", req.uri.path()),
+            None => req.uri.path().to_owned(),
+        };
+        RequestLogDraft::new(&RequestFields {
+            group: (group.id, &group.name),
+            parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
+            source_ip: client_ip,
+            request_path: &request_path,
+            model,
+            user_agent: req
+                .headers
+                .get(http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+            body: cfg
+                .enable_request_body_logging
+                .then(|| (&body[..], ctx.body_log_limit)),
+        })
+    })
+}
+
+/// The token-usage scanner for a response: none for a compressed body (`Accept-Encoding` is not
+/// forwarded, so only an upstream that compresses anyway sends one).
+fn usage_scanner(resp: &UpstreamResponse) -> Option<UsageScanner> {
+    let header = resp.header()?;
+    let identity = header
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .is_none_or(|v| v.as_bytes().eq_ignore_ascii_case(b"identity"));
+    if !identity {
+        return None;
+    }
+    UsageScanner::for_content_type(
+        header
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .map(http::HeaderValue::as_bytes),
+        USAGE_BODY_LIMIT,
+    )
 }
 
 /// True when the upstream answers with Server-Sent Events.

@@ -15,8 +15,11 @@ use crate::request_rewrite::{HeaderAction, HeaderRule, HeaderVariables};
 use crate::upstream_selection::Upstream;
 
 /// Headers that belong to one connection and are never forwarded (RFC 9110 §7.6.1), plus the
-/// ones we recompute (`host`, `content-length`) or answer ourselves (`expect`).
-const DROPPED_HEADERS: [&str; 11] = [
+/// ones we recompute (`host`, `content-length`) or answer ourselves (`expect`), and
+/// `accept-encoding`: responses come back uncompressed, so the gateway can read token usage,
+/// redact keys in error bodies and rewrite model lists (the client still gets what it can read).
+const DROPPED_HEADERS: [&str; 12] = [
+    "accept-encoding",
     "connection",
     "keep-alive",
     "proxy-connection",

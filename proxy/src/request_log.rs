@@ -1,20 +1,25 @@
 //! The data plane's request-log pipeline (design §7, reference §1.15/§6.2): the request path
-//! builds one `RequestLog` record per upstream attempt (`RequestLogDraft`) and hands the
-//! records to a bounded queue (`LogSink::record`, never blocking); the `RequestLogWriter`
-//! background service writes them in batches with the counters they move (key usage, hourly
-//! statistics, token usage), one transaction per batch.
+//! builds one `RequestLog` record per upstream attempt (`RequestLogDraft`) and appends the
+//! records to a bounded queue (`LogSink::record`: a short mutex, never waiting for the writer
+//! and not waking it per record); the `RequestLogWriter` background service collects them
+//! every second (or at once when a batch is full) and writes them in batches with the counters
+//! they move (key usage, hourly statistics, token usage), one transaction per batch.
 //!
 //! * A batch is written when [`BATCH_SIZE`] records are waiting or when the
 //!   `request_log_write_interval_minutes` setting's interval has passed since the last write
 //!   (0: as soon as records arrive).
-//! * While the database is down, records wait in the writer's buffer (at most [`MAX_BUFFERED`])
-//!   and the queue ([`QUEUE_CAPACITY`]); beyond that new records are dropped, counted in
+//! * While the database is down, records wait in the writer's buffer (at most [`MAX_BUFFERED`]
+//!   records and [`MAX_BUFFERED_BYTES`]) and the queue ([`QUEUE_CAPACITY`] records,
+//!   [`MAX_QUEUE_BYTES`]); beyond that new records are dropped, counted in
 //!   `gateway_request_log_dropped_total` and reported in the log. The request path never waits.
+//! * A batch the database rejects (not merely unreachable) [`MAX_BATCH_FAILURES`] times is
+//!   written record by record, so only a record the database refuses is dropped. A batch whose
+//!   commit succeeded although the answer was lost (its ids exist already) counts as written.
 //! * On a graceful stop everything received is written; records of requests still finishing
 //!   during the grace period are written every 100 ms until the process ends.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -24,7 +29,6 @@ use gateway_schema::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog}
 use gateway_schema::{Database, LogBatch};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
-use tokio::sync::{Mutex, mpsc};
 
 use crate::metrics::ProxyMetrics;
 use crate::routing_snapshot::SnapshotHandle;
@@ -35,8 +39,17 @@ pub const BATCH_SIZE: usize = 1_000;
 /// Records the writer holds while the database cannot take them.
 pub const MAX_BUFFERED: usize = 50_000;
 
+/// Bytes of records the writer holds while the database cannot take them.
+pub const MAX_BUFFERED_BYTES: usize = 96 << 20;
+
 /// Records waiting between the request path and the writer.
 pub const QUEUE_CAPACITY: usize = 10_000;
+
+/// Bytes of records waiting between the request path and the writer.
+pub const MAX_QUEUE_BYTES: usize = 32 << 20;
+
+/// How often the writer collects queued records when no batch filled up.
+const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
 /// Longest `request_path` / `upstream_addr` stored (GPT-Load's column size).
 const MAX_PATH: usize = 500;
@@ -51,47 +64,116 @@ const MAX_ERROR: usize = 2_000;
 /// before the batch is given up (so one bad record cannot stop all logging).
 const MAX_BATCH_FAILURES: u32 = 3;
 
+/// Records between the request path and the writer.
+#[derive(Debug, Default)]
+struct Queue {
+    records: Vec<RequestLog>,
+    bytes: usize,
+}
+
+/// What the sink and the writer share.
+#[derive(Debug, Default)]
+struct Shared {
+    queue: std::sync::Mutex<Queue>,
+    /// Wakes the writer: a batch is full, or the interval is 0.
+    wake: tokio::sync::Notify,
+    /// Set by the writer while `request_log_write_interval_minutes` is 0.
+    write_at_once: AtomicBool,
+}
+
 /// The request path's side of the pipeline. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct LogSink {
-    tx: mpsc::Sender<RequestLog>,
+    shared: Arc<Shared>,
     metrics: Arc<ProxyMetrics>,
     last_drop_warning: Arc<AtomicU64>,
 }
 
 impl LogSink {
-    /// A sink and the receiving end for its writer.
-    pub fn new(metrics: Arc<ProxyMetrics>) -> (Self, mpsc::Receiver<RequestLog>) {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        let sink = Self {
-            tx,
+    /// A sink for `metrics`; [`RequestLogWriter::new`] takes a clone to read from it.
+    pub fn new(metrics: Arc<ProxyMetrics>) -> Self {
+        Self {
+            shared: Arc::default(),
             metrics,
             last_drop_warning: Arc::default(),
-        };
-        (sink, rx)
+        }
     }
 
     /// Queues a record; when the queue is full it is dropped and counted.
     pub fn record(&self, record: RequestLog) {
-        if self.tx.try_send(record).is_err() {
-            self.metrics.log_dropped.inc();
-            let now = crate::clock::now_ms();
-            let last = self.last_drop_warning.load(Ordering::Relaxed);
-            if now.saturating_sub(last) >= 10_000
-                && self
-                    .last_drop_warning
-                    .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
-                    .is_ok()
-            {
-                tracing::warn!(
-                    dropped_total = self.metrics.log_dropped.get(),
-                    "request-log buffer full (database slow or unreachable): records are being dropped"
-                );
+        let size = record_size(&record);
+        let wake = {
+            let mut q = self
+                .shared
+                .queue
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if q.records.len() >= QUEUE_CAPACITY || q.bytes + size > MAX_QUEUE_BYTES {
+                None
+            } else {
+                q.records.push(record);
+                q.bytes += size;
+                Some(
+                    q.records.len() >= BATCH_SIZE
+                        || self.shared.write_at_once.load(Ordering::Relaxed),
+                )
             }
-        } else {
-            self.metrics.log_queue.inc();
+        };
+        match wake {
+            Some(wake) => {
+                self.metrics.log_queue.inc();
+                if wake {
+                    self.shared.wake.notify_one();
+                }
+            }
+            None => self.dropped(1),
         }
     }
+
+    /// Counts dropped records and says so in the log, at most every 10 s.
+    fn dropped(&self, n: u64) {
+        self.metrics.log_dropped.inc_by(n);
+        let now = crate::clock::now_ms();
+        let last = self.last_drop_warning.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= 10_000
+            && self
+                .last_drop_warning
+                .compare_exchange(last, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                dropped_total = self.metrics.log_dropped.get(),
+                "request-log buffer full (database slow or unreachable): records are being dropped"
+            );
+        }
+    }
+
+    /// Everything queued so far, and its size in bytes.
+    fn take(&self) -> (Vec<RequestLog>, usize) {
+        let mut q = self
+            .shared
+            .queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let bytes = std::mem::take(&mut q.bytes);
+        (std::mem::take(&mut q.records), bytes)
+    }
+}
+
+/// About how much memory a record holds.
+fn record_size(r: &RequestLog) -> usize {
+    256 + r.id.len()
+        + r.group_name.len()
+        + r.parent_group_name.len()
+        + r.key_value.len()
+        + r.key_hash.len()
+        + r.model.len()
+        + r.source_ip.len()
+        + r.request_path.len()
+        + r.error_message.len()
+        + r.user_agent.len()
+        + r.upstream_addr.len()
+        + r.request_body.len()
 }
 
 /// What one request contributes to every record of its attempts.
@@ -103,7 +185,7 @@ pub struct RequestLogDraft {
 }
 
 /// One attempt as the request path saw it.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub struct AttemptRecord<'a> {
     /// Key id's stored value and hash (empty when no key was used).
     pub key: Option<(&'a str, &'a str)>,
@@ -245,10 +327,16 @@ fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// At most `max` bytes of `s`, cut at a character boundary.
+/// At most `max` bytes of `s`, cut at a character boundary, without NUL characters (which
+/// PostgreSQL refuses in text, so one would make the database reject a whole batch).
 fn truncate(s: &str, max: usize) -> String {
+    let s: std::borrow::Cow<'_, str> = if s.contains('\0') {
+        s.replace('\0', "").into()
+    } else {
+        s.into()
+    };
     if s.len() <= max {
-        return s.to_owned();
+        return s.into_owned();
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
@@ -261,7 +349,7 @@ fn truncate(s: &str, max: usize) -> String {
 /// a marker that says how much was left out.
 fn body_text(body: &[u8], limit: usize) -> String {
     if body.len() <= limit {
-        return String::from_utf8_lossy(body).into_owned();
+        return truncate(&String::from_utf8_lossy(body), usize::MAX);
     }
     let mut end = limit;
     // Do not cut a UTF-8 sequence (continuation bytes are 0b10xxxxxx).
@@ -270,7 +358,7 @@ fn body_text(body: &[u8], limit: usize) -> String {
     }
     format!(
         "{}…[truncated {} of {} bytes]",
-        String::from_utf8_lossy(&body[..end]),
+        truncate(&String::from_utf8_lossy(&body[..end]), usize::MAX),
         body.len() - end,
         body.len()
     )
@@ -279,25 +367,14 @@ fn body_text(body: &[u8], limit: usize) -> String {
 /// The background service writing queued records.
 pub struct RequestLogWriter {
     db: Database,
-    rx: Mutex<mpsc::Receiver<RequestLog>>,
+    sink: LogSink,
     snapshot: SnapshotHandle,
-    metrics: Arc<ProxyMetrics>,
 }
 
 impl RequestLogWriter {
-    /// A writer of what `sink`'s receiver delivers, at the interval the snapshot's settings give.
-    pub fn new(
-        db: Database,
-        rx: mpsc::Receiver<RequestLog>,
-        snapshot: SnapshotHandle,
-        metrics: Arc<ProxyMetrics>,
-    ) -> Self {
-        Self {
-            db,
-            rx: Mutex::new(rx),
-            snapshot,
-            metrics,
-        }
+    /// A writer of what `sink` queues, at the interval the snapshot's settings give.
+    pub fn new(db: Database, sink: LogSink, snapshot: SnapshotHandle) -> Self {
+        Self { db, sink, snapshot }
     }
 }
 
@@ -305,42 +382,71 @@ impl RequestLogWriter {
 struct Buffer<'a> {
     writer: &'a RequestLogWriter,
     records: Vec<RequestLog>,
+    bytes: usize,
     /// Consecutive failures of the head batch not explained by an unreachable database.
     batch_failures: u32,
+    /// Size of the head batch while it is being retried (the same records each time).
+    head: Option<usize>,
     /// Whether the database is failing (logged once per outage).
     failing: bool,
 }
 
 impl Buffer<'_> {
+    /// Moves queued records here while there is room.
+    fn collect(&mut self) {
+        if self.records.len() >= MAX_BUFFERED || self.bytes >= MAX_BUFFERED_BYTES {
+            return;
+        }
+        let (records, bytes) = self.writer.sink.take();
+        self.records.extend(records);
+        self.bytes += bytes;
+    }
+
+    /// Forgets the first `n` records (written or dropped).
+    fn release(&mut self, n: usize) {
+        let freed: usize = self.records.drain(..n).map(|r| record_size(&r)).sum();
+        self.bytes = self.bytes.saturating_sub(freed);
+        self.writer.sink.metrics.log_queue.sub(n as i64);
+        self.head = None;
+        self.batch_failures = 0;
+    }
+
     /// Writes everything buffered, a batch per transaction. Returns false when a write failed
     /// (the rest stays buffered).
     async fn flush(&mut self) -> bool {
+        let metrics = Arc::clone(&self.writer.sink.metrics);
         while !self.records.is_empty() {
-            let n = self.records.len().min(BATCH_SIZE);
+            let n = self
+                .head
+                .unwrap_or_else(|| self.records.len().min(BATCH_SIZE));
+            if self.batch_failures >= MAX_BATCH_FAILURES {
+                self.write_one_by_one(n).await;
+                continue;
+            }
             let batch = LogBatch::new(self.records[..n].to_vec());
             match self.writer.db.write_request_logs(&batch).await {
                 Ok(()) => {
-                    self.records.drain(..n);
-                    self.batch_failures = 0;
-                    self.writer.metrics.log_written.inc_by(n as u64);
-                    self.writer.metrics.log_queue.sub(n as i64);
+                    metrics.log_written.inc_by(n as u64);
+                    self.release(n);
                     if std::mem::take(&mut self.failing) {
                         tracing::info!("database reachable again; request logs written");
                     }
                 }
+                // The ids exist: an earlier try committed and only its answer was lost.
+                Err(e) if e.is_unique_violation() => {
+                    tracing::info!(records = n, "request-log batch was already written");
+                    self.release(n);
+                }
                 Err(e) => {
-                    self.writer.metrics.log_write_failures.inc();
-                    if !e.is_unavailable() {
+                    metrics.log_write_failures.inc();
+                    self.head = Some(n);
+                    if !e.is_transient() {
                         self.batch_failures += 1;
                         if self.batch_failures >= MAX_BATCH_FAILURES {
-                            tracing::error!(
+                            tracing::warn!(
                                 records = n,
-                                "request-log batch rejected by the database {MAX_BATCH_FAILURES} times, dropped: {e}"
+                                "request-log batch rejected {MAX_BATCH_FAILURES} times ({e}); writing it record by record"
                             );
-                            self.records.drain(..n);
-                            self.batch_failures = 0;
-                            self.writer.metrics.log_dropped.inc_by(n as u64);
-                            self.writer.metrics.log_queue.sub(n as i64);
                             continue;
                         }
                     }
@@ -356,61 +462,80 @@ impl Buffer<'_> {
         }
         true
     }
+
+    /// Writes the first `n` records one per transaction; a record the database refuses is
+    /// dropped (and counted), the others are written.
+    async fn write_one_by_one(&mut self, n: usize) {
+        let metrics = Arc::clone(&self.writer.sink.metrics);
+        for record in &self.records[..n] {
+            let one = LogBatch::new(vec![record.clone()]);
+            match self.writer.db.write_request_logs(&one).await {
+                Ok(()) => metrics.log_written.inc(),
+                Err(e) if e.is_unique_violation() => {}
+                Err(e) => {
+                    tracing::error!(
+                        id = %record.id,
+                        group = %record.group_name,
+                        "request-log record refused by the database, dropped: {e}"
+                    );
+                    self.writer.sink.dropped(1);
+                }
+            }
+        }
+        self.release(n);
+    }
 }
 
 #[async_trait]
 impl BackgroundService for RequestLogWriter {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut rx = self.rx.lock().await;
         let mut buf = Buffer {
             writer: self,
             records: Vec::with_capacity(BATCH_SIZE),
+            bytes: 0,
             batch_failures: 0,
+            head: None,
             failing: false,
         };
         let mut stopping = false;
-        let mut next_write = tokio::time::Instant::now();
+        let mut last_write = tokio::time::Instant::now();
+        let mut retry_at: Option<tokio::time::Instant> = None;
         loop {
             let interval = if stopping {
-                Duration::from_millis(100)
+                Duration::ZERO
             } else {
                 self.snapshot.load().log_write_interval
             };
-            let room = buf.records.len() < MAX_BUFFERED;
+            self.sink
+                .shared
+                .write_at_once
+                .store(interval.is_zero(), Ordering::Relaxed);
+            let tick = if stopping {
+                Duration::from_millis(100)
+            } else {
+                COLLECT_EVERY
+            };
             tokio::select! {
-                got = rx.recv(), if room => match got {
-                    Some(r) => {
-                        buf.records.push(r);
-                        while buf.records.len() < MAX_BUFFERED {
-                            match rx.try_recv() {
-                                Ok(r) => buf.records.push(r),
-                                Err(_) => break,
-                            }
-                        }
-                        let due = interval.is_zero() || buf.records.len() >= BATCH_SIZE;
-                        if !due || buf.failing {
-                            continue;
-                        }
-                    }
-                    None => {
-                        buf.flush().await;
-                        return;
-                    }
-                },
-                () = tokio::time::sleep_until(next_write) => {}
+                () = self.sink.shared.wake.notified() => {}
+                () = tokio::time::sleep(tick) => {}
                 _ = shutdown.changed(), if !stopping => {
                     stopping = true;
                     tracing::info!(buffered = buf.records.len(), "writing buffered request logs before stopping");
                 }
             }
-            let ok = buf.flush().await;
-            // After a failure, wait at least a second before the next try.
-            let wait = if ok {
-                interval.max(Duration::from_millis(100))
+            buf.collect();
+            let now = tokio::time::Instant::now();
+            let due = buf.records.len() >= BATCH_SIZE || now.duration_since(last_write) >= interval;
+            // After a failure, wait a second before the next try.
+            if buf.records.is_empty() || !due || retry_at.is_some_and(|t| now < t) {
+                continue;
+            }
+            if buf.flush().await {
+                retry_at = None;
+                last_write = tokio::time::Instant::now();
             } else {
-                Duration::from_secs(1)
-            };
-            next_write = tokio::time::Instant::now() + wait;
+                retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
+            }
         }
     }
 }
@@ -460,8 +585,10 @@ mod tests {
     }
 
     #[test]
-    fn body_cut_keeps_utf8_whole() {
+    fn body_cut_keeps_utf8_whole_and_nul_never_reaches_the_database() {
         assert_eq!(body_text("aé".as_bytes(), 2), "a…[truncated 2 of 3 bytes]");
         assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("a\0b", 10), "ab");
+        assert_eq!(body_text(b"{\"m\":\"\0\"}", 100), "{\"m\":\"\"}");
     }
 }

@@ -58,10 +58,10 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     )));
     let (journal, journal_rx) = HealthJournal::new();
     let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
-    let (logs, logs_rx) = LogSink::new(Arc::clone(&metrics));
+    let logs = LogSink::new(Arc::clone(&metrics));
     let observe = Observers {
         metrics: Arc::clone(&metrics),
-        logs,
+        logs: logs.clone(),
         inflight: Arc::default(),
     };
     if let Some(addr) = config.metrics_listen {
@@ -93,7 +93,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     server.add_service(proxy);
     let writer = KeyHealthWriter::new(db.clone(), journal_rx, KEY_HEALTH_WRITE_INTERVAL);
     server.add_service(background_service("key health writer", writer));
-    let log_writer = RequestLogWriter::new(db.clone(), logs_rx, snapshot.clone(), metrics);
+    let log_writer = RequestLogWriter::new(db.clone(), logs, snapshot.clone());
     server.add_service(background_service("request log writer", log_writer));
     let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
     server.add_service(background_service("routing snapshot refresher", refresher));

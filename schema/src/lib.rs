@@ -48,16 +48,29 @@ impl DbError {
         )
     }
 
-    /// True when the database could not be reached (the same write may succeed later), as
-    /// opposed to a write it rejected.
-    pub fn is_unavailable(&self) -> bool {
+    /// True when the same write may succeed if tried again: the database could not be reached,
+    /// or the write lost a race (deadlock, serialization failure, lock wait, busy file), as
+    /// opposed to a write the database rejects.
+    pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
         match self {
             DbError::Pool(_) | DbError::Connect(_) => true,
-            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
+                _,
+            )) => true,
             DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
                 let m = info.message().to_ascii_lowercase();
-                m.contains("connection") || m.contains("locked") || m.contains("busy")
+                [
+                    "connection",
+                    "locked",
+                    "busy",
+                    "deadlock",
+                    "lock wait timeout",
+                    "could not serialize",
+                ]
+                .iter()
+                .any(|w| m.contains(w))
             }
             _ => false,
         }

@@ -53,7 +53,7 @@ async fn json_logs_go_to_stdout_and_the_file_bridge_pingora_and_never_show_a_key
         assert!(!body.contains(upstream_key), "{body}");
     }
     gw.proxy
-        .wait_for_log("/proxy/plog-dead", Duration::from_secs(5))
+        .wait_for_log("/proxy/plog-dead/v1beta", Duration::from_secs(5))
         .await
         .unwrap();
     let stdout = gw.proxy.output_log();

@@ -99,7 +99,20 @@ async fn logs_counters_usage_and_metrics_match_what_the_mock_served() {
     let before = metrics_text(&metrics_url).await;
 
     let chat = json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]});
-    for _ in 0..6 {
+    // SDKs ask for compressed answers; the gateway asks the upstream for plain ones, so it can
+    // read the usage (and redact keys in error bodies).
+    let r = gw
+        .client
+        .post(gw.url("/proxy/lo/v1/chat/completions"))
+        .bearer_auth(crate::support::PROXY_KEY)
+        .header("accept-encoding", "gzip, br")
+        .json(&chat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    r.text().await.unwrap();
+    for _ in 0..5 {
         send(&gw, "lo", "/v1/chat/completions", chat.clone()).await;
     }
     let mut stream = chat.clone();
@@ -133,15 +146,30 @@ async fn logs_counters_usage_and_metrics_match_what_the_mock_served() {
     )
     .await;
 
+    assert!(
+        mock.requests()
+            .iter()
+            .all(|r| r.header("accept-encoding").is_none())
+    );
     let attempts = mock.requests().len();
     let bad_attempts = mock.requests_for_key("sk-lo-bad").len();
     assert_eq!(attempts, 11 + bad_attempts);
     assert!(bad_attempts > 0, "rotation never picked the failing key");
 
     // Metrics while the proxy runs.
-    let proxy_metrics = metrics_text(&metrics_url).await;
-    let grew = |series: &str| sample(&proxy_metrics, series) - sample(&before, series);
+    // A request is counted in Pingora's logging phase, just after its last byte went out.
     let success = r#"gateway_requests_total{channel="openai",group="lo",outcome="success",status_class="2xx"}"#;
+    let counted = Instant::now();
+    let proxy_metrics = loop {
+        let text = metrics_text(&metrics_url).await;
+        let settled = sample(&text, success) - sample(&before, success) >= 8.0
+            && sample(&text, "gateway_streaming_responses") == 0.0;
+        if settled || counted.elapsed() > Duration::from_secs(5) {
+            break text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let grew = |series: &str| sample(&proxy_metrics, series) - sample(&before, series);
     assert_eq!(grew(success), 8.0);
     assert_eq!(
         grew(r#"gateway_upstream_attempts_total{group="lo",result="failure"}"#),
@@ -286,7 +314,15 @@ async fn a_database_outage_loses_no_request_and_no_log_record() {
     mock.clear();
     let db = gw.db.database().unwrap();
     let body = json!({"model": "gpt-4o", "messages": []});
-    for _ in 0..10 {
+    // A NUL in a logged field would make PostgreSQL refuse the whole batch.
+    send(
+        &gw,
+        "outage",
+        "/v1/chat/completions",
+        json!({"model": "gpt\u{0}-4o", "messages": []}),
+    )
+    .await;
+    for _ in 0..9 {
         send(&gw, "outage", "/v1/chat/completions", body.clone()).await;
     }
     let wait_rows = |n: usize| {
