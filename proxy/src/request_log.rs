@@ -113,6 +113,8 @@ impl LogSink {
             } else {
                 q.records.push(record);
                 q.bytes += size;
+                // Counted under the lock, so the writer never subtracts it first.
+                self.metrics.log_queue.inc();
                 Some(
                     q.records.len() >= BATCH_SIZE
                         || self.shared.write_at_once.load(Ordering::Relaxed),
@@ -120,12 +122,8 @@ impl LogSink {
             }
         };
         match wake {
-            Some(wake) => {
-                self.metrics.log_queue.inc();
-                if wake {
-                    self.shared.wake.notify_one();
-                }
-            }
+            Some(true) => self.shared.wake.notify_one(),
+            Some(false) => {}
             None => self.dropped(1),
         }
     }

@@ -24,9 +24,6 @@ const LOG_CHUNK: usize = 100;
 /// Rows deleted per statement by retention (short locks on a large table).
 const RETENTION_CHUNK: i64 = 5_000;
 
-/// Rows read per page by the key export.
-const EXPORT_PAGE: i64 = 10_000;
-
 /// A batch of request logs with the counters it moves, written in one transaction by
 /// [`Database::write_request_logs`].
 #[derive(Clone, Debug, Default)]
@@ -420,43 +417,58 @@ impl Database {
     }
 
     /// For each key hash among the logs matching `f`, its latest log's `(key_value, group_name,
-    /// status_code)`, ordered by key hash (GPT-Load's key export). Read in pages.
+    /// status_code)`, ordered by key hash (GPT-Load's key export). The distinct hashes are read
+    /// in pages of 1,000 (keyset, so rows written meanwhile move nothing); for each page, the
+    /// matching logs of those keys are read newest first until every key has its latest one.
     pub async fn latest_log_per_key(
         &self,
         f: &LogFilter,
     ) -> Result<Vec<(String, String, i32)>, DbError> {
+        const KEYS: i64 = 1_000;
         let mut out = Vec::new();
-        let mut last_hash: Option<String> = None;
-        let mut offset = 0;
+        let mut after = String::new();
         loop {
-            let page: Vec<(String, String, String, i32)> = with_conn!(self, |c| filtered_logs!(f)
-                .filter(request_logs::key_hash.ne(""))
-                .select((
-                    request_logs::key_hash,
-                    request_logs::key_value,
-                    request_logs::group_name,
-                    request_logs::status_code,
-                ))
-                .order((
-                    request_logs::key_hash.asc(),
-                    request_logs::timestamp.desc(),
-                    request_logs::id.desc(),
-                ))
-                .limit(EXPORT_PAGE)
-                .offset(offset)
+            let after_hash = after.clone();
+            let hashes: Vec<String> = with_conn!(self, |c| filtered_logs!(f)
+                .filter(request_logs::key_hash.gt(after_hash))
+                .select(request_logs::key_hash)
+                .distinct()
+                .order(request_logs::key_hash.asc())
+                .limit(KEYS)
                 .load(c)
                 .await)?;
-            let n = page.len();
-            for (hash, value, group, status) in page {
-                if last_hash.as_ref() != Some(&hash) {
+            let Some(last) = hashes.last().cloned() else {
+                return Ok(out);
+            };
+            let page = &hashes;
+            let rows: Vec<(String, String, String, i32)> = with_conn!(self, |c| filtered_logs!(
+                f
+            )
+            .filter(request_logs::key_hash.eq_any(page))
+            .select((
+                request_logs::key_hash,
+                request_logs::key_value,
+                request_logs::group_name,
+                request_logs::status_code,
+            ))
+            .order((
+                request_logs::key_hash.asc(),
+                request_logs::timestamp.desc(),
+                request_logs::id.desc(),
+            ))
+            .load(c)
+            .await)?;
+            let mut previous: Option<String> = None;
+            for (hash, value, group, status) in rows {
+                if previous.as_ref() != Some(&hash) {
                     out.push((value, group, status));
-                    last_hash = Some(hash);
+                    previous = Some(hash);
                 }
             }
-            if n < usize::try_from(EXPORT_PAGE).unwrap_or(usize::MAX) {
+            if hashes.len() < usize::try_from(KEYS).unwrap_or(usize::MAX) {
                 return Ok(out);
             }
-            offset += EXPORT_PAGE;
+            after = last;
         }
     }
 
