@@ -522,7 +522,7 @@ impl GatewayService {
             &group.name,
             attempt.ok,
             ctx.attempts > 1,
-            (!attempt.ttfb.is_zero()).then(|| attempt.ttfb.as_secs_f64()),
+            (!attempt.ttfb.is_zero()).then_some(attempt.ttfb.as_secs_f64()),
             attempt.duration.as_secs_f64(),
         );
         if let Some(u) = attempt.usage {

@@ -12,7 +12,7 @@
 //!   records and [`MAX_BUFFERED_BYTES`]) and the queue ([`QUEUE_CAPACITY`] records,
 //!   [`MAX_QUEUE_BYTES`]); beyond that new records are dropped, counted in
 //!   `gateway_request_log_dropped_total` and reported in the log. The request path never waits.
-//! * A batch the database rejects (not merely unreachable) [`MAX_BATCH_FAILURES`] times is
+//! * A batch the database rejects (not merely unreachable) three times is
 //!   written record by record, so only a record the database refuses is dropped. A batch whose
 //!   commit succeeded although the answer was lost (its ids exist already) counts as written.
 //! * On a graceful stop everything received is written; records of requests still finishing

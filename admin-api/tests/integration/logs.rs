@@ -186,7 +186,7 @@ pub(super) async fn logs_flow(app: &TestApp) {
     let (status, ct, csv) = app.call_text("/api/logs/export", "content-type").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(ct, "text/csv; charset=utf-8");
-    let mut expected = vec![
+    let mut expected = [
         (key_hash("sk-log-1"), "sk-log-1,logs-g,429"),
         (key_hash("sk-log-2"), "sk-log-2,logs-g,200"),
     ];

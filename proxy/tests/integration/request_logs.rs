@@ -35,6 +35,7 @@ async fn metrics_text(url: &str) -> String {
 
 /// `promtool check metrics` on `text` (promtool from Debian's `prometheus` package; a missing
 /// promtool skips the check unless REQUIRE_SERVICES=1).
+#[expect(clippy::print_stderr, reason = "a skipped check says why")]
 async fn promtool_check(name: &str, text: &str) {
     let run = tokio::process::Command::new("promtool")
         .args(["check", "metrics"])

@@ -441,23 +441,21 @@ impl Database {
                 return Ok(out);
             };
             let page = &hashes;
-            let rows: Vec<(String, String, String, i32)> = with_conn!(self, |c| filtered_logs!(
-                f
-            )
-            .filter(request_logs::key_hash.eq_any(page))
-            .select((
-                request_logs::key_hash,
-                request_logs::key_value,
-                request_logs::group_name,
-                request_logs::status_code,
-            ))
-            .order((
-                request_logs::key_hash.asc(),
-                request_logs::timestamp.desc(),
-                request_logs::id.desc(),
-            ))
-            .load(c)
-            .await)?;
+            let rows: Vec<(String, String, String, i32)> = with_conn!(self, |c| filtered_logs!(f)
+                .filter(request_logs::key_hash.eq_any(page))
+                .select((
+                    request_logs::key_hash,
+                    request_logs::key_value,
+                    request_logs::group_name,
+                    request_logs::status_code,
+                ))
+                .order((
+                    request_logs::key_hash.asc(),
+                    request_logs::timestamp.desc(),
+                    request_logs::id.desc(),
+                ))
+                .load(c)
+                .await)?;
             let mut previous: Option<String> = None;
             for (hash, value, group, status) in rows {
                 if previous.as_ref() != Some(&hash) {
