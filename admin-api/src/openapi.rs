@@ -55,20 +55,21 @@ fn task_status() -> Value {
         "duration_seconds": {"type": "number"}}})
 }
 
-fn key_page() -> Value {
+/// GPT-Load's page: `{items, pagination}`.
+fn page_of(items: Value) -> Value {
     json!({"type": "object", "properties": {
-        "items": list_of::<KeyResponse>(),
+        "items": items,
         "pagination": {"type": "object", "properties": {
             "page": {"type": "integer"}, "page_size": {"type": "integer"},
             "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}}}}})
 }
 
+fn key_page() -> Value {
+    page_of(list_of::<KeyResponse>())
+}
+
 fn log_page() -> Value {
-    json!({"type": "object", "properties": {
-        "items": list_of::<LogResponse>(),
-        "pagination": {"type": "object", "properties": {
-            "page": {"type": "integer"}, "page_size": {"type": "integer"},
-            "total_items": {"type": "integer"}, "total_pages": {"type": "integer"}}}}})
+    page_of(list_of::<LogResponse>())
 }
 
 /// Filters of `/api/logs` and its export.
