@@ -402,11 +402,11 @@ impl Buffer<'_> {
         self.bytes += bytes;
     }
 
-    /// Forgets the first `n` records (written or dropped).
-    fn release(&mut self, n: usize) {
-        let freed: usize = self.records.drain(..n).map(|r| record_size(&r)).sum();
+    /// Forgets records that left the buffer (written or dropped).
+    fn forget(&mut self, rows: &[RequestLog]) {
+        let freed: usize = rows.iter().map(record_size).sum();
         self.bytes = self.bytes.saturating_sub(freed);
-        self.writer.sink.metrics.log_queue.sub(n as i64);
+        self.writer.sink.metrics.log_queue.sub(rows.len() as i64);
         self.head = None;
         self.batch_failures = 0;
     }
@@ -419,15 +419,20 @@ impl Buffer<'_> {
             let n = self
                 .head
                 .unwrap_or_else(|| self.records.len().min(BATCH_SIZE));
+            let rows: Vec<RequestLog> = self.records.drain(..n).collect();
             if self.batch_failures >= MAX_BATCH_FAILURES {
-                self.write_one_by_one(n).await;
+                if !self.write_one_by_one(rows).await {
+                    return false;
+                }
                 continue;
             }
-            let batch = LogBatch::new(self.records[..n].to_vec());
-            match self.writer.db.write_request_logs(&batch).await {
+            let batch = LogBatch::new(rows);
+            let written = self.writer.db.write_request_logs(&batch).await;
+            let rows = batch.into_rows();
+            match written {
                 Ok(()) => {
                     metrics.log_written.inc_by(n as u64);
-                    self.release(n);
+                    self.forget(&rows);
                     if std::mem::take(&mut self.failing) {
                         tracing::info!("database reachable again; request logs written");
                     }
@@ -435,10 +440,12 @@ impl Buffer<'_> {
                 // The ids exist: an earlier try committed and only its answer was lost.
                 Err(e) if e.is_unique_violation() => {
                     tracing::info!(records = n, "request-log batch was already written");
-                    self.release(n);
+                    self.forget(&rows);
                 }
                 Err(e) => {
                     metrics.log_write_failures.inc();
+                    // Back to the front, to be retried as the same batch.
+                    self.records.splice(0..0, rows);
                     self.head = Some(n);
                     if !e.is_transient() {
                         self.batch_failures += 1;
@@ -463,15 +470,26 @@ impl Buffer<'_> {
         true
     }
 
-    /// Writes the first `n` records one per transaction; a record the database refuses is
-    /// dropped (and counted), the others are written.
-    async fn write_one_by_one(&mut self, n: usize) {
+    /// Writes `rows` one per transaction; a record the database refuses is dropped (and
+    /// counted), the others are written. False when the database became unreachable (what is
+    /// left is buffered again).
+    async fn write_one_by_one(&mut self, rows: Vec<RequestLog>) -> bool {
         let metrics = Arc::clone(&self.writer.sink.metrics);
-        for record in &self.records[..n] {
+        for (i, record) in rows.iter().enumerate() {
             let one = LogBatch::new(vec![record.clone()]);
             match self.writer.db.write_request_logs(&one).await {
                 Ok(()) => metrics.log_written.inc(),
                 Err(e) if e.is_unique_violation() => {}
+                // The database went away meanwhile: keep the rest for the next round.
+                Err(e) if e.is_transient() => {
+                    tracing::warn!("cannot write request logs (kept in memory, retried): {e}");
+                    self.forget(&rows[..i]);
+                    self.batch_failures = MAX_BATCH_FAILURES;
+                    let rest = rows.len() - i;
+                    self.records.splice(0..0, rows.into_iter().skip(i));
+                    self.head = Some(rest);
+                    return false;
+                }
                 Err(e) => {
                     tracing::error!(
                         id = %record.id,
@@ -482,7 +500,8 @@ impl Buffer<'_> {
                 }
             }
         }
-        self.release(n);
+        self.forget(&rows);
+        true
     }
 }
 

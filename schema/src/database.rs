@@ -1,6 +1,7 @@
 //! `Database`: the pool plus every query the binaries use, grouped by table.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::QueryResult;
@@ -20,6 +21,10 @@ use crate::schema::{
 /// Rows inserted per statement and per transaction for bulk writes (keeps every backend under its
 /// bound-parameter limit: 500 rows × 7 columns).
 const INSERT_CHUNK: usize = 500;
+
+/// Log rows per insert statement on the server databases (25 columns: 2 500 bound parameters,
+/// under every backend's limit).
+const LOG_CHUNK: usize = 100;
 
 /// Rows written per transaction by bulk inserts (several `INSERT_CHUNK` statements): fewer, larger
 /// transactions write each page of the random-order hash index once for many rows.
@@ -70,7 +75,8 @@ trait InsertRows {
     /// decides); returns how many were inserted.
     async fn insert_api_keys(&mut self, rows: &[NewApiKey]) -> QueryResult<usize>;
     async fn insert_settings(&mut self, rows: &[NewSystemSetting]) -> QueryResult<usize>;
-    async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize>;
+    /// Inserts the rows in statements of `LOG_CHUNK` rows (SQLite: all in one blocking call).
+    async fn insert_request_logs(&mut self, rows: &Arc<Vec<RequestLog>>) -> QueryResult<usize>;
 }
 
 impl InsertRows for SqliteAsync {
@@ -96,11 +102,11 @@ impl InsertRows for SqliteAsync {
         .await
     }
 
-    async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize> {
-        let rows = rows.to_vec();
+    async fn insert_request_logs(&mut self, rows: &Arc<Vec<RequestLog>>) -> QueryResult<usize> {
+        let rows = Arc::clone(rows);
         self.spawn_blocking(move |conn| {
             diesel::RunQueryDsl::execute(
-                diesel::insert_into(request_logs::table).values(&rows),
+                diesel::insert_into(request_logs::table).values(&rows[..]),
                 conn,
             )
         })
@@ -124,11 +130,18 @@ macro_rules! multi_row_insert {
                     .await
             }
 
-            async fn insert_request_logs(&mut self, rows: &[RequestLog]) -> QueryResult<usize> {
-                diesel::insert_into(request_logs::table)
-                    .values(rows)
-                    .execute(self)
-                    .await
+            async fn insert_request_logs(
+                &mut self,
+                rows: &Arc<Vec<RequestLog>>,
+            ) -> QueryResult<usize> {
+                let mut n = 0;
+                for chunk in rows.chunks(LOG_CHUNK) {
+                    n += diesel::insert_into(request_logs::table)
+                        .values(chunk)
+                        .execute(&mut *self)
+                        .await?;
+                }
+                Ok(n)
             }
         }
     };

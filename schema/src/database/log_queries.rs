@@ -4,6 +4,7 @@
 //! configuration, so nothing here bumps the revision.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Timelike};
 use diesel::QueryResult;
@@ -17,10 +18,6 @@ use crate::connection::{DbPool, SqliteAsync};
 use crate::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
 use crate::schema::{api_keys, group_hourly_stats, groups, request_logs, usage_hourly_stats};
 
-/// Log rows per insert statement (25 columns: 2 500 bound parameters, under every backend's
-/// limit).
-const LOG_CHUNK: usize = 100;
-
 /// Rows deleted per statement by retention (short locks on a large table).
 const RETENTION_CHUNK: i64 = 5_000;
 
@@ -28,7 +25,8 @@ const RETENTION_CHUNK: i64 = 5_000;
 /// [`Database::write_request_logs`].
 #[derive(Clone, Debug, Default)]
 pub struct LogBatch {
-    rows: Vec<RequestLog>,
+    /// Shared with the blocking SQLite call, so the rows are never copied.
+    rows: Arc<Vec<RequestLog>>,
     /// `(group_id, key_hash)` → (successful requests, latest success).
     key_usage: BTreeMap<(i64, String), (i64, NaiveDateTime)>,
     /// `(hour, group_id)` → (successes, failures) of final attempts.
@@ -101,8 +99,13 @@ impl LogBatch {
                     });
             }
         }
-        batch.rows = rows;
+        batch.rows = Arc::new(rows);
         batch
+    }
+
+    /// The records back (after a failed write), without copying them.
+    pub fn into_rows(self) -> Vec<RequestLog> {
+        Arc::try_unwrap(self.rows).unwrap_or_else(|shared| shared.as_ref().clone())
     }
 
     /// Records in the batch.
@@ -334,9 +337,7 @@ impl Database {
         }
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
-                for chunk in batch.rows.chunks(LOG_CHUNK) {
-                    c.insert_request_logs(chunk).await?;
-                }
+                c.insert_request_logs(&batch.rows).await?;
                 let ts = now();
                 for ((group_id, hash), (n, last)) in &batch.key_usage {
                     let newer = diesel::dsl::case_when(
