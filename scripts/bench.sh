@@ -29,6 +29,8 @@
 #   SKIP_BUILD=1      do not run `cargo build --workspace --release` first
 #   RESULTS=benches/results/latest.md   where the markdown report is written
 #   BIN_DIR=target/release             where the binaries are taken from
+#   BENCH_DATABASE_DSN=                the gateway's database (default: a fresh SQLite file); give
+#                                      an empty PostgreSQL/MySQL database to measure those
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -253,7 +255,7 @@ if wants_gateway; then
     # Run in the temporary folder so neither config/gateway.toml nor a .env of the checkout applies.
     gw_env=(env -u GATEWAY_CONFIG -u REDIS_DSN -u ENCRYPTION_KEY
         AUTH_KEY=$AUTH_KEY_VALUE HOST=127.0.0.1 PORT=$GW_PORT ADMIN_LISTEN=127.0.0.1:$ADMIN_PORT
-        DATABASE_DSN=$TMP/gateway/gw.db SERVER_THREADS=1 LOG_LEVEL=warn
+        DATABASE_DSN=${BENCH_DATABASE_DSN:-$TMP/gateway/gw.db} SERVER_THREADS=1 LOG_LEVEL=warn
         MAX_CONCURRENT_REQUESTS=$((CONNECTIONS * 4 > 100 ? CONNECTIONS * 4 : 100)))
     (cd "$TMP/gateway" && exec "${gw_env[@]}" "$BIN/gateway-admin") >"$TMP/gateway/admin.log" 2>&1 &
     PIDS+=($!)

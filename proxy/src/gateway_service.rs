@@ -949,14 +949,14 @@ fn log_draft(
     query: Option<&str>,
     model: &str,
     body: &Bytes,
-) -> Option<RequestLogDraft> {
+) -> Option<Box<RequestLogDraft>> {
     let cfg = &group.config;
     cfg.enable_request_logging.then(|| {
         let request_path = match query {
             Some(q) => format!("{}?{q}", req.uri.path()),
             None => req.uri.path().to_owned(),
         };
-        RequestLogDraft::new(&RequestFields {
+        Box::new(RequestLogDraft::new(&RequestFields {
             group: (group.id, &group.name),
             parent: ctx.parent.as_ref().map(|(id, name)| (*id, name.as_str())),
             source_ip: client_ip,
@@ -970,7 +970,7 @@ fn log_draft(
             body: cfg
                 .enable_request_body_logging
                 .then(|| (&body[..], ctx.body_log_limit)),
-        })
+        }))
     })
 }
 

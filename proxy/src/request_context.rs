@@ -30,8 +30,9 @@ pub struct RequestContext {
     pub parent: Option<(i64, String)>,
     /// `request_body_log_max_bytes` of the snapshot this request uses.
     pub body_log_limit: usize,
-    /// The request-log records of this request's attempts.
-    pub log: Option<RequestLogDraft>,
+    /// The request-log records of this request's attempts (boxed: the context lives in every
+    /// request's future, which stays small when logging is off).
+    pub log: Option<Box<RequestLogDraft>>,
     /// How the request ended (a gateway error when nothing else was noted).
     pub outcome: Option<Outcome>,
     /// The error the gateway answered itself, for the log record of a request without attempts.
