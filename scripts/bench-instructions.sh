@@ -9,6 +9,7 @@
 # (`callgrind_annotate --inclusive=yes <folder>/callgrind.out.1` shows where they go).
 #
 #   SKIP_BUILD=1  DURATION=10s  CONNECTIONS=8  scripts/bench-instructions.sh
+#   GROUP_CONFIG='{"enable_request_logging":false}'   the group's config overrides (default none)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -37,7 +38,7 @@ PIDS+=($!)
 PIDS+=($!)
 wait_http "http://$ADMIN_LISTEN/health"
 api() { curl -sf "http://$ADMIN_LISTEN$1" -H "Authorization: Bearer $AUTH_KEY" -H 'Content-Type: application/json' -d "$2"; }
-group_id=$(api /api/groups "{\"name\":\"instr\",\"channel_type\":\"openai\",\"test_model\":\"m\",\"proxy_keys\":\"instr-proxy-key\",\"upstreams\":[{\"url\":\"http://127.0.0.1:$MOCK_PORT\",\"weight\":1}]}" |
+group_id=$(api /api/groups "{\"name\":\"instr\",\"channel_type\":\"openai\",\"test_model\":\"m\",\"proxy_keys\":\"instr-proxy-key\",\"upstreams\":[{\"url\":\"http://127.0.0.1:$MOCK_PORT\",\"weight\":1}]${GROUP_CONFIG:+,\"config\":$GROUP_CONFIG}}" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["data"]["id"])')
 api /api/keys/add-multiple "{\"group_id\":$group_id,\"keys_text\":\"sk-0 sk-1 sk-2 sk-3 sk-4 sk-5 sk-6 sk-7 sk-8 sk-9\"}" >/dev/null
 valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" "$BIN/gateway-proxy" >proxy.log 2>&1 &
