@@ -15,7 +15,7 @@
 //!
 //! A later report of a field replaces an earlier one (stream counts are cumulative).
 
-use serde_json::Value;
+use serde_json::Number;
 
 /// Longest SSE line held across chunks; a longer line is skipped (it is content, not usage).
 pub const MAX_LINE: usize = 1 << 20;
@@ -24,11 +24,59 @@ pub const MAX_LINE: usize = 1 << 20;
 /// overflow.
 const MAX_COUNT: i64 = 1 << 40;
 
-/// A count field of a usage object, clamped.
-fn count(obj: &Value, key: &str) -> Option<i64> {
-    obj.get(key)
-        .and_then(Value::as_i64)
-        .map(|n| n.clamp(0, MAX_COUNT))
+/// A count as reported, clamped (`None` when absent or not an integer).
+fn count(n: Option<&Number>) -> Option<i64> {
+    n.and_then(Number::as_i64).map(|n| n.clamp(0, MAX_COUNT))
+}
+
+/// The fields of a `usage` object (OpenAI, Responses API, Anthropic), parsed without building
+/// a JSON tree.
+#[derive(Debug, Default, serde::Deserialize)]
+struct UsageFields {
+    prompt_tokens: Option<Number>,
+    completion_tokens: Option<Number>,
+    total_tokens: Option<Number>,
+    input_tokens: Option<Number>,
+    output_tokens: Option<Number>,
+    cache_creation_input_tokens: Option<Number>,
+    cache_read_input_tokens: Option<Number>,
+}
+
+/// The fields of Gemini's `usageMetadata`.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GeminiFields {
+    prompt_token_count: Option<Number>,
+    candidates_token_count: Option<Number>,
+    thoughts_token_count: Option<Number>,
+    total_token_count: Option<Number>,
+}
+
+/// An object that may carry usage (every other field is skipped unparsed).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Message {
+    usage: Option<UsageFields>,
+    #[serde(rename = "usageMetadata")]
+    usage_metadata: Option<GeminiFields>,
+    /// Responses API `response.completed`.
+    response: Option<MaybeNested>,
+    /// Anthropic `message_start`.
+    message: Option<MaybeNested>,
+}
+
+/// `response` / `message` may be something else than an object in other APIs (a text, say):
+/// that must not lose the rest of the message.
+#[derive(Debug, serde::Deserialize)]
+#[serde(untagged)]
+enum MaybeNested {
+    Object(Nested),
+    Other(serde::de::IgnoredAny),
+}
+
+/// `response` / `message` inside an event.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Nested {
+    usage: Option<UsageFields>,
 }
 
 /// Tokens one response used.
@@ -64,58 +112,50 @@ impl Reported {
         })
     }
 
-    /// Takes what `v` (one JSON message) reports.
-    fn absorb(&mut self, v: &Value) {
-        match v {
-            Value::Array(items) => items.iter().for_each(|i| self.absorb(i)),
-            Value::Object(o) => {
-                if let Some(u) = o.get("usage").filter(|u| u.is_object()) {
-                    self.absorb_usage(u);
-                }
-                if let Some(m) = o.get("usageMetadata").filter(|u| u.is_object()) {
-                    self.absorb_gemini(m);
-                }
-                // Responses API `response.completed`, Anthropic `message_start`.
-                for inner in ["response", "message"] {
-                    if let Some(i) = o.get(inner).filter(|i| i.is_object()) {
-                        self.absorb(i);
-                    }
-                }
-            }
-            _ => {}
+    /// Takes what one JSON message reports.
+    fn absorb(&mut self, m: Message) {
+        let nested = [m.response, m.message].into_iter().filter_map(|n| match n {
+            Some(MaybeNested::Object(n)) => n.usage,
+            _ => None,
+        });
+        for u in m.usage.into_iter().chain(nested) {
+            self.absorb_usage(&u);
+        }
+        if let Some(g) = m.usage_metadata {
+            self.absorb_gemini(&g);
         }
     }
 
-    fn absorb_usage(&mut self, u: &Value) {
-        let n = |k: &str| count(u, k);
-        let input = n("prompt_tokens").or_else(|| {
-            n("input_tokens").map(|i| {
-                i + n("cache_creation_input_tokens").unwrap_or(0)
-                    + n("cache_read_input_tokens").unwrap_or(0)
+    fn absorb_usage(&mut self, u: &UsageFields) {
+        let input = count(u.prompt_tokens.as_ref()).or_else(|| {
+            count(u.input_tokens.as_ref()).map(|i| {
+                i + count(u.cache_creation_input_tokens.as_ref()).unwrap_or(0)
+                    + count(u.cache_read_input_tokens.as_ref()).unwrap_or(0)
             })
         });
         if input.is_some() {
             self.input = input;
         }
-        if let Some(o) = n("completion_tokens").or_else(|| n("output_tokens")) {
+        if let Some(o) =
+            count(u.completion_tokens.as_ref()).or_else(|| count(u.output_tokens.as_ref()))
+        {
             self.output = Some(o);
         }
-        if let Some(t) = n("total_tokens") {
+        if let Some(t) = count(u.total_tokens.as_ref()) {
             self.total = Some(t);
         }
     }
 
-    fn absorb_gemini(&mut self, m: &Value) {
-        let n = |k: &str| count(m, k);
-        if let Some(p) = n("promptTokenCount") {
+    fn absorb_gemini(&mut self, g: &GeminiFields) {
+        if let Some(p) = count(g.prompt_token_count.as_ref()) {
             self.input = Some(p);
         }
-        let candidates = n("candidatesTokenCount");
-        let thoughts = n("thoughtsTokenCount");
+        let candidates = count(g.candidates_token_count.as_ref());
+        let thoughts = count(g.thoughts_token_count.as_ref());
         if candidates.is_some() || thoughts.is_some() {
             self.output = Some(candidates.unwrap_or(0) + thoughts.unwrap_or(0));
         }
-        if let Some(t) = n("totalTokenCount") {
+        if let Some(t) = count(g.total_token_count.as_ref()) {
             self.total = Some(t);
         }
     }
@@ -239,65 +279,30 @@ impl UsageScanner {
     }
 }
 
-/// A whole JSON body: an object's top-level `usage` / `usageMetadata` are read without building
-/// the rest of the document; anything else (a Gemini stream as a JSON array) is parsed whole.
+/// A whole JSON body: one message, or (a Gemini stream without SSE) an array of them. Only the
+/// usage fields are built; the rest is skipped.
 fn absorb_body(seen: &mut Reported, body: &[u8]) {
-    #[derive(serde::Deserialize)]
-    struct TopLevel {
-        usage: Option<Value>,
-        #[serde(rename = "usageMetadata")]
-        usage_metadata: Option<Value>,
-    }
-    if body.trim_ascii_start().first() == Some(&b'{') {
-        if let Ok(top) = serde_json::from_slice::<TopLevel>(body) {
-            if let Some(u) = top.usage.filter(Value::is_object) {
-                seen.absorb_usage(&u);
-            }
-            if let Some(m) = top.usage_metadata.filter(Value::is_object) {
-                seen.absorb_gemini(&m);
-            }
+    if body.trim_ascii_start().first() == Some(&b'[') {
+        if let Ok(items) = serde_json::from_slice::<Vec<Message>>(body) {
+            items.into_iter().for_each(|m| seen.absorb(m));
         }
-    } else if let Ok(v) = serde_json::from_slice::<Value>(body) {
-        seen.absorb(&v);
+    } else if let Ok(m) = serde_json::from_slice::<Message>(body) {
+        seen.absorb(m);
     }
 }
 
-/// One SSE line: a `data:` line that mentions usage is parsed (only the fields that can hold
-/// usage are built; `"usage": null`, which OpenAI sends in every chunk of a stream with
-/// `include_usage`, costs no allocation); everything else is skipped without parsing.
+/// One SSE line: a `data:` line that mentions usage is parsed (only the usage fields are built;
+/// `"usage": null`, which OpenAI sends in every chunk of a stream with `include_usage`, is
+/// nothing); everything else is skipped without parsing.
 fn event_line(seen: &mut Reported, line: &[u8]) {
-    #[derive(serde::Deserialize)]
-    struct Nested {
-        usage: Option<Value>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Event {
-        usage: Option<Value>,
-        #[serde(rename = "usageMetadata")]
-        usage_metadata: Option<Value>,
-        response: Option<Nested>,
-        message: Option<Nested>,
-    }
     let Some(data) = line.strip_prefix(b"data:") else {
         return;
     };
     if memchr::memmem::find(data, b"sage").is_none() {
         return;
     }
-    let Ok(event) = serde_json::from_slice::<Event>(data.trim_ascii()) else {
-        return;
-    };
-    let nested = [event.response, event.message]
-        .into_iter()
-        .flatten()
-        .filter_map(|n| n.usage);
-    for u in event.usage.into_iter().chain(nested) {
-        if u.is_object() {
-            seen.absorb_usage(&u);
-        }
-    }
-    if let Some(m) = event.usage_metadata.filter(Value::is_object) {
-        seen.absorb_gemini(&m);
+    if let Ok(m) = serde_json::from_slice::<Message>(data.trim_ascii()) {
+        seen.absorb(m);
     }
 }
 
@@ -378,6 +383,13 @@ mod tests {
         let text =
             format!("{long}data: {{\"usage\":{{\"prompt_tokens\":2,\"completion_tokens\":3}}}}\n");
         assert_eq!(scan_events(&text, 4096), usage(2, 3, 5));
+    }
+
+    #[test]
+    fn other_shapes_of_response_and_message_do_not_hide_usage() {
+        let mut s = UsageScanner::body(1 << 20);
+        s.feed(br#"{"response":"plain text","message":[1],"usage":{"prompt_tokens":2,"completion_tokens":1.5}}"#);
+        assert_eq!(s.finish(), usage(2, 0, 2));
     }
 
     #[test]
