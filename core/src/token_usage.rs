@@ -279,16 +279,40 @@ impl UsageScanner {
     }
 }
 
-/// A whole JSON body: one message, or (a Gemini stream without SSE) an array of them. Only the
-/// usage fields are built; the rest is skipped.
+/// A whole JSON body: one message, or (a Gemini stream without SSE) an array of them. For an
+/// object, the value after the last `"usage"` / `"usageMetadata"` key is parsed on its own
+/// (providers put it at the end, after the content); only when that fails is the whole body
+/// parsed, skipping everything but the usage fields.
 fn absorb_body(seen: &mut Reported, body: &[u8]) {
     if body.trim_ascii_start().first() == Some(&b'[') {
         if let Ok(items) = serde_json::from_slice::<Vec<Message>>(body) {
             items.into_iter().for_each(|m| seen.absorb(m));
         }
-    } else if let Ok(m) = serde_json::from_slice::<Message>(body) {
-        seen.absorb(m);
+        return;
     }
+    let usage = value_after_key::<UsageFields>(body, b"\"usage\"");
+    let gemini = value_after_key::<GeminiFields>(body, b"\"usageMetadata\"");
+    if usage.is_none() && gemini.is_none() {
+        if let Ok(m) = serde_json::from_slice::<Message>(body) {
+            seen.absorb(m);
+        }
+        return;
+    }
+    if let Some(u) = usage {
+        seen.absorb_usage(&u);
+    }
+    if let Some(g) = gemini {
+        seen.absorb_gemini(&g);
+    }
+}
+
+/// The JSON value after the last occurrence of `key` (a quoted name) in `body`, if it parses as
+/// `T`.
+fn value_after_key<T: serde::de::DeserializeOwned>(body: &[u8], key: &[u8]) -> Option<T> {
+    let at = memchr::memmem::rfind(body, key)? + key.len();
+    let rest = body[at..].trim_ascii_start().strip_prefix(b":")?;
+    let mut de = serde_json::Deserializer::from_slice(rest);
+    T::deserialize(&mut de).ok()
 }
 
 /// One SSE line: a `data:` line that mentions usage is parsed (only the usage fields are built;
