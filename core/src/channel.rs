@@ -95,20 +95,9 @@ impl ChannelType {
         }
     }
 
-    /// GPT-Load's stream detection: `Accept: text/event-stream`, `?stream=true`, a JSON body with
-    /// `"stream": true`, and for Gemini a path ending in `:streamGenerateContent`.
-    pub fn is_stream_request(
-        self,
-        path: &str,
-        accept: Option<&str>,
-        query: Option<&str>,
-        body: &[u8],
-    ) -> bool {
-        self.inspect_request(path, accept, query, body).stream
-    }
-
-    /// Stream detection (see [`ChannelType::is_stream_request`]) and the model the request
-    /// names (GPT-Load's extractor: for Gemini the path segment after `models/` up to `:`,
+    /// GPT-Load's stream detection (`Accept: text/event-stream`, `?stream=true`, a JSON body with
+    /// `"stream": true`, and for Gemini a path ending in `:streamGenerateContent`) and the model
+    /// the request names (GPT-Load's extractor: for Gemini the path segment after `models/` up to `:`,
     /// else the body's `model`), with the body parsed once.
     pub fn inspect_request(
         self,
@@ -269,12 +258,28 @@ mod tests {
 
     #[test]
     fn detects_streams() {
+        let stream = |c: ChannelType, path, accept, query, body: &[u8]| {
+            c.inspect_request(path, accept, query, body).stream
+        };
         let o = ChannelType::OpenAi;
-        assert!(o.is_stream_request("/v1/chat/completions", None, None, br#"{"stream":true}"#));
-        assert!(!o.is_stream_request("/v1/chat/completions", None, None, br#"{"stream":"yes"}"#));
-        assert!(o.is_stream_request("/x", Some("text/event-stream"), None, b""));
-        assert!(o.is_stream_request("/x", None, Some("a=1&stream=true"), b""));
-        assert!(ChannelType::Gemini.is_stream_request(
+        assert!(stream(
+            o,
+            "/v1/chat/completions",
+            None,
+            None,
+            br#"{"stream":true}"#
+        ));
+        assert!(!stream(
+            o,
+            "/v1/chat/completions",
+            None,
+            None,
+            br#"{"stream":"yes"}"#
+        ));
+        assert!(stream(o, "/x", Some("text/event-stream"), None, b""));
+        assert!(stream(o, "/x", None, Some("a=1&stream=true"), b""));
+        assert!(stream(
+            ChannelType::Gemini,
             "/v1beta/models/g:streamGenerateContent",
             None,
             None,

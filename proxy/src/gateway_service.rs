@@ -72,7 +72,6 @@ pub struct GatewayService {
     exchange: UpstreamExchange,
     admin_addr: SocketAddr,
     limits: ProxyLimits,
-    inflight: Arc<AtomicU32>,
     started: Instant,
     journal: HealthJournal,
     observe: Observers,
@@ -105,7 +104,6 @@ impl GatewayService {
             exchange,
             admin_addr,
             limits,
-            inflight: Arc::clone(&observe.inflight),
             started: Instant::now(),
             journal,
             observe,
@@ -139,7 +137,7 @@ impl GatewayService {
                 .await;
             }
         };
-        ctx.body_log_limit = snapshot.body_log_limit.min(MAX_BODY_LOG);
+        ctx.body_log_limit = snapshot.body_log_limit;
         drop(snapshot);
         let (channel, proxy_keys) = match &target {
             Target::Group(g) => (g.channel, &g.proxy_keys),
@@ -152,7 +150,7 @@ impl GatewayService {
         let channel = Some(channel);
         // Only proxy traffic takes a slot: /health and the admin API stay reachable under load.
         let Some(slot) =
-            InflightGuard::try_acquire(&self.inflight, self.limits.max_concurrent_requests)
+            InflightGuard::try_acquire(&self.observe.inflight, self.limits.max_concurrent_requests)
         else {
             let error = GatewayError::TooManyRequests(self.limits.max_concurrent_requests);
             return respond_error(session, &error, channel).await;
@@ -875,9 +873,6 @@ const MODEL_LIST_LIMIT: usize = 8 << 20;
 
 /// Largest JSON response body kept to read its token usage (streams are scanned, not kept).
 const USAGE_BODY_LIMIT: usize = 4 << 20;
-
-/// Upper bound of `request_body_log_max_bytes`.
-const MAX_BODY_LOG: usize = 1 << 20;
 
 /// Bytes of an upstream error body quoted in the request log.
 const ERROR_EXCERPT: usize = 1_000;

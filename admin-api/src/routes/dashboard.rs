@@ -20,7 +20,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
     let now = Utc::now().naive_utc();
     let mut active = 0;
     let mut invalid = 0;
-    for (status, n) in state.db.key_status_totals().await? {
+    for (_, status, n) in state.db.key_status_by_group().await? {
         match status.as_str() {
             "active" => active += n,
             "invalid" => invalid += n,
@@ -34,6 +34,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
         .count_final_logs(now - ten - ten, now - ten)
         .await? as f64
         / 10.0;
+    let rpm_trend = trend(rpm_now, rpm_before);
     let day = Duration::hours(24);
     let current = totals(&state.db.hourly_requests(now - day, now, None).await?);
     let previous = totals(
@@ -71,8 +72,8 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
         },
         "rpm": {
             "value": round2(rpm_now),
-            "trend": round2(trend(rpm_now, rpm_before)),
-            "trend_is_growth": trend(rpm_now, rpm_before) >= 0.0,
+            "trend": round2(rpm_trend),
+            "trend_is_growth": rpm_trend >= 0.0,
         },
         "request_count": {
             "value": cur_total,

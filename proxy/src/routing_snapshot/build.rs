@@ -81,7 +81,9 @@ pub async fn build(
         groups: out,
         aggregates,
         log_write_interval: std::time::Duration::from_secs(minutes * 60),
-        body_log_limit: usize::try_from(settings.int("request_body_log_max_bytes")).unwrap_or(0),
+        body_log_limit: usize::try_from(settings.int("request_body_log_max_bytes"))
+            .unwrap_or(0)
+            .min(crate::request_log::MAX_BODY_LOG),
     })
 }
 

@@ -32,7 +32,8 @@ pub struct RoutingSnapshot {
     pub aggregates: HashMap<String, Arc<AggregateRuntime>>,
     /// `request_log_write_interval_minutes` (zero: write request logs as they come).
     pub log_write_interval: std::time::Duration,
-    /// `request_body_log_max_bytes`: where logged request bodies are cut.
+    /// `request_body_log_max_bytes` (at most `request_log::MAX_BODY_LOG`): where logged request
+    /// bodies are cut.
     pub body_log_limit: usize,
 }
 

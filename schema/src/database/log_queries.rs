@@ -591,15 +591,6 @@ impl Database {
             .load(c)
             .await?))
     }
-
-    /// Keys of every group by status: `(status, count)`.
-    pub async fn key_status_totals(&self) -> Result<Vec<(String, i64)>, DbError> {
-        with_conn!(self, |c| Ok(api_keys::table
-            .group_by(api_keys::status)
-            .select((api_keys::status, diesel::dsl::count_star()))
-            .load(c)
-            .await?))
-    }
 }
 
 #[cfg(test)]
