@@ -1,7 +1,9 @@
-//! Start-up duties: open the database, run migrations and seed missing settings on the master.
+//! Start-up duties: open the database, run migrations and seed missing settings on the master,
+//! check the stored keys against `ENCRYPTION_KEY`.
 
 use anyhow::Context;
 use gateway_core::GatewayConfig;
+use gateway_core::key_crypto::{Assessment, KeyCipher};
 use gateway_core::settings_catalogue::CATALOGUE;
 use gateway_schema::{Database, DatabaseUrl, run_migrations};
 
@@ -43,4 +45,23 @@ pub async fn prepare_database(config: &GatewayConfig) -> anyhow::Result<Database
         tracing::info!(settings = seeded, "default settings written");
     }
     Ok(db)
+}
+
+/// Refuses to serve when the stored keys do not match `ENCRYPTION_KEY` (encrypted without a key,
+/// with another key, or plaintext with a key set), saying which and how to fix it.
+pub async fn check_encryption(db: &Database, cipher: &KeyCipher) -> anyhow::Result<()> {
+    let samples = db
+        .encryption_samples()
+        .await
+        .context("cannot read stored keys to check ENCRYPTION_KEY")?;
+    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
+    if verdict != Assessment::Consistent {
+        anyhow::bail!(
+            "{} ({}); {}",
+            verdict.message(),
+            verdict.scenario(),
+            verdict.suggestion()
+        );
+    }
+    Ok(())
 }

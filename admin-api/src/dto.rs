@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{NaiveDateTime, SecondsFormat};
 use gateway_core::ChannelType;
+use gateway_core::key_crypto::KeyCipher;
 use gateway_core::settings_catalogue::GroupConfig;
 use gateway_schema::models::{ApiKey, Group, RequestLog};
 use serde::{Deserialize, Serialize};
@@ -181,11 +182,12 @@ pub struct KeyResponse {
     cooldown_until: Option<String>,
 }
 
-impl From<ApiKey> for KeyResponse {
-    fn from(k: ApiKey) -> Self {
+impl KeyResponse {
+    /// The answer for a stored key (decrypted, or GPT-Load's `failed-to-decrypt`).
+    pub fn new(k: ApiKey, cipher: &KeyCipher) -> Self {
         Self {
             id: k.id,
-            key_value: k.key_value,
+            key_value: crate::key_storage::shown(cipher, k.key_value),
             key_hash: k.key_hash,
             group_id: k.group_id,
             status: k.status,
@@ -234,8 +236,9 @@ pub struct LogResponse {
     total_tokens: i64,
 }
 
-impl From<RequestLog> for LogResponse {
-    fn from(r: RequestLog) -> Self {
+impl LogResponse {
+    /// The answer for a stored log row (its key decrypted, or `failed-to-decrypt`).
+    pub fn new(r: RequestLog, cipher: &KeyCipher) -> Self {
         Self {
             id: r.id,
             timestamp: rfc3339(r.timestamp),
@@ -243,7 +246,7 @@ impl From<RequestLog> for LogResponse {
             group_name: r.group_name,
             parent_group_id: r.parent_group_id,
             parent_group_name: r.parent_group_name,
-            key_value: r.key_value,
+            key_value: crate::key_storage::shown(cipher, r.key_value),
             key_hash: r.key_hash,
             model: r.model,
             is_success: r.is_success,

@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
-use gateway_core::key_text::key_hash;
+use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::models::{AdminTask, Group, KeyStatus};
 use gateway_schema::{Announce, Database, KeyRow, NewGroupKeys, NewTask};
 use serde_json::{Value, json};
@@ -203,45 +203,64 @@ impl TaskReporter {
     }
 }
 
+/// What a background key task works on.
+struct KeyJob {
+    db: Database,
+    cipher: KeyCipher,
+    group_id: i64,
+}
+
 /// Starts importing `keys` into `group` in the background. Returns the task status at start.
 pub async fn start_import(
     db: &Database,
+    cipher: &KeyCipher,
     group: &Group,
     keys: Vec<String>,
 ) -> Result<Value, ApiError> {
     let reporter = claim(db, TaskKind::Import, group, keys.len()).await?;
-    tokio::spawn(import(db.clone(), group.id, keys, reporter));
+    let job = KeyJob {
+        db: db.clone(),
+        cipher: cipher.clone(),
+        group_id: group.id,
+    };
+    tokio::spawn(import(job, keys, reporter));
     Ok(status_json(&db.task().await?))
 }
 
 /// Starts deleting `keys` from `group` in the background. Returns the task status at start.
 pub async fn start_delete(
     db: &Database,
+    cipher: &KeyCipher,
     group: &Group,
     keys: Vec<String>,
 ) -> Result<Value, ApiError> {
     let reporter = claim(db, TaskKind::Delete, group, keys.len()).await?;
-    tokio::spawn(delete(db.clone(), group.id, keys, reporter));
+    let job = KeyJob {
+        db: db.clone(),
+        cipher: cipher.clone(),
+        group_id: group.id,
+    };
+    tokio::spawn(delete(job, keys, reporter));
     Ok(status_json(&db.task().await?))
 }
 
 /// Adds the keys a group does not have yet, 500 per statement and 10 000 per transaction, announcing to the proxies every
 /// few seconds and at the end.
-async fn import(db: Database, group_id: i64, keys: Vec<String>, mut reporter: TaskReporter) {
+async fn import(job: KeyJob, keys: Vec<String>, mut reporter: TaskReporter) {
+    let KeyJob {
+        db,
+        cipher,
+        group_id,
+    } = job;
     let total = keys.len();
     let mut added = 0;
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
     let mut announced = Instant::now();
     let mut outcome: Result<(), String> = Ok(());
     for chunk in keys.chunks(IMPORT_STEP) {
-        let rows: Vec<(String, String)> = chunk
-            .iter()
-            .map(|k| (k.clone(), key_hash(k)))
-            .filter(|(_, h)| seen.insert(h.clone()))
-            .collect();
         let batch = NewGroupKeys {
             group_id,
-            keys: rows,
+            keys: crate::key_storage::sealed_new(&cipher, chunk, &mut seen),
         };
         let step = db.insert_keys_announced(&batch, Announce::Caller);
         match step.await {
@@ -263,13 +282,18 @@ async fn import(db: Database, group_id: i64, keys: Vec<String>, mut reporter: Ta
 
 /// Deletes the keys, 500 per statement, announcing to the proxies every few seconds and at the
 /// end.
-async fn delete(db: Database, group_id: i64, keys: Vec<String>, mut reporter: TaskReporter) {
+async fn delete(job: KeyJob, keys: Vec<String>, mut reporter: TaskReporter) {
+    let KeyJob {
+        db,
+        cipher,
+        group_id,
+    } = job;
     let total = keys.len();
     let mut deleted = 0;
     let mut announced = Instant::now();
     let mut outcome: Result<(), String> = Ok(());
     for chunk in keys.chunks(CHUNK) {
-        let hashes: Vec<String> = chunk.iter().map(|k| key_hash(k)).collect();
+        let hashes = crate::key_storage::hashes(&cipher, chunk);
         match db
             .delete_keys_by_hash(group_id, &hashes, Announce::Caller)
             .await

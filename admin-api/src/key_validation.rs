@@ -4,6 +4,7 @@
 //! toward `blacklist_threshold` (a spent quota makes it `invalid` at once); a rate limit cools it;
 //! an upstream or network failure proves nothing and changes nothing.
 
+use gateway_core::key_crypto::KeyCipher;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -45,13 +46,19 @@ pub struct GroupValidation {
     cooldown: Duration,
     failover: gateway_core::status_matcher::StatusMatcher,
     client_errors: gateway_core::status_matcher::StatusMatcher,
+    /// Opens the stored keys before they are sent.
+    cipher: KeyCipher,
 }
 
 impl GroupValidation {
     /// The validation of `group` under `settings`; an error names what is missing.
-    pub fn new(group: &Group, settings: &SystemSettings) -> Result<Self, String> {
+    pub fn new(
+        group: &Group,
+        settings: &SystemSettings,
+        cipher: &KeyCipher,
+    ) -> Result<Self, String> {
         let overrides = GroupConfig::from_stored(&group.config).unwrap_or_default();
-        Self::with_overrides(group, &overrides, settings)
+        Self::with_overrides(group, &overrides, settings, cipher)
     }
 
     /// [`GroupValidation::new`] with the group's config overrides already parsed.
@@ -59,6 +66,7 @@ impl GroupValidation {
         group: &Group,
         overrides: &GroupConfig,
         settings: &SystemSettings,
+        cipher: &KeyCipher,
     ) -> Result<Self, String> {
         let channel: ChannelType = group
             .channel_type
@@ -141,12 +149,25 @@ impl GroupValidation {
             ),
             failover: effective.failover,
             client_errors: effective.client_errors,
+            cipher: cipher.clone(),
         })
     }
 
     /// Validates one stored key.
     pub async fn check(&self, http: &UpstreamClient, key: &KeyRow) -> Checked {
-        let secret = key.key_value.as_str();
+        let Ok(opened) = self.cipher.open(&key.key_value) else {
+            // Not the key's fault: the data and ENCRYPTION_KEY disagree (see encryption-status).
+            return Checked {
+                valid: false,
+                error: Some(
+                    "the stored key does not decrypt with ENCRYPTION_KEY; see \
+                     /api/dashboard/encryption-status"
+                        .to_owned(),
+                ),
+                update: None,
+            };
+        };
+        let secret = opened.as_str();
         let mut url = self.url.clone();
         let (headers, body): (Vec<(HeaderName, String)>, _) = match self.channel {
             ChannelType::OpenAi => (

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use clap::Parser;
+use gateway_core::key_crypto::KeyCipher;
 use gateway_core::{ConfigArgs, GatewayConfig, startup};
 
 /// The gateway's control plane (GPT-Load compatible /api), reached through the proxy's public port.
@@ -11,6 +12,16 @@ use gateway_core::{ConfigArgs, GatewayConfig, startup};
 struct Cli {
     #[command(flatten)]
     config: ConfigArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Encrypt, decrypt or re-encrypt the stored upstream keys (api_keys and request_logs).
+    /// Stop every gateway process first; then start them with ENCRYPTION_KEY set to the new key
+    /// (or unset after --from alone).
+    MigrateKeys(gateway_admin::migrate_keys::MigrateArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -22,20 +33,34 @@ fn run() -> anyhow::Result<()> {
     let Some(config) = startup::prepare(&cli.config)? else {
         return Ok(());
     };
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()?
-        .block_on(serve(config))
+        .build()?;
+    if let Some(Command::MigrateKeys(args)) = cli.command {
+        return runtime.block_on(gateway_admin::migrate_keys::run(&config, &args));
+    }
+    let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
+    runtime.block_on(serve(config, cipher))
 }
 
-async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
     let db = gateway_admin::bootstrap::prepare_database(&config).await?;
+    gateway_admin::bootstrap::check_encryption(&db, &cipher).await?;
+    let (stopped, stop) = tokio::sync::oneshot::channel::<()>();
+    let registration = tokio::spawn(gateway_schema::stay_registered(
+        db.clone(),
+        gateway_schema::ProcessRow::this_process("admin"),
+        async {
+            let _ = stop.await;
+        },
+    ));
     let metrics = std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new()?);
     if config.is_slave {
         tracing::info!("IS_SLAVE: background key validation and log retention run on the master");
     } else {
         tokio::spawn(gateway_admin::validation_job::run_forever(
             db.clone(),
+            cipher.clone(),
             std::sync::Arc::clone(&metrics),
         ));
         tokio::spawn(gateway_admin::retention_job::run_forever(
@@ -49,6 +74,7 @@ async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         default_app_url: config.default_app_url(),
         cors: config.cors.clone(),
         encryption_key: config.encryption_key.clone(),
+        cipher,
         metrics,
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -59,10 +85,13 @@ async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
         config.admin_listen,
         config.port
     );
-    axum::serve(listener, gateway_admin::router(state))
+    let served = axum::serve(listener, gateway_admin::router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .context("admin server failed")
+        .context("admin server failed");
+    let _ = stopped.send(());
+    let _ = registration.await;
+    served
 }
 
 async fn shutdown_signal() {

@@ -16,6 +16,8 @@ pub struct AppState {
     pub cors: gateway_core::config::CorsConfig,
     /// `ENCRYPTION_KEY` (checked for strength by the dashboard's security warnings).
     pub encryption_key: Option<Secret<String>>,
+    /// Seals, opens and hashes upstream keys as `ENCRYPTION_KEY` says.
+    pub cipher: gateway_core::key_crypto::KeyCipher,
     /// The admin process's Prometheus collectors.
     pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
 }

@@ -4,6 +4,7 @@
 //! 2xx returns to rotation (the revision is bumped, so every proxy serves it within a second).
 //! Active keys are not tested by this job.
 
+use gateway_core::key_crypto::KeyCipher;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -33,7 +34,11 @@ pub struct RunSummary {
 }
 
 /// Validates the invalid keys of every due group once.
-pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary, String> {
+pub async fn run_once(
+    db: &Database,
+    cipher: &KeyCipher,
+    http: &UpstreamClient,
+) -> Result<RunSummary, String> {
     let rows = db.settings().await.map_err(|e| e.to_string())?;
     let (settings, _) = SystemSettings::from_stored(&rows);
     let now = Utc::now().naive_utc();
@@ -54,13 +59,14 @@ pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary
             continue;
         }
         summary.groups += 1;
-        let validation = match GroupValidation::with_overrides(&group, &overrides, &settings) {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(group = %group.name, "cannot validate the group's keys: {e}");
-                continue;
-            }
-        };
+        let validation =
+            match GroupValidation::with_overrides(&group, &overrides, &settings, cipher) {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(group = %group.name, "cannot validate the group's keys: {e}");
+                    continue;
+                }
+            };
         let mut after = 0;
         loop {
             let page = db
@@ -85,7 +91,11 @@ pub async fn run_once(db: &Database, http: &UpstreamClient) -> Result<RunSummary
 }
 
 /// Runs the job at start and every `TICK` until the process ends.
-pub async fn run_forever(db: Database, metrics: std::sync::Arc<crate::metrics::AdminMetrics>) {
+pub async fn run_forever(
+    db: Database,
+    cipher: KeyCipher,
+    metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
+) {
     let http = match UpstreamClient::new() {
         Ok(h) => h,
         Err(e) => {
@@ -96,7 +106,7 @@ pub async fn run_forever(db: Database, metrics: std::sync::Arc<crate::metrics::A
     let mut tick = tokio::time::interval(TICK);
     loop {
         tick.tick().await;
-        let result = run_once(&db, &http).await;
+        let result = run_once(&db, &cipher, &http).await;
         if let Ok(s) = &result {
             metrics.validation_checked.inc_by(s.checked as u64);
             metrics.validation_restored.inc_by(s.restored as u64);

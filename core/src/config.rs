@@ -502,12 +502,9 @@ impl Parser {
             ));
         }
         let encryption_key = Some(self.string("auth.encryption_key")).filter(|k| !k.is_empty());
-        if encryption_key.is_some() {
-            // Refuse rather than store keys in plaintext behind the user's back.
-            return Err(self.error(
-                "auth.encryption_key",
-                "encryption of keys at rest is not available in this version, so keys would be \
-                 stored in plaintext; unset ENCRYPTION_KEY to run without encryption",
+        if let Some(reason) = encryption_key.as_deref().and_then(weak_key_reason) {
+            self.warnings.push(format!(
+                "ENCRYPTION_KEY is weak ({reason}); use at least 32 random characters"
             ));
         }
         let database_dsn = self.string("database.dsn");
@@ -761,25 +758,20 @@ mod tests {
     }
 
     #[test]
-    fn encryption_key_is_refused_until_supported_and_redis_warned_about() {
-        let e = load(
+    fn weak_encryption_key_is_warned_about_and_never_printed() {
+        let c = load(
             "",
             &[
                 ("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9"),
-                ("ENCRYPTION_KEY", "some-long-encryption-key-xyz"),
+                ("ENCRYPTION_KEY", "short-enc-key"),
             ],
             ConfigArgs::default(),
         )
-        .unwrap_err()
-        .to_string();
-        assert!(
-            e.contains("ENCRYPTION_KEY") && e.contains("plaintext"),
-            "{e}"
-        );
-        assert!(
-            !e.contains("some-long-encryption-key-xyz"),
-            "the key itself is never printed: {e}"
-        );
+        .unwrap();
+        assert_eq!(c.encryption_key.as_ref().unwrap().expose(), "short-enc-key");
+        let w = c.warnings.join("\n");
+        assert!(w.contains("ENCRYPTION_KEY is weak"), "{w}");
+        assert!(!w.contains("short-enc-key") && !c.summary().contains("short-enc-key"));
         let c = load(
             "",
             &[

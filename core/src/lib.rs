@@ -1,6 +1,6 @@
 //! gateway-core: what the proxy and the admin process share. Configuration loading, the settings
 //! catalogue and effective group configuration, channel definitions, the status-code matcher,
-//! `Secret<T>`, key text parsing and hashing, logging set-up.
+//! `Secret<T>`, key text parsing, key encryption and hashing, logging set-up.
 //!
 //! Must not depend on pingora or axum, and does no network or database I/O.
 
@@ -8,6 +8,7 @@ pub mod channel;
 pub mod client_credential;
 pub mod config;
 pub mod header_variables;
+pub mod key_crypto;
 pub mod key_policy;
 pub mod key_text;
 pub mod logging;

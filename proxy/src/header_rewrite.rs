@@ -179,6 +179,7 @@ mod tests {
             id: 1,
             value: Secret::new("sk-upstream/+1".into()),
             hash: String::new(),
+            sealed: None,
             health: Arc::default(),
         });
         UpstreamRequest {

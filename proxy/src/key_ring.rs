@@ -166,8 +166,18 @@ pub struct PoolKey {
     pub value: Secret<String>,
     /// The key's lookup hash (as stored; names the key in request logs).
     pub hash: String,
+    /// The key as stored when it is encrypted at rest (what request logs store); `None` when
+    /// keys are stored in plaintext.
+    pub sealed: Option<Box<str>>,
     /// Shared runtime health.
     pub health: Arc<KeyHealth>,
+}
+
+impl PoolKey {
+    /// The key as the database stores it: what a request-log row records.
+    pub fn stored(&self) -> &str {
+        self.sealed.as_deref().unwrap_or(self.value.expose())
+    }
 }
 
 /// A group's keys in rotation order.
@@ -263,6 +273,7 @@ mod tests {
                         id,
                         value: Secret::new(format!("k{id}")),
                         hash: String::new(),
+                        sealed: None,
                         health: Arc::default(),
                     })
                 })

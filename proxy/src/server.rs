@@ -3,7 +3,8 @@
 
 use anyhow::Context;
 use gateway_core::GatewayConfig;
-use gateway_schema::{Database, DatabaseUrl};
+use gateway_core::key_crypto::{Assessment, KeyCipher};
+use gateway_schema::{Database, DatabaseUrl, ProcessRow};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
 use pingora::proxy::http_proxy_service;
@@ -46,6 +47,8 @@ pub fn server_conf(config: &GatewayConfig) -> ServerConf {
 pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Server> {
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
     let db = Database::connect(&url, 4).context("database pool")?;
+    let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
+    check_stored_keys(&url, &cipher)?;
     let opt = Opt {
         upgrade,
         ..Opt::default()
@@ -95,7 +98,58 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     server.add_service(background_service("key health writer", writer));
     let log_writer = RequestLogWriter::new(db.clone(), logs, snapshot.clone());
     server.add_service(background_service("request log writer", log_writer));
-    let refresher = SnapshotRefresher::new(db, snapshot, config.reload_poll_interval);
+    let registration = ProcessRegistration {
+        db: db.clone(),
+        me: ProcessRow::this_process("proxy"),
+    };
+    server.add_service(background_service("process registration", registration));
+    let refresher = SnapshotRefresher::new(db, cipher, snapshot, config.reload_poll_interval);
     server.add_service(background_service("routing snapshot refresher", refresher));
     Ok(server)
+}
+
+/// Refuses to start when the stored keys do not match `ENCRYPTION_KEY`. A database that cannot
+/// be read yet (not reachable, not migrated) is left to the snapshot refresher, which makes the
+/// same check before it serves anything.
+fn check_stored_keys(url: &DatabaseUrl, cipher: &KeyCipher) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let samples = runtime.block_on(async {
+        let db = Database::connect(url, 1)?;
+        db.encryption_samples().await
+    });
+    let samples = match samples {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::info!("stored keys not checked against ENCRYPTION_KEY yet: {e}");
+            return Ok(());
+        }
+    };
+    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
+    if verdict != Assessment::Consistent {
+        anyhow::bail!(
+            "{} ({}); {}",
+            verdict.message(),
+            verdict.scenario(),
+            verdict.suggestion()
+        );
+    }
+    Ok(())
+}
+
+/// Keeps this proxy's `gateway_processes` row fresh while it runs (see `migrate-keys`).
+struct ProcessRegistration {
+    db: Database,
+    me: ProcessRow,
+}
+
+#[async_trait::async_trait]
+impl pingora::services::background::BackgroundService for ProcessRegistration {
+    async fn start(&self, mut shutdown: pingora::server::ShutdownWatch) {
+        let stop = async move {
+            let _ = shutdown.changed().await;
+        };
+        gateway_schema::stay_registered(self.db.clone(), self.me.clone(), stop).await;
+    }
 }

@@ -162,9 +162,13 @@ fn now() -> NaiveDateTime {
 
 mod admin_tasks;
 mod log_queries;
+mod process_registry;
+mod stored_keys;
 mod sub_groups;
 pub use admin_tasks::NewTask;
 pub use log_queries::{HourBucket, LogBatch, LogFilter, UsageRow, UsageTotals, UsageWindow};
+pub use process_registry::{PROCESS_HEARTBEAT, ProcessRow, stay_registered};
+pub use stored_keys::{RewriteCounts, StoredKey};
 
 /// Who announces a bulk write to the proxies (bumps `config_revision`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

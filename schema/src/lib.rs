@@ -13,7 +13,8 @@ pub mod schema;
 pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
 pub use database::{
     Announce, Database, HourBucket, KeyHealthUpdate, KeyListFilter, KeyRow, LogBatch, LogFilter,
-    NewGroupKeys, NewTask, UsageRow, UsageTotals, UsageWindow,
+    NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, StoredKey, UsageRow,
+    UsageTotals, UsageWindow, stay_registered,
 };
 
 /// Errors of the storage boundary.
@@ -31,6 +32,9 @@ pub enum DbError {
     /// A migration failed.
     #[error("database migration failed: {0}")]
     Migration(String),
+    /// A multi-row write was stopped by its caller; nothing of it was kept.
+    #[error("{0}")]
+    Aborted(String),
     /// A query failed.
     #[error(transparent)]
     Query(#[from] diesel::result::Error),

@@ -146,6 +146,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    gateway_processes (id) {
+        id -> Text,
+        role -> Text,
+        hostname -> Text,
+        pid -> Integer,
+        started_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     system_settings,
     groups,

@@ -2,6 +2,7 @@
 //! minute, 24 h requests and error rate with trends, security warnings), the 24-hour chart, the
 //! encryption status, and token usage by group and model over 24 h / 7 d / 30 d.
 
+use gateway_core::key_crypto::Assessment;
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
@@ -276,14 +277,19 @@ pub(crate) async fn chart(State(state): State<AppState>, Query(q): Query<ChartQu
 }
 
 /// `GET /api/dashboard/encryption-status`: whether the stored keys match `ENCRYPTION_KEY`
-/// (reference §7.4). This build stores keys in plaintext and refuses to start with
-/// `ENCRYPTION_KEY` set, so a running admin process never sees a mismatch.
-pub(crate) async fn encryption_status() -> ApiResult {
+/// (reference §7.4), checked now on a sample of keys and logs. The process refuses to start on
+/// a mismatch, so this reports one only when the data changed since (another process with
+/// another key, a restored backup).
+pub(crate) async fn encryption_status(State(state): State<AppState>) -> ApiResult {
+    let samples = state.db.encryption_samples().await?;
+    let verdict = state
+        .cipher
+        .assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
     Ok(ok(json!({
-        "has_mismatch": false,
-        "scenario_type": "",
-        "message": "",
-        "suggestion": "",
+        "has_mismatch": verdict != Assessment::Consistent,
+        "scenario_type": verdict.scenario(),
+        "message": i18n::t(verdict.message()),
+        "suggestion": i18n::t(verdict.suggestion()),
     })))
 }
 

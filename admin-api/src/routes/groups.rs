@@ -422,7 +422,10 @@ pub(crate) async fn copy(
                 .await?;
             let Some((last, _)) = page.last() else { break };
             after = *last;
-            keys.extend(page.into_iter().map(|(_, k)| k));
+            keys.extend(crate::key_storage::opened_values(
+                &state.cipher,
+                page.into_iter().map(|(_, k)| k),
+            ));
         }
     }
     if !keys.is_empty() {
@@ -469,7 +472,7 @@ pub(crate) async fn copy(
     let group = state.db.create_group(&new).await?;
     let mut out = serde_json::json!({});
     if !keys.is_empty() {
-        out["key_task"] = key_tasks::start_import(&state.db, &group, keys).await?;
+        out["key_task"] = key_tasks::start_import(&state.db, &state.cipher, &group, keys).await?;
     }
     out["group"] = serde_json::to_value(GroupResponse::new(group, &app_url(&state).await?))
         .unwrap_or_default();

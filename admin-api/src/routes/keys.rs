@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::response::IntoResponse;
-use gateway_core::key_text::{key_hash, parse_keys};
+use gateway_core::key_text::parse_keys;
 use gateway_core::settings_catalogue::SystemSettings;
 use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
@@ -17,7 +17,7 @@ use crate::extract::{ApiJson, PageQuery, query_int};
 use crate::i18n;
 use crate::state::AppState;
 use crate::upstream_client::UpstreamClient;
-use crate::{key_tasks, key_validation};
+use crate::{key_storage, key_tasks, key_validation};
 
 /// Largest number of keys a synchronous call accepts.
 const SYNC_LIMIT: usize = 5000;
@@ -72,12 +72,15 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuer
             .as_deref()
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(key_hash),
+            .map(|k| state.cipher.lookup_hash(k)),
         page: pages.page,
         page_size: pages.page_size,
     };
     let (rows, total) = state.db.list_keys(&filter).await?;
-    let items: Vec<KeyResponse> = rows.into_iter().map(KeyResponse::from).collect();
+    let items: Vec<KeyResponse> = rows
+        .into_iter()
+        .map(|k| KeyResponse::new(k, &state.cipher))
+        .collect();
     Ok(ok(pages.body(items, total)))
 }
 
@@ -143,7 +146,13 @@ pub(crate) async fn add_async(State(state): State<AppState>, request: Request) -
     };
     let group = require_group(&state, group_id).await?;
     let keys = task_keys_of(&text)?;
-    Ok(ok(key_tasks::start_import(&state.db, &group, keys).await?))
+    Ok(ok(key_tasks::start_import(
+        &state.db,
+        &state.cipher,
+        &group,
+        keys,
+    )
+    .await?))
 }
 
 /// The `group_id` and `file` fields of an upload.
@@ -200,21 +209,18 @@ pub(crate) async fn delete_async(
 ) -> ApiResult {
     let group = require_group(&state, body.group_id).await?;
     let keys = task_keys_of(&body.keys_text)?;
-    Ok(ok(key_tasks::start_delete(&state.db, &group, keys).await?))
+    Ok(ok(key_tasks::start_delete(
+        &state.db,
+        &state.cipher,
+        &group,
+        keys,
+    )
+    .await?))
 }
 
 /// `GET /api/tasks/status`.
 pub(crate) async fn task_status(State(state): State<AppState>) -> ApiResult {
     Ok(ok(key_tasks::status_json(&state.db.task().await?)))
-}
-
-/// The distinct hashes of `keys`.
-fn hashes_of(keys: &[String]) -> Vec<String> {
-    let mut seen = HashSet::with_capacity(keys.len());
-    keys.iter()
-        .map(|k| key_hash(k))
-        .filter(|h| seen.insert(h.clone()))
-        .collect()
 }
 
 /// `POST /api/keys/add-multiple`: adds new keys, skipping duplicates.
@@ -227,11 +233,7 @@ pub(crate) async fn add_multiple(
     let mut seen = HashSet::with_capacity(parsed.len());
     let batch = NewGroupKeys {
         group_id: body.group_id,
-        keys: parsed
-            .iter()
-            .map(|k| (k.clone(), key_hash(k)))
-            .filter(|(_, h)| seen.insert(h.clone()))
-            .collect(),
+        keys: key_storage::sealed_new(&state.cipher, &parsed, &mut seen),
     };
     let added = state.db.insert_keys(&batch).await?;
     counted(&state, body.group_id, "added_count", added, parsed.len()).await
@@ -263,7 +265,11 @@ pub(crate) async fn delete_multiple(
     let parsed = keys_of(&body.keys_text)?;
     let deleted = state
         .db
-        .delete_keys_by_hash(body.group_id, &hashes_of(&parsed), Announce::EachChunk)
+        .delete_keys_by_hash(
+            body.group_id,
+            &key_storage::hashes(&state.cipher, &parsed),
+            Announce::EachChunk,
+        )
         .await?;
     counted(
         &state,
@@ -284,7 +290,10 @@ pub(crate) async fn restore_multiple(
     let parsed = keys_of(&body.keys_text)?;
     let restored = state
         .db
-        .restore_invalid_keys(body.group_id, Some(&hashes_of(&parsed)))
+        .restore_invalid_keys(
+            body.group_id,
+            Some(&key_storage::hashes(&state.cipher, &parsed)),
+        )
         .await?;
     counted(
         &state,
@@ -373,8 +382,10 @@ pub(crate) async fn export(
     };
     let label = if label.is_empty() { "all" } else { label };
     let db = state.db.clone();
+    let cipher = state.cipher.clone();
     let pages = futures_util::stream::try_unfold(Some(0_i64), move |after| {
         let db = db.clone();
+        let cipher = cipher.clone();
         async move {
             let Some(after) = after else {
                 return Ok(None);
@@ -390,7 +401,8 @@ pub(crate) async fn export(
                 return Ok(None);
             }
             let mut text = String::with_capacity(rows.len() * 64);
-            for (_, key) in rows {
+            for key in crate::key_storage::opened_values(&cipher, rows.into_iter().map(|(_, k)| k))
+            {
                 text.push_str(&key);
                 text.push('\n');
             }
@@ -465,8 +477,8 @@ async fn validation_of(
     }
     let rows = state.db.settings().await?;
     let (settings, _) = SystemSettings::from_stored(&rows);
-    let validation =
-        key_validation::GroupValidation::new(group, &settings).map_err(ApiError::Validation)?;
+    let validation = key_validation::GroupValidation::new(group, &settings, &state.cipher)
+        .map_err(ApiError::Validation)?;
     let http = UpstreamClient::new().map_err(ApiError::Unavailable)?;
     Ok((validation, http))
 }
@@ -505,32 +517,34 @@ pub(crate) async fn test_multiple(
     let (validation, http) = validation_of(&state, &group).await?;
     let started = std::time::Instant::now();
     let mut rows = Vec::with_capacity(parsed.len());
-    for chunk in hashes_of(&parsed).chunks(500) {
+    for chunk in key_storage::hashes(&state.cipher, &parsed).chunks(500) {
         rows.extend(state.db.keys_by_hash(group.id, chunk).await?);
     }
     let checked = key_tasks::check_all(&validation, &http, &rows).await;
     let updates: Vec<_> = checked.iter().filter_map(|c| c.update.clone()).collect();
     key_tasks::save(&state.db, &rows, &updates).await?;
-    let by_value: std::collections::HashMap<&str, &key_validation::Checked> = rows
+    let by_hash: std::collections::HashMap<&str, &key_validation::Checked> = rows
         .iter()
-        .map(|r| r.key_value.as_str())
+        .map(|r| r.key_hash.as_str())
         .zip(checked.iter())
         .collect();
     let mut seen = HashSet::new();
     let results: Vec<serde_json::Value> = parsed
         .iter()
         .filter(|k| seen.insert(k.as_str()))
-        .map(|k| match by_value.get(k.as_str()) {
-            Some(c) => {
-                let mut r = serde_json::json!({"key_value": k, "is_valid": c.valid});
-                if let Some(e) = &c.error {
-                    r["error"] = e.clone().into();
+        .map(
+            |k| match by_hash.get(state.cipher.lookup_hash(k).as_str()) {
+                Some(c) => {
+                    let mut r = serde_json::json!({"key_value": k, "is_valid": c.valid});
+                    if let Some(e) = &c.error {
+                        r["error"] = e.clone().into();
+                    }
+                    r
                 }
-                r
-            }
-            None => serde_json::json!({"key_value": k, "is_valid": false,
+                None => serde_json::json!({"key_value": k, "is_valid": false,
                 "error": "Key does not exist in this group or has been removed."}),
-        })
+            },
+        )
         .collect();
     Ok(ok(serde_json::json!({
         "results": results,

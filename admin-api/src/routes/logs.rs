@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDateTime, Utc};
-use gateway_core::key_text::key_hash;
+use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::LogFilter;
 
 use crate::dto::LogResponse;
@@ -53,7 +53,7 @@ fn time(field: &str, v: Option<&String>) -> Result<Option<NaiveDateTime>, ApiErr
 }
 
 impl LogQuery {
-    fn filter(&self) -> Result<LogFilter, ApiError> {
+    fn filter(&self, cipher: &KeyCipher) -> Result<LogFilter, ApiError> {
         let is_success = match text(self.is_success.as_ref()).as_deref() {
             None => None,
             Some("true" | "1") => Some(true),
@@ -83,7 +83,7 @@ impl LogQuery {
         Ok(LogFilter {
             parent_group_name: text(self.parent_group_name.as_ref()),
             group_name: text(self.group_name.as_ref()),
-            key_hash: text(self.key_value.as_ref()).map(|k| key_hash(&k)),
+            key_hash: text(self.key_value.as_ref()).map(|k| cipher.lookup_hash(&k)),
             model: text(self.model.as_ref()),
             is_success,
             request_type,
@@ -98,24 +98,27 @@ impl LogQuery {
 
 /// `GET /api/logs`: one page of logs matching the filters, newest first.
 pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
-    let filter = q.filter()?;
+    let filter = q.filter(&state.cipher)?;
     let pages = PageQuery::parse(q.page.as_deref(), q.page_size.as_deref())?;
     let (rows, total) = state
         .db
         .list_logs(&filter, pages.page, pages.page_size)
         .await?;
-    let items: Vec<LogResponse> = rows.into_iter().map(LogResponse::from).collect();
+    let items: Vec<LogResponse> = rows
+        .into_iter()
+        .map(|r| LogResponse::new(r, &state.cipher))
+        .collect();
     Ok(ok(pages.body(items, total)))
 }
 
 /// `GET /api/logs/export`: CSV `key_value,group_name,status_code`, one row per key among the
 /// matching logs (its latest log), ordered by key hash, as GPT-Load exports.
 pub(crate) async fn export(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
-    let filter = q.filter()?;
+    let filter = q.filter(&state.cipher)?;
     let rows = state.db.latest_log_per_key(&filter).await?;
     let mut csv = String::from("key_value,group_name,status_code\n");
     for (key, group, status) in rows {
-        csv.push_str(&csv_field(&key));
+        csv.push_str(&csv_field(&crate::key_storage::shown(&state.cipher, key)));
         csv.push(',');
         csv.push_str(&csv_field(&group));
         csv.push(',');
@@ -161,25 +164,25 @@ mod tests {
             is_success: Some("maybe".into()),
             ..LogQuery::default()
         };
-        assert!(format!("{:?}", q.filter()).contains("is_success"));
+        assert!(format!("{:?}", q.filter(&KeyCipher::plaintext())).contains("is_success"));
         let q = LogQuery {
             start_time: Some("yesterday".into()),
             ..LogQuery::default()
         };
-        assert!(format!("{:?}", q.filter()).contains("start_time"));
+        assert!(format!("{:?}", q.filter(&KeyCipher::plaintext())).contains("start_time"));
         let q = LogQuery {
             status_code: Some("429".into()),
             start_time: Some("2026-11-30T10:00:00+01:00".into()),
             key_value: Some(" sk-1 ".into()),
             ..LogQuery::default()
         };
-        let f = q.filter().unwrap();
+        let f = q.filter(&KeyCipher::plaintext()).unwrap();
         assert_eq!(f.status_code, Some(429));
         assert_eq!(
             f.start_time.map(|t| t.to_string()).as_deref(),
             Some("2026-11-30 09:00:00")
         );
-        assert_eq!(f.key_hash, Some(key_hash("sk-1")));
+        assert_eq!(f.key_hash, Some(KeyCipher::plaintext().lookup_hash("sk-1")));
     }
 
     #[test]

@@ -4,7 +4,11 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::{Duration, NaiveDateTime, Utc};
-use gateway_core::key_text::key_hash;
+use gateway_core::key_crypto::KeyCipher;
+
+fn key_hash(key: &str) -> String {
+    KeyCipher::plaintext().lookup_hash(key)
+}
 use gateway_schema::LogBatch;
 use gateway_schema::models::RequestLog;
 use serde_json::json;

@@ -79,6 +79,7 @@ impl TestApp {
                 allow_credentials: false,
             },
             encryption_key: None,
+            cipher: gateway_core::key_crypto::KeyCipher::plaintext(),
             metrics: std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new().unwrap()),
         };
         TestApp { state, _db: db }
@@ -1460,7 +1461,7 @@ async fn background_validation_flow(app: &TestApp) {
     mock.always("sk-dead", gateway_testkit::Reply::status(401));
     let http = gateway_admin::upstream_client::UpstreamClient::new().unwrap();
     let r0 = app.revision().await;
-    let summary = gateway_admin::validation_job::run_once(&app.state.db, &http)
+    let summary = gateway_admin::validation_job::run_once(&app.state.db, &app.state.cipher, &http)
         .await
         .unwrap();
     assert_eq!(
@@ -1487,7 +1488,7 @@ async fn background_validation_flow(app: &TestApp) {
         "the restored key reaches the proxies"
     );
     // Not due again before key_validation_interval_minutes.
-    let again = gateway_admin::validation_job::run_once(&app.state.db, &http)
+    let again = gateway_admin::validation_job::run_once(&app.state.db, &app.state.cipher, &http)
         .await
         .unwrap();
     assert_eq!(again.groups, 0);

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gateway_core::key_crypto::{Assessment, ENCRYPTED_PREFIX, KeyCipher};
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_core::{ChannelType, Secret};
 use gateway_schema::models::Group;
@@ -24,6 +25,36 @@ pub enum BuildError {
     /// Reading the database failed.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// The stored keys do not match `ENCRYPTION_KEY`: nothing is served until they do.
+    #[error("{}: {}", .0.message(), .0.suggestion())]
+    Encryption(Assessment),
+}
+
+/// A key row with its key readable.
+struct OpenedKey {
+    row: KeyRow,
+    plain: Secret<String>,
+    /// The stored value when it is encrypted (request logs store it as it is).
+    sealed: Option<Box<str>>,
+}
+
+/// Decrypts a row's key (`None` when it does not decrypt).
+fn open_key(cipher: &KeyCipher, mut row: KeyRow) -> Option<OpenedKey> {
+    let stored = std::mem::take(&mut row.key_value);
+    if !cipher.is_encrypting() {
+        // Plaintext is used as it is; an encrypted value without a key is not a key.
+        return (!stored.starts_with(ENCRYPTED_PREFIX)).then(|| OpenedKey {
+            row,
+            plain: Secret::new(stored),
+            sealed: None,
+        });
+    }
+    let plain = Secret::new(cipher.open(&stored).ok()?);
+    Some(OpenedKey {
+        row,
+        plain,
+        sealed: Some(stored.into_boxed_str()),
+    })
 }
 
 #[derive(serde::Deserialize)]
@@ -39,17 +70,34 @@ struct UpstreamEntry {
 pub async fn build(
     db: &Database,
     previous: &RoutingSnapshot,
+    cipher: &KeyCipher,
 ) -> Result<RoutingSnapshot, BuildError> {
     let revision = db.revision().await?;
+    let samples = db.encryption_samples().await?;
+    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
+    if verdict != Assessment::Consistent {
+        return Err(BuildError::Encryption(verdict));
+    }
     let rows = db.settings().await?;
     let (settings, bad) = SystemSettings::from_stored(&rows);
     for e in bad {
         tracing::warn!("ignoring stored setting: {e}");
     }
     let groups = db.groups().await?;
-    let mut keys_by_group: HashMap<i64, Vec<KeyRow>> = HashMap::new();
+    let mut keys_by_group: HashMap<i64, Vec<OpenedKey>> = HashMap::new();
+    let mut unreadable = 0_usize;
     for row in db.routable_keys().await? {
-        keys_by_group.entry(row.group_id).or_default().push(row);
+        match open_key(cipher, row) {
+            Some(key) => keys_by_group.entry(key.row.group_id).or_default().push(key),
+            None => unreadable += 1,
+        }
+    }
+    if unreadable > 0 {
+        tracing::warn!(
+            unreadable,
+            "keys that do not decrypt with ENCRYPTION_KEY were left out of rotation; see \
+             /api/dashboard/encryption-status"
+        );
     }
     let health = Carried {
         keys: previous.key_health(),
@@ -132,7 +180,7 @@ struct Carried {
 
 fn build_group(
     group: &Group,
-    keys: Vec<KeyRow>,
+    keys: Vec<OpenedKey>,
     settings: &SystemSettings,
     health: &Carried,
 ) -> Result<GroupRuntime, String> {
@@ -169,8 +217,8 @@ fn build_group(
         keys.into_iter()
             .map(|k| {
                 // Memory is newer unless the row changed since (a person restored the key).
-                let stored = stored_health(false, k.failure_count, k.cooldown_until);
-                let h = match health.keys.get(&k.id) {
+                let stored = stored_health(false, k.row.failure_count, k.row.cooldown_until);
+                let h = match health.keys.get(&k.row.id) {
                     Some(h) => {
                         h.adopt_stored(stored);
                         Arc::clone(h)
@@ -178,9 +226,10 @@ fn build_group(
                     None => Arc::new(KeyHealth::from_stored(stored)),
                 };
                 Arc::new(PoolKey {
-                    id: k.id,
-                    value: Secret::new(k.key_value),
-                    hash: k.key_hash,
+                    id: k.row.id,
+                    value: k.plain,
+                    hash: k.row.key_hash,
+                    sealed: k.sealed,
                     health: h,
                 })
             })

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
+use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::Database;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
@@ -14,15 +15,22 @@ use super::{SnapshotHandle, build};
 /// Polls `config_revision` and swaps in rebuilt snapshots.
 pub struct SnapshotRefresher {
     db: Database,
+    cipher: KeyCipher,
     handle: SnapshotHandle,
     interval: Duration,
 }
 
 impl SnapshotRefresher {
     /// A refresher writing into `handle`.
-    pub fn new(db: Database, handle: SnapshotHandle, interval: Duration) -> Self {
+    pub fn new(
+        db: Database,
+        cipher: KeyCipher,
+        handle: SnapshotHandle,
+        interval: Duration,
+    ) -> Self {
         Self {
             db,
+            cipher,
             handle,
             interval,
         }
@@ -36,7 +44,9 @@ impl SnapshotRefresher {
             return Ok(false);
         }
         let started = std::time::Instant::now();
-        let next = build(&self.db, &current).await.map_err(|e| e.to_string())?;
+        let next = build(&self.db, &current, &self.cipher)
+            .await
+            .map_err(|e| e.to_string())?;
         let (groups, keys) = (
             next.groups.len(),
             next.groups.values().map(|g| g.keys.len()).sum::<usize>(),

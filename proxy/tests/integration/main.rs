@@ -10,6 +10,7 @@
 
 mod aggregates;
 mod docs_examples;
+mod encryption;
 mod errors;
 mod key_policy;
 mod process_logs;

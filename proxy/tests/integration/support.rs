@@ -86,6 +86,17 @@ impl Gateway {
         gw
     }
 
+    /// Stops both processes (SIGTERM, so the proxy writes its buffered logs) and hands back the
+    /// database.
+    pub(crate) async fn stop(self) -> TestDb {
+        for p in [&self.proxy, &self.admin] {
+            p.signal("TERM").expect("signal");
+            let status = p.wait_exit(Duration::from_secs(20)).await.expect("exit");
+            assert!(status.success(), "{}", p.output_log());
+        }
+        self.db
+    }
+
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }

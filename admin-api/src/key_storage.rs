@@ -1,0 +1,94 @@
+//! Upstream keys between the API and the database: sealed and hashed for storage and lookups,
+//! opened again for listings, exports and validation (with `ENCRYPTION_KEY`, see
+//! [`gateway_core::key_crypto`]).
+
+use std::collections::HashSet;
+
+use gateway_core::key_crypto::KeyCipher;
+use gateway_schema::KeyRow;
+
+/// What a listing shows for a stored value that does not decrypt (GPT-Load's placeholder).
+pub const UNREADABLE: &str = "failed-to-decrypt";
+
+/// `(stored value, key_hash)` of each key not seen before (`seen` holds hashes).
+pub fn sealed_new(
+    cipher: &KeyCipher,
+    keys: &[String],
+    seen: &mut HashSet<String>,
+) -> Vec<(String, String)> {
+    keys.iter()
+        .filter_map(|k| {
+            let hash = cipher.lookup_hash(k);
+            seen.insert(hash.clone()).then(|| (cipher.seal(k), hash))
+        })
+        .collect()
+}
+
+/// The distinct lookup hashes of `keys`, in order.
+pub fn hashes(cipher: &KeyCipher, keys: &[String]) -> Vec<String> {
+    let mut seen = HashSet::with_capacity(keys.len());
+    keys.iter()
+        .map(|k| cipher.lookup_hash(k))
+        .filter(|h| seen.insert(h.clone()))
+        .collect()
+}
+
+/// The key a listing shows: the decrypted key, or [`UNREADABLE`].
+pub fn shown(cipher: &KeyCipher, stored: String) -> String {
+    if !cipher.is_encrypting() && !stored.starts_with(gateway_core::key_crypto::ENCRYPTED_PREFIX) {
+        return stored;
+    }
+    cipher
+        .open(&stored)
+        .unwrap_or_else(|_| UNREADABLE.to_owned())
+}
+
+/// `rows` with their keys decrypted; rows that do not decrypt are left out (and counted in a
+/// warning), so nothing sends a ciphertext to a provider.
+pub fn opened(cipher: &KeyCipher, rows: Vec<KeyRow>) -> Vec<KeyRow> {
+    if !cipher.is_encrypting() {
+        return rows;
+    }
+    let total = rows.len();
+    let out: Vec<KeyRow> = rows
+        .into_iter()
+        .filter_map(|mut r| {
+            r.key_value = cipher.open(&r.key_value).ok()?;
+            Some(r)
+        })
+        .collect();
+    if out.len() < total {
+        tracing::warn!(
+            skipped = total - out.len(),
+            "keys that do not decrypt with ENCRYPTION_KEY were skipped"
+        );
+    }
+    out
+}
+
+/// Decrypted keys of stored values; values that do not decrypt are left out.
+pub fn opened_values(cipher: &KeyCipher, stored: impl IntoIterator<Item = String>) -> Vec<String> {
+    stored
+        .into_iter()
+        .filter_map(|v| cipher.open(&v).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_listing_is_the_stored_value_and_dedup_is_by_hash() {
+        let p = KeyCipher::plaintext();
+        assert_eq!(shown(&p, "sk-1".into()), "sk-1");
+        assert_eq!(shown(&p, "enc1:xyz".into()), UNREADABLE);
+        let mut seen = HashSet::new();
+        let keys = ["a".to_owned(), "b".to_owned(), "a".to_owned()];
+        let rows = sealed_new(&p, &keys, &mut seen);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0], ("a".to_owned(), p.lookup_hash("a")));
+        assert!(sealed_new(&p, &keys[..1], &mut seen).is_empty());
+        assert_eq!(hashes(&p, &keys).len(), 2);
+    }
+}

@@ -1,0 +1,212 @@
+//! Queries over every stored upstream key at once (`api_keys` and `request_logs`): samples for the
+//! encryption check, pages for `migrate-keys` to verify, and its one-transaction rewrite.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncConnection, RunQueryDsl};
+
+use super::{Database, now};
+use crate::DbError;
+use crate::connection::DbPool;
+use crate::schema::{api_keys, config_revision, request_logs};
+
+/// Rows read per query while verifying or rewriting.
+const PAGE: i64 = 1000;
+/// Keys sampled from each end of `api_keys`, and newest log rows, for the encryption check.
+const SAMPLE: i64 = 20;
+
+/// A stored key: its table, row id, stored value and lookup hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    /// `api_keys` or `request_logs`.
+    pub table: &'static str,
+    /// Row id (`api_keys.id` as text, or the log's id).
+    pub id: String,
+    /// `key_value` as stored.
+    pub value: String,
+    /// `key_hash` as stored.
+    pub hash: String,
+}
+
+/// How many rows a rewrite changed in each table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RewriteCounts {
+    /// `api_keys` rows.
+    pub keys: usize,
+    /// `request_logs` rows (those that name a key).
+    pub logs: usize,
+}
+
+impl Database {
+    /// `(key_value, key_hash)` of the first and last keys by id and of the newest logs that name
+    /// a key: what the encryption check looks at.
+    pub async fn encryption_samples(&self) -> Result<Vec<(String, String)>, DbError> {
+        let has_hash = api_keys::key_hash.ne("");
+        let cols = (api_keys::key_value, api_keys::key_hash);
+        let mut rows: Vec<(String, String)> = with_conn!(self, |c| api_keys::table
+            .filter(has_hash)
+            .order(api_keys::id.asc())
+            .select(cols)
+            .limit(SAMPLE)
+            .load(c)
+            .await)?;
+        let last: Vec<(String, String)> = with_conn!(self, |c| api_keys::table
+            .filter(api_keys::key_hash.ne(""))
+            .order(api_keys::id.desc())
+            .select(cols)
+            .limit(SAMPLE)
+            .load(c)
+            .await)?;
+        rows.extend(last);
+        let logs: Vec<(String, String)> = with_conn!(self, |c| request_logs::table
+            .filter(request_logs::key_hash.ne(""))
+            .order(request_logs::timestamp.desc())
+            .select((request_logs::key_value, request_logs::key_hash))
+            .limit(SAMPLE)
+            .load(c)
+            .await)?;
+        rows.extend(logs);
+        Ok(rows)
+    }
+
+    /// One page of stored keys after `after` (`None` = from the start): `api_keys` in id order,
+    /// then the `request_logs` rows that name a key, in id order. Empty at the end.
+    pub async fn stored_keys_page(
+        &self,
+        after: Option<&StoredKey>,
+    ) -> Result<Vec<StoredKey>, DbError> {
+        let in_logs = after.is_some_and(|a| a.table == "request_logs");
+        if !in_logs {
+            let after_id = after.and_then(|a| a.id.parse::<i64>().ok()).unwrap_or(0);
+            let rows: Vec<(i64, String, String)> = with_conn!(self, |c| api_keys::table
+                .filter(api_keys::id.gt(after_id))
+                .order(api_keys::id.asc())
+                .select((api_keys::id, api_keys::key_value, api_keys::key_hash))
+                .limit(PAGE)
+                .load(c)
+                .await)?;
+            if !rows.is_empty() {
+                let page = rows
+                    .into_iter()
+                    .map(|(id, value, hash)| StoredKey {
+                        table: "api_keys",
+                        id: id.to_string(),
+                        value,
+                        hash,
+                    })
+                    .collect();
+                return Ok(page);
+            }
+        }
+        let after_id = after.filter(|_| in_logs).map_or("", |a| a.id.as_str());
+        let rows: Vec<(String, String, String)> = with_conn!(self, |c| request_logs::table
+            .filter(
+                request_logs::id
+                    .gt(after_id)
+                    .and(request_logs::key_value.ne(""))
+            )
+            .order(request_logs::id.asc())
+            .select((
+                request_logs::id,
+                request_logs::key_value,
+                request_logs::key_hash,
+            ))
+            .limit(PAGE)
+            .load(c)
+            .await)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, value, hash)| StoredKey {
+                table: "request_logs",
+                id,
+                value,
+                hash,
+            })
+            .collect())
+    }
+
+    /// Replaces every stored key with what `rewrite` makes of it (new `key_value`, new
+    /// `key_hash`), in one transaction: all rows change or none. `rewrite` returning an error
+    /// aborts the transaction with that text.
+    pub async fn rewrite_stored_keys<F>(&self, rewrite: F) -> Result<RewriteCounts, DbError>
+    where
+        F: Fn(&StoredKey) -> Result<(String, String), String> + Send + Sync,
+    {
+        let rewrite = &rewrite;
+        with_conn!(self, |c| {
+            c.transaction(async |c| -> Result<_, DbError> {
+                let mut counts = RewriteCounts::default();
+                let mut after_key = 0_i64;
+                loop {
+                    let rows: Vec<(i64, String, String)> = api_keys::table
+                        .filter(api_keys::id.gt(after_key))
+                        .order(api_keys::id.asc())
+                        .select((api_keys::id, api_keys::key_value, api_keys::key_hash))
+                        .limit(PAGE)
+                        .load(&mut *c)
+                        .await?;
+                    let Some(last) = rows.last() else { break };
+                    after_key = last.0;
+                    let ts = now();
+                    for (id, value, hash) in rows {
+                        let stored = StoredKey {
+                            table: "api_keys",
+                            id: id.to_string(),
+                            value,
+                            hash,
+                        };
+                        let (value, hash) = rewrite(&stored).map_err(DbError::Aborted)?;
+                        diesel::update(api_keys::table.find(id))
+                            .set((
+                                api_keys::key_value.eq(value),
+                                api_keys::key_hash.eq(hash),
+                                api_keys::updated_at.eq(ts),
+                            ))
+                            .execute(&mut *c)
+                            .await?;
+                        counts.keys += 1;
+                    }
+                }
+                let mut after_log = String::new();
+                loop {
+                    let rows: Vec<(String, String, String)> = request_logs::table
+                        .filter(
+                            request_logs::id
+                                .gt(&after_log)
+                                .and(request_logs::key_value.ne("")),
+                        )
+                        .order(request_logs::id.asc())
+                        .select((
+                            request_logs::id,
+                            request_logs::key_value,
+                            request_logs::key_hash,
+                        ))
+                        .limit(PAGE)
+                        .load(&mut *c)
+                        .await?;
+                    let Some(last) = rows.last() else { break };
+                    after_log.clone_from(&last.0);
+                    for (id, value, hash) in rows {
+                        let stored = StoredKey {
+                            table: "request_logs",
+                            id,
+                            value,
+                            hash,
+                        };
+                        let (value, hash) = rewrite(&stored).map_err(DbError::Aborted)?;
+                        diesel::update(request_logs::table.find(&stored.id))
+                            .set((
+                                request_logs::key_value.eq(value),
+                                request_logs::key_hash.eq(hash),
+                            ))
+                            .execute(&mut *c)
+                            .await?;
+                        counts.logs += 1;
+                    }
+                }
+                bump_revision!(&mut *c)?;
+                Ok(counts)
+            })
+            .await
+        })
+    }
+}
