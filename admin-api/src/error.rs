@@ -15,6 +15,9 @@ pub enum ApiError {
     /// The JSON body could not be read (syntax, type or unknown field).
     #[error("{0}")]
     InvalidJson(String),
+    /// The body is larger than the route accepts.
+    #[error("{0}")]
+    PayloadTooLarge(String),
     /// A field failed validation; the message names it.
     #[error("{0}")]
     Validation(String),
@@ -30,6 +33,9 @@ pub enum ApiError {
     /// Missing or wrong `AUTH_KEY`.
     #[error("Authentication failed")]
     Unauthorized,
+    /// Too many wrong keys from this address; try again after the given seconds.
+    #[error("too many failed authentication attempts; retry in {0} s")]
+    Throttled(u64),
     /// The database could not be reached.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -45,10 +51,12 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "BAD_REQUEST"),
             ApiError::InvalidJson(_) => (StatusCode::BAD_REQUEST, "INVALID_JSON"),
             ApiError::Validation(_) => (StatusCode::BAD_REQUEST, "VALIDATION_FAILED"),
+            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "NOT_FOUND"),
             ApiError::Duplicate(_) => (StatusCode::CONFLICT, "DUPLICATE_RESOURCE"),
             ApiError::TaskInProgress(_) => (StatusCode::CONFLICT, "TASK_IN_PROGRESS"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_REQUESTS"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "DATABASE_UNAVAILABLE"),
             ApiError::Database(_) => (StatusCode::INTERNAL_SERVER_ERROR, "DATABASE_ERROR"),
         }
@@ -77,7 +85,13 @@ impl IntoResponse for ApiError {
             tracing::error!("database error: {e}");
         }
         let body = serde_json::json!({"code": code, "message": self.to_string()});
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::Throttled(secs) = self {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

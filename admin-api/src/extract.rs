@@ -21,6 +21,13 @@ where
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(ApiError::PayloadTooLarge(format!(
+                    "request body too large for this route (most routes take up to {} bytes; \
+                     import large key lists with /api/keys/add-async)",
+                    crate::routes::API_BODY_LIMIT
+                )))
+            }
             Err(rejection) => Err(ApiError::InvalidJson(rejection.body_text())),
         }
     }

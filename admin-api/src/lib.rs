@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod key_storage;
 pub mod key_tasks;
 pub mod key_validation;
+pub mod login_throttle;
 pub mod metrics;
 pub mod migrate_keys;
 pub mod openapi;

@@ -75,6 +75,8 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         cors: config.cors.clone(),
         encryption_key: config.encryption_key.clone(),
         cipher,
+        throttle: std::sync::Arc::default(),
+        trusted_proxies: config.trusted_proxies.clone().with_loopback(),
         metrics,
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
@@ -85,10 +87,13 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         config.admin_listen,
         config.port
     );
-    let served = axum::serve(listener, gateway_admin::router(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("admin server failed");
+    let served = axum::serve(
+        listener,
+        gateway_admin::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("admin server failed");
     let _ = stopped.send(());
     let _ = registration.await;
     served

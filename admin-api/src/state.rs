@@ -18,6 +18,10 @@ pub struct AppState {
     pub encryption_key: Option<Secret<String>>,
     /// Seals, opens and hashes upstream keys as `ENCRYPTION_KEY` says.
     pub cipher: gateway_core::key_crypto::KeyCipher,
+    /// Wrong `AUTH_KEY`s per client address.
+    pub throttle: std::sync::Arc<crate::login_throttle::LoginThrottle>,
+    /// Whose `X-Forwarded-For` names the client: loopback (our proxy) and `TRUSTED_PROXIES`.
+    pub trusted_proxies: gateway_core::client_address::TrustedProxies,
     /// The admin process's Prometheus collectors.
     pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
 }

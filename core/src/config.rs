@@ -2,6 +2,7 @@
 //! plus a `.env` file that never overrides the real environment) < command-line flags.
 //! Every value is validated here; an error names the key, where it came from and why.
 
+use crate::client_address::TrustedProxies;
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,7 @@ const FIELDS: &[Field] = &[
         "MAX_REQUEST_BODY_BYTES",
         "33554432",
     ),
+    field("server.trusted_proxies", "TRUSTED_PROXIES", ""),
     field("admin.listen", "ADMIN_LISTEN", "127.0.0.1:3002"),
     field("metrics.listen", "METRICS_LISTEN", "127.0.0.1:9464"),
     field("auth.auth_key", "AUTH_KEY", ""),
@@ -157,6 +159,8 @@ pub struct GatewayConfig {
     pub max_concurrent_requests: u32,
     /// Largest request body accepted (413 above it).
     pub max_request_body_bytes: usize,
+    /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client (none by default).
+    pub trusted_proxies: TrustedProxies,
     /// Admin process address (loopback).
     pub admin_listen: SocketAddr,
     /// The proxy's Prometheus listener (`None`: off).
@@ -569,6 +573,8 @@ impl Parser {
                 1024,
                 1 << 30,
             )?,
+            trusted_proxies: TrustedProxies::parse(&self.string("server.trusted_proxies"))
+                .map_err(|e| self.error("server.trusted_proxies", &e))?,
             admin_listen,
             metrics_listen,
             auth_key: Secret::new(auth_key),

@@ -5,6 +5,7 @@
 //! Must not depend on pingora or axum, and does no network or database I/O.
 
 pub mod channel;
+pub mod client_address;
 pub mod client_credential;
 pub mod config;
 pub mod header_variables;

@@ -23,11 +23,12 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
-use pingora::http::ResponseHeader;
+use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
+use gateway_core::client_address::TrustedProxies;
 use gateway_core::client_credential::extract_token;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
 use gateway_core::token_usage::UsageScanner;
@@ -71,6 +72,8 @@ pub struct GatewayService {
     snapshot: SnapshotHandle,
     exchange: UpstreamExchange,
     admin_addr: SocketAddr,
+    /// Whose forwarding headers name the client (`TRUSTED_PROXIES`).
+    trusted_proxies: TrustedProxies,
     limits: ProxyLimits,
     started: Instant,
     journal: HealthJournal,
@@ -95,6 +98,7 @@ impl GatewayService {
         snapshot: SnapshotHandle,
         exchange: UpstreamExchange,
         admin_addr: SocketAddr,
+        trusted_proxies: TrustedProxies,
         limits: ProxyLimits,
         journal: HealthJournal,
         observe: Observers,
@@ -103,11 +107,35 @@ impl GatewayService {
             snapshot,
             exchange,
             admin_addr,
+            trusted_proxies,
             limits,
             started: Instant::now(),
             journal,
             observe,
         }
+    }
+
+    /// The client's address: the peer, or what a trusted proxy in front says it is.
+    fn client_ip(&self, session: &Session) -> String {
+        let Some(peer) = session
+            .client_addr()
+            .and_then(|a| a.as_inet().map(std::net::SocketAddr::ip))
+        else {
+            return String::new();
+        };
+        if self.trusted_proxies.is_empty() {
+            return peer.to_canonical().to_string();
+        }
+        let header = |name: &str| {
+            session
+                .req_header()
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+        };
+        self.trusted_proxies
+            .client_ip(peer, header("x-forwarded-for"), header("x-real-ip"))
+            .to_string()
     }
 
     /// Handles `/proxy/{group}/{rest}` completely.
@@ -210,7 +238,7 @@ impl GatewayService {
                     session.req_header(),
                     ctx,
                     &group,
-                    &client_ip(session),
+                    &self.client_ip(session),
                     query.as_deref(),
                     &model,
                     &body,
@@ -271,7 +299,7 @@ impl GatewayService {
             client_errors: &cfg.client_errors,
             default_cooldown: secs(cfg.key_cooldown_seconds),
         };
-        let client_ip = client_ip(session);
+        let client_ip = self.client_ip(session);
         ctx.log = log_draft(
             session.req_header(),
             ctx,
@@ -832,6 +860,21 @@ impl ProxyHttp for GatewayService {
         }
     }
 
+    /// Only for admin forwarding: tells the admin process who the client is (one address, ours,
+    /// replacing whatever the client sent).
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        upstream_request: &mut RequestHeader,
+        ctx: &mut RequestContext,
+    ) -> Result<()> {
+        if ctx.forward_to_admin {
+            upstream_request.insert_header("x-forwarded-for", self.client_ip(session))?;
+            upstream_request.remove_header("x-real-ip");
+        }
+        Ok(())
+    }
+
     async fn upstream_peer(
         &self,
         _session: &mut Session,
@@ -928,12 +971,6 @@ fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
 }
 
 /// The client's address as logged.
-fn client_ip(session: &Session) -> String {
-    session
-        .client_addr()
-        .and_then(|a| a.as_inet().map(|i| i.ip().to_string()))
-        .unwrap_or_default()
-}
 
 /// The request-log draft of a request to `group` (`None` when the group does not log).
 fn log_draft(

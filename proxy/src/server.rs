@@ -81,6 +81,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         snapshot.clone(),
         UpstreamExchange::new(connector),
         config.admin_listen,
+        config.trusted_proxies.clone(),
         ProxyLimits {
             max_concurrent_requests: config.max_concurrent_requests,
             max_request_body_bytes: config.max_request_body_bytes,

@@ -19,7 +19,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
 use gateway_core::ChannelType;
 
-use crate::admin_auth::{matches, require_auth_key};
+use crate::admin_auth::{ClientIp, check, require_auth_key};
 use crate::error::{ApiResult, ok};
 use crate::extract::ApiJson;
 use crate::http_layers::{cors, security_headers};
@@ -93,6 +93,7 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi_json))
         .merge(protected)
         .fallback(not_found)
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn(i18n::locale_scope));
     Router::new()
         .nest("/api", api)
@@ -109,6 +110,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Largest body of an `/api` route (the key import routes take more, `keys::ASYNC_BODY_LIMIT`).
+pub const API_BODY_LIMIT: usize = 2 << 20;
+
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Login {
@@ -118,14 +122,19 @@ pub(crate) struct Login {
 /// `POST /api/auth/login`: GPT-Load's own body shape, `{success, message}`.
 async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     body: Result<ApiJson<Login>, crate::error::ApiError>,
 ) -> Response {
-    match body {
-        Ok(ApiJson(l)) if matches(&l.auth_key, state.auth_key.expose()) => Json(
+    let verdict = body
+        .as_ref()
+        .map(|ApiJson(l)| check(&state, ip, Some(&l.auth_key)));
+    match verdict {
+        Ok(Ok(())) => Json(
             serde_json::json!({"success": true, "message": i18n::t("Authentication successful")}),
         )
         .into_response(),
-        Ok(_) => (
+        Ok(Err(e @ crate::error::ApiError::Throttled(_))) => e.into_response(),
+        Ok(Err(_)) => (
             StatusCode::UNAUTHORIZED,
             Json(
                 serde_json::json!({"success": false, "message": i18n::t("Authentication failed")}),

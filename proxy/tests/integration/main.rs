@@ -8,6 +8,7 @@
 )]
 //! `gateway-proxy` binaries on a fresh SQLite database, talking to the scripted mock provider.
 
+mod admin_hardening;
 mod aggregates;
 mod docs_examples;
 mod encryption;
