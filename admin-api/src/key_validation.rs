@@ -11,7 +11,7 @@ use chrono::Utc;
 use gateway_core::ChannelType;
 use gateway_core::header_variables::HeaderVariables;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
-use gateway_core::secret::mask_key;
+use gateway_core::secret::redact_key;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{KeyHealthUpdate, KeyRow};
@@ -203,7 +203,7 @@ impl GroupValidation {
             Ok(r) => r,
             Err(e) => {
                 // A network failure says nothing about the key.
-                let text = e.replace(secret, &mask_key(secret));
+                let text = redact_key(&e, secret);
                 return Checked {
                     valid: false,
                     error: Some(format!("failed to send validation request: {text}")),
@@ -238,7 +238,7 @@ impl GroupValidation {
             body: &body,
             now_ms,
         });
-        let text = String::from_utf8_lossy(&body).replace(secret, &mask_key(secret));
+        let text = redact_key(&String::from_utf8_lossy(&body), secret);
         let error = Some(format!("[status {status}] {}", text.trim()));
         let invalid = key.status == KeyStatus::Invalid.as_str();
         let new_state = match verdict.fault {

@@ -43,6 +43,24 @@ pub fn mask_key(key: &str) -> String {
     format!("{head}****{tail}")
 }
 
+/// `text` with every occurrence of `key` replaced by its mask, both as it is and percent-encoded
+/// as a URL query carries it (Gemini's `?key=` in a transport error's URL).
+pub fn redact_key(text: &str, key: &str) -> String {
+    if key.is_empty() {
+        return text.to_owned();
+    }
+    let mut out = if text.contains(key) {
+        text.replace(key, &mask_key(key))
+    } else {
+        text.to_owned()
+    };
+    let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    if encoded != key && out.contains(&encoded) {
+        out = out.replace(&encoded, &mask_key(key));
+    }
+    out
+}
+
 impl std::str::FromStr for Secret<String> {
     type Err = std::convert::Infallible;
 
@@ -85,6 +103,20 @@ mod tests {
         assert_eq!(format!("{s} {s:?}"), "***** *****");
         assert_eq!(serde_json::to_string(&s).unwrap(), "\"*****\"");
         assert_eq!(s.expose(), "sk-very-secret");
+    }
+
+    #[test]
+    fn redacts_raw_and_url_encoded_keys() {
+        let key = "AIza/secret+key=0123";
+        let text = format!(
+            "GET /v1?key={} failed; key {key}",
+            url::form_urlencoded::byte_serialize(key.as_bytes()).collect::<String>()
+        );
+        let red = redact_key(&text, key);
+        assert!(!red.contains(key) && !red.contains("secret%2Bkey"), "{red}");
+        assert_eq!(red.matches("AIza****0123").count(), 2, "{red}");
+        assert_eq!(redact_key("nothing here", key), "nothing here");
+        assert_eq!(redact_key("abc", ""), "abc");
     }
 
     #[test]

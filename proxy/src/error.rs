@@ -121,12 +121,9 @@ impl GatewayError {
     }
 }
 
-/// Replaces every occurrence of `key` in `text` by its mask (`sk-a****wxyz`).
+/// Replaces every occurrence of `key` in `text` (raw or URL-encoded) by its mask (`sk-a****wxyz`).
 pub fn redact(text: &str, key: &str) -> String {
-    if key.is_empty() || !text.contains(key) {
-        return text.to_owned();
-    }
-    text.replace(key, &gateway_core::secret::mask_key(key))
+    gateway_core::secret::redact_key(text, key)
 }
 
 #[cfg(test)]

@@ -959,8 +959,15 @@ async fn respond_failure(
 /// (it cannot carry the key in plain text).
 fn redact_body(body: &Bytes, key: &str) -> Bytes {
     match std::str::from_utf8(body) {
-        Ok(text) if text.contains(key) => Bytes::from(redact(text, key)),
-        _ => body.clone(),
+        Ok(text) => {
+            let red = redact(text, key);
+            if red.len() == text.len() && red == text {
+                body.clone()
+            } else {
+                Bytes::from(red)
+            }
+        }
+        Err(_) => body.clone(),
     }
 }
 

@@ -19,6 +19,7 @@ mod reload;
 mod request_logs;
 mod rewrite;
 mod routing;
+mod secrets;
 mod streaming;
 mod support;
 mod tls;
