@@ -22,18 +22,19 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin ci
+.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
 	@echo
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check), if missing
+deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check, python3-venv for schemathesis), if missing
 	@missing=""; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl ca-certificates"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
@@ -61,7 +62,7 @@ run: run-preflight deps release ## Start gateway-admin + gateway-proxy from targ
 run-preflight:
 	@scripts/run.sh --preflight $(ARGS)
 
-test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest); DB services via TEST_*_DSN
+test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), then schemathesis on the admin API; DB services via TEST_*_DSN
 	@if [ -n "$${NEXTEST:-}" ] && $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "+ $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc"; \
 	  $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc; \
@@ -69,6 +70,7 @@ test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest); DB services v
 	  echo "+ $(CARGO) test --workspace"; \
 	  $(CARGO) test --workspace; \
 	fi
+	CARGO=$(CARGO) scripts/schemathesis.sh
 
 fmt: ## Format all code
 	$(CARGO) fmt --all
@@ -83,6 +85,9 @@ check-config: build ## Validate every shipped config/*.toml with gateway-proxy -
 	  echo "+ gateway-proxy --check-config --config $$f"; \
 	  AUTH_KEY=$(CHECK_CONFIG_AUTH_KEY) target/debug/gateway-proxy --check-config --config "$$f"; \
 	done
+
+fuzz: deps ## Fuzz the parsers (cargo-fuzz, nightly) for FUZZ_SECONDS each (default 60; FUZZ_TARGETS to pick)
+	scripts/fuzz.sh
 
 bench: deps bench-deps ## Load benchmark: mock upstream direct vs nginx vs gateway (scripts/bench.sh; RUNS, DURATION, CONNECTIONS, TARGETS)
 	scripts/bench.sh

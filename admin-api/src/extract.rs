@@ -33,6 +33,28 @@ where
     }
 }
 
+/// A query string; one that cannot be read (a repeated parameter, a wrong type) becomes a 400
+/// in the JSON envelope naming the problem, not axum's plain-text answer.
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(v)| Self(v))
+            .map_err(|r| ApiError::BadRequest(r.body_text()))
+    }
+}
+
 /// An integer query parameter (`default` when absent or blank), or 400 naming it.
 pub(crate) fn query_int(field: &str, raw: Option<&str>, default: i64) -> Result<i64, ApiError> {
     match raw.map(str::trim).filter(|s| !s.is_empty()) {

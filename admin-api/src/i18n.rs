@@ -69,6 +69,26 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("Failed", "失败", "失敗"),
     ("Invalid Keys", "无效密钥", "無効なキー"),
     (
+        "ENCRYPTION_KEY is set but the stored keys are not encrypted",
+        "已设置 ENCRYPTION_KEY，但存储的密钥未加密",
+        "ENCRYPTION_KEY が設定されていますが、保存されたキーは暗号化されていません",
+    ),
+    (
+        "the stored keys are encrypted but ENCRYPTION_KEY is not set",
+        "存储的密钥已加密，但未设置 ENCRYPTION_KEY",
+        "保存されたキーは暗号化されていますが、ENCRYPTION_KEY が設定されていません",
+    ),
+    (
+        "the stored keys are encrypted with a different key than ENCRYPTION_KEY",
+        "存储的密钥使用了与 ENCRYPTION_KEY 不同的密钥加密",
+        "保存されたキーは ENCRYPTION_KEY とは異なるキーで暗号化されています",
+    ),
+    (
+        "some stored keys read back with ENCRYPTION_KEY and others do not",
+        "部分存储的密钥可以用 ENCRYPTION_KEY 解密，部分不能",
+        "保存されたキーの一部だけが ENCRYPTION_KEY で復号できます",
+    ),
+    (
         "Authentication successful",
         "认证成功",
         "認証に成功しました",

@@ -30,7 +30,22 @@ struct Op {
     body: Option<fn() -> Value>,
     /// The `data` of the success envelope (`None`: `data` is omitted or free-form).
     data: Option<fn() -> Value>,
+    /// What a success looks like when it is not the JSON envelope.
+    answer: Answer,
     public: bool,
+}
+
+/// The body of a successful answer.
+#[derive(Clone, Copy)]
+enum Answer {
+    /// `{code: 0, message, data}`.
+    Envelope,
+    /// A file: `(content type, description)`.
+    File(&'static str, &'static str),
+    /// JSON of its own shape (not enveloped).
+    Json(fn() -> Value),
+    /// `POST /api/auth/login`: `{success, message}` for 200, 400 and 401.
+    Login,
 }
 
 fn schema<T: PartialSchema>() -> Value {
@@ -205,11 +220,13 @@ fn operations() -> Vec<Op> {
         params: &[],
         body: None,
         data: None,
+        answer: Answer::Envelope,
         public: false,
     };
     vec![
         Op {
             body: Some(schema::<Login>),
+            answer: Answer::Login,
             public: true,
             ..op(
                 "post",
@@ -501,6 +518,7 @@ fn operations() -> Vec<Op> {
                     "all (default), active, cooling or invalid",
                 ),
             ],
+            answer: Answer::File("text/plain", "The keys, one a line"),
             ..op(
                 "get",
                 "/api/keys/export",
@@ -570,6 +588,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             params: LOG_FILTERS,
+            answer: Answer::File("text/csv", "key_value,group_name,status_code rows"),
             ..op(
                 "get",
                 "/api/logs/export",
@@ -640,6 +659,7 @@ fn operations() -> Vec<Op> {
         },
         Op {
             public: true,
+            answer: Answer::File("text/plain", "Prometheus text format 0.0.4"),
             ..op(
                 "get",
                 "/metrics",
@@ -649,6 +669,13 @@ fn operations() -> Vec<Op> {
         },
         Op {
             public: true,
+            answer: Answer::Json(|| {
+                json!({"type": "object", "required": ["status", "database"], "properties": {
+                    "status": {"type": "string", "enum": ["healthy", "unhealthy"]},
+                    "database": {"type": "string", "enum": ["sqlite", "postgres", "mysql"]},
+                    "config_revision": {"type": "integer"},
+                    "error": {"type": "string"}}})
+            }),
             ..op(
                 "get",
                 "/health",
@@ -673,6 +700,11 @@ pub fn document() -> Value {
         "code": {"type": "string", "example": "VALIDATION_FAILED"},
         "message": {"type": "string", "example": "name: is required"}}});
     let error_response = |what: &str| json!({"description": what, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+    let mut throttled = error_response(
+        "Too many wrong admin keys from this client address: wait Retry-After seconds",
+    );
+    throttled["headers"] = json!({"Retry-After": {"schema": {"type": "integer"},
+        "description": "Seconds until the address may try again"}});
     let mut paths: Map<String, Value> = Map::new();
     for op in operations() {
         let params: Vec<Value> = op
@@ -683,24 +715,48 @@ pub fn document() -> Value {
                        "required": required, "description": description, "schema": {"type": ty}})
             })
             .collect();
-        let data = op.data.map_or_else(|| json!({}), |f| f());
         let mut responses = json!({
-            "200": {"description": "Success", "content": {"application/json": {"schema": {
-                "type": "object", "required": ["code", "message"], "properties": {
-                    "code": {"type": "integer", "example": 0},
-                    "message": {"type": "string", "example": "Success"},
-                    "data": data}}}}},
+            "200": success(&op),
             "400": error_response("Bad input; the message names the field"),
             "500": error_response("Database error"),
         });
         if !op.public {
             responses["401"] = error_response("Missing or wrong admin key");
+            responses["429"] = throttled.clone();
         }
-        if op.path.contains('{') || op.body.is_some() {
+        let names_group = op.params.iter().any(|p| p.1 == "group_id" && p.3);
+        if op.path.contains('{') || op.body.is_some() || names_group {
             responses["404"] = error_response("Unknown group or key");
         }
-        if op.method == "post" {
+        if op.method == "post" || (op.method == "put" && op.path == "/api/groups/{id}") {
             responses["409"] = error_response("Duplicate name, or another key task is running");
+        }
+        if op.body.is_some() {
+            responses["413"] = error_response("Body larger than the route accepts");
+        }
+        match op.answer {
+            Answer::Login => {
+                let login = json!({"type": "object", "required": ["success", "message"],
+                    "properties": {"success": {"type": "boolean"}, "message": {"type": "string"}}});
+                let answer = |what: &str| {
+                    json!({"description": what,
+                    "content": {"application/json": {"schema": login.clone()}}})
+                };
+                responses = json!({
+                    "200": answer("Right key"),
+                    "400": answer("Not a login body"),
+                    "401": answer("Wrong key"),
+                    "413": error_response("Body larger than the route accepts"),
+                    "429": throttled.clone(),
+                });
+            }
+            Answer::File(..) | Answer::Json(_) if op.path == "/health" || op.path == "/metrics" => {
+                responses = json!({"200": success(&op)});
+                if op.path == "/health" {
+                    responses["503"] = success(&op);
+                }
+            }
+            _ => {}
         }
         let mut operation = json!({
             "tags": [op.tag], "summary": op.summary, "operationId": operation_id(op.method, op.path),
@@ -724,7 +780,7 @@ pub fn document() -> Value {
     json!({
         "openapi": "3.1.0",
         "info": {"title": "gateway admin API", "version": env!("CARGO_PKG_VERSION"),
-                 "description": "GPT-Load compatible management API: {code, message, data} envelope, errors as {code, message}."},
+                 "description": "GPT-Load compatible management API: {code, message, data} envelope, errors as {code, message}. Authenticate with one of the schemes: when a request carries several, the query `key` is read first (GPT-Load's order). Five wrong keys in a minute lock the client address out for the rest of the minute (429)."},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}, {"query_key": []}],
         "paths": paths,
@@ -736,6 +792,24 @@ pub fn document() -> Value {
             },
         },
     })
+}
+
+/// The 200 answer of an operation.
+fn success(op: &Op) -> Value {
+    match op.answer {
+        Answer::Envelope | Answer::Login => {
+            let data = op.data.map_or_else(|| json!({}), |f| f());
+            json!({"description": "Success", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "integer", "example": 0},
+                    "message": {"type": "string", "example": "Success"},
+                    "data": data}}}}})
+        }
+        Answer::File(content_type, what) => json!({"description": what,
+            "content": {content_type: {"schema": {"type": "string"}}}}),
+        Answer::Json(schema) => json!({"description": "Success",
+            "content": {"application/json": {"schema": schema()}}}),
+    }
 }
 
 fn operation_id(method: &str, path: &str) -> String {

@@ -5,14 +5,14 @@
 use gateway_core::key_crypto::Assessment;
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use chrono::{Duration, DurationRound, NaiveDateTime, Utc};
 use gateway_core::settings_catalogue::{SystemSettings, split_key_list};
 use gateway_schema::{HourBucket, UsageTotals, UsageWindow};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult, ok};
-use crate::extract::query_id;
+use crate::extract::{ApiQuery, query_id};
 use crate::i18n;
 use crate::state::AppState;
 
@@ -246,7 +246,10 @@ pub(crate) struct ChartQuery {
 
 /// `GET /api/dashboard/chart?groupId=`: successes and failures of the last 24 hours, oldest
 /// hour first (one group, or every standard group).
-pub(crate) async fn chart(State(state): State<AppState>, Query(q): Query<ChartQuery>) -> ApiResult {
+pub(crate) async fn chart(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ChartQuery>,
+) -> ApiResult {
     let group = query_id("groupId", q.group_id.as_deref())?;
     let now = Utc::now().naive_utc();
     let this_hour = now.duration_trunc(Duration::hours(1)).unwrap_or(now);
@@ -303,7 +306,10 @@ pub(crate) struct UsageQuery {
 /// `GET /api/usage?period=24h|7d|30d&group_id=`: requests and tokens per group and model over
 /// the period (from the hourly usage table, so the current hour is included), largest first,
 /// with the sums.
-pub(crate) async fn usage(State(state): State<AppState>, Query(q): Query<UsageQuery>) -> ApiResult {
+pub(crate) async fn usage(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<UsageQuery>,
+) -> ApiResult {
     let period = q.period.as_deref().map(str::trim).unwrap_or("24h");
     let hours = match period {
         "" | "24h" => 24,

@@ -1,7 +1,7 @@
 //! `GET /api/integration/info` and `GET /proxy/{group}/api/integration/info` (public, reference
 //! §4.9): which groups a proxy key may call, and the path to call them, for tools such as New API.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use gateway_core::ChannelType;
 use gateway_core::client_credential::extract_token;
 use gateway_core::settings_catalogue::{SystemSettings, split_key_list};
@@ -9,6 +9,7 @@ use gateway_schema::models::Group;
 
 use crate::admin_auth::matches;
 use crate::error::{ApiError, ApiResult, ok};
+use crate::extract::ApiQuery;
 use crate::state::AppState;
 
 /// The query: the proxy key may come as `?key=` or in a header.
@@ -21,7 +22,7 @@ pub(crate) struct InfoQuery {
 pub(crate) async fn all(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<InfoQuery>,
+    ApiQuery(q): ApiQuery<InfoQuery>,
 ) -> ApiResult {
     let key = proxy_key(&headers, q.key)?;
     let groups = state.db.groups().await?;
@@ -34,7 +35,7 @@ pub(crate) async fn one(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: axum::http::HeaderMap,
-    Query(q): Query<InfoQuery>,
+    ApiQuery(q): ApiQuery<InfoQuery>,
 ) -> ApiResult {
     let key = proxy_key(&headers, q.key)?;
     let group = state

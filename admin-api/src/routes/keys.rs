@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::response::IntoResponse;
 use gateway_core::key_text::parse_keys;
 use gateway_core::settings_catalogue::SystemSettings;
@@ -13,7 +13,7 @@ use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 
 use crate::dto::KeyResponse;
 use crate::error::{ApiError, ApiResult, ok, success};
-use crate::extract::{ApiJson, PageQuery, query_int};
+use crate::extract::{ApiJson, ApiQuery, PageQuery, query_int};
 use crate::i18n;
 use crate::state::AppState;
 use crate::upstream_client::UpstreamClient;
@@ -46,7 +46,10 @@ async fn require_group(state: &AppState, group_id: i64) -> Result<Group, ApiErro
 }
 
 /// `GET /api/keys?group_id=&page=&page_size=&status=&key_value=`.
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<ListQuery>,
+) -> ApiResult {
     let Some(raw_group) = q.group_id.as_deref().filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::BadRequest(
             "group_id query parameter is required".to_owned(),
@@ -362,7 +365,7 @@ const EXPORT_PAGE: i64 = 5000;
 /// `text/plain`, as an attachment; streamed page by page, so a million keys never sit in memory.
 pub(crate) async fn export(
     State(state): State<AppState>,
-    Query(q): Query<ExportQuery>,
+    ApiQuery(q): ApiQuery<ExportQuery>,
 ) -> ApiResult {
     let Some(raw_group) = q.group_id.as_deref().filter(|s| !s.trim().is_empty()) else {
         return Err(ApiError::BadRequest(

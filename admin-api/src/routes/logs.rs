@@ -1,7 +1,7 @@
 //! `/api/logs`: the request logs with GPT-Load's filters, newest first, and their key export
 //! (one CSV row per key: the key of the latest log, its group and status).
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -10,7 +10,7 @@ use gateway_schema::LogFilter;
 
 use crate::dto::LogResponse;
 use crate::error::{ApiError, ApiResult, ok};
-use crate::extract::PageQuery;
+use crate::extract::{ApiQuery, PageQuery};
 use crate::state::AppState;
 
 /// Query of `GET /api/logs` and `/api/logs/export` (every value as text, so a bad one gets a
@@ -97,7 +97,10 @@ impl LogQuery {
 }
 
 /// `GET /api/logs`: one page of logs matching the filters, newest first.
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> ApiResult {
     let filter = q.filter(&state.cipher)?;
     let pages = PageQuery::parse(q.page.as_deref(), q.page_size.as_deref())?;
     let (rows, total) = state
@@ -113,7 +116,10 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<LogQuery
 
 /// `GET /api/logs/export`: CSV `key_value,group_name,status_code`, one row per key among the
 /// matching logs (its latest log), ordered by key hash, as GPT-Load exports.
-pub(crate) async fn export(State(state): State<AppState>, Query(q): Query<LogQuery>) -> ApiResult {
+pub(crate) async fn export(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<LogQuery>,
+) -> ApiResult {
     let filter = q.filter(&state.cipher)?;
     let rows = state.db.latest_log_per_key(&filter).await?;
     let mut csv = String::from("key_value,group_name,status_code\n");

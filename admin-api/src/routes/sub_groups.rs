@@ -59,6 +59,7 @@ fn effective_endpoint(group: &Group) -> String {
 /// `GET /api/groups/{id}/sub-groups`: members with weight and key counts (weight 0 included).
 pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) -> ApiResult {
     let group = aggregate(&state, &id).await?;
+    let url = super::groups::app_url(&state).await?;
     let mut out = Vec::new();
     for (member, weight) in state.db.sub_groups(group.id).await? {
         let (mut total, mut active, mut invalid) = (0, 0, 0);
@@ -71,7 +72,7 @@ pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) 
             }
         }
         out.push(serde_json::json!({
-            "group": crate::dto::GroupResponse::new(member, ""),
+            "group": crate::dto::GroupResponse::new(member, &url),
             "weight": weight, "total_keys": total, "active_keys": active, "invalid_keys": invalid,
         }));
     }
