@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use gateway_core::GatewayConfig;
-use gateway_core::key_crypto::{Assessment, KeyCipher};
+use gateway_core::key_crypto::KeyCipher;
 use gateway_core::settings_catalogue::CATALOGUE;
 use gateway_schema::{Database, DatabaseUrl, run_migrations};
 
@@ -54,14 +54,6 @@ pub async fn check_encryption(db: &Database, cipher: &KeyCipher) -> anyhow::Resu
         .encryption_samples()
         .await
         .context("cannot read stored keys to check ENCRYPTION_KEY")?;
-    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
-    if verdict != Assessment::Consistent {
-        anyhow::bail!(
-            "{} ({}); {}",
-            verdict.message(),
-            verdict.scenario(),
-            verdict.suggestion()
-        );
-    }
+    cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
     Ok(())
 }

@@ -16,14 +16,17 @@ pub fn extract_token<'a>(
             }
         }
     }
-    if let Some(token) = header("authorization").and_then(|v| v.strip_prefix("Bearer "))
-        && !token.is_empty()
+    // A value that is only whitespace is no credential: the next place is looked at.
+    if let Some(token) = header("authorization")
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
     {
-        return Some(token.trim().to_owned());
+        return Some(token.to_owned());
     }
     for name in ["x-api-key", "x-goog-api-key"] {
-        if let Some(v) = header(name).filter(|v| !v.is_empty()) {
-            return Some(v.trim().to_owned());
+        if let Some(v) = header(name).map(str::trim).filter(|v| !v.is_empty()) {
+            return Some(v.to_owned());
         }
     }
     None
@@ -53,5 +56,21 @@ mod tests {
         assert_eq!(extract_token(None, |_| None), None);
         let basic = |name: &str| (name == "authorization").then_some("Basic abc");
         assert_eq!(extract_token(None, basic), None);
+    }
+
+    #[test]
+    fn whitespace_is_no_credential() {
+        // Found by the proxy_path fuzz target: `Bearer \r\x0b` used to yield an empty token.
+        let h = |name: &str| match name {
+            "authorization" => Some("Bearer \r\x0b"),
+            "x-api-key" => Some(" \t"),
+            "x-goog-api-key" => Some(" g "),
+            _ => None,
+        };
+        assert_eq!(extract_token(None, h).as_deref(), Some("g"));
+        assert_eq!(
+            extract_token(None, |n| (n == "x-api-key").then_some("  ")),
+            None
+        );
     }
 }

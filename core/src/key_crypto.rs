@@ -178,7 +178,23 @@ impl KeyCipher {
         }
         counts.assessment(self.is_encrypting())
     }
+
+    /// [`KeyCipher::assess`] as a result: an error says which mismatch and how to fix it.
+    pub fn verify<'a>(
+        &self,
+        rows: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), Mismatch> {
+        match self.assess(rows) {
+            Assessment::Consistent => Ok(()),
+            other => Err(Mismatch(other)),
+        }
+    }
 }
+
+/// The stored keys do not match `ENCRYPTION_KEY`; displays what is wrong and how to fix it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{} ({}); {}", .0.message(), .0.scenario(), .0.suggestion())]
+pub struct Mismatch(pub Assessment);
 
 impl std::fmt::Debug for KeyCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -3,7 +3,7 @@
 
 use anyhow::Context;
 use gateway_core::GatewayConfig;
-use gateway_core::key_crypto::{Assessment, KeyCipher};
+use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::{Database, DatabaseUrl, ProcessRow};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
@@ -127,15 +127,7 @@ fn check_stored_keys(url: &DatabaseUrl, cipher: &KeyCipher) -> anyhow::Result<()
             return Ok(());
         }
     };
-    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
-    if verdict != Assessment::Consistent {
-        anyhow::bail!(
-            "{} ({}); {}",
-            verdict.message(),
-            verdict.scenario(),
-            verdict.suggestion()
-        );
-    }
+    cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
     Ok(())
 }
 

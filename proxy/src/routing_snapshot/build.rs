@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gateway_core::key_crypto::{Assessment, ENCRYPTED_PREFIX, KeyCipher};
+use gateway_core::key_crypto::{ENCRYPTED_PREFIX, KeyCipher, Mismatch};
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_core::{ChannelType, Secret};
 use gateway_schema::models::Group;
@@ -26,8 +26,8 @@ pub enum BuildError {
     #[error(transparent)]
     Database(#[from] DbError),
     /// The stored keys do not match `ENCRYPTION_KEY`: nothing is served until they do.
-    #[error("{}: {}", .0.message(), .0.suggestion())]
-    Encryption(Assessment),
+    #[error(transparent)]
+    Encryption(#[from] Mismatch),
 }
 
 /// A key row with its key readable.
@@ -38,8 +38,13 @@ struct OpenedKey {
     sealed: Option<Box<str>>,
 }
 
-/// Decrypts a row's key (`None` when it does not decrypt).
-fn open_key(cipher: &KeyCipher, mut row: KeyRow) -> Option<OpenedKey> {
+/// Decrypts a row's key (`None` when it does not decrypt). A key the previous snapshot already
+/// opened from the same stored value is taken from it: a reload decrypts only what changed.
+fn open_key(
+    cipher: &KeyCipher,
+    mut row: KeyRow,
+    previous: &HashMap<i64, Arc<PoolKey>>,
+) -> Option<OpenedKey> {
     let stored = std::mem::take(&mut row.key_value);
     if !cipher.is_encrypting() {
         // Plaintext is used as it is; an encrypted value without a key is not a key.
@@ -49,7 +54,10 @@ fn open_key(cipher: &KeyCipher, mut row: KeyRow) -> Option<OpenedKey> {
             sealed: None,
         });
     }
-    let plain = Secret::new(cipher.open(&stored).ok()?);
+    let plain = match previous.get(&row.id) {
+        Some(p) if p.sealed.as_deref() == Some(stored.as_str()) => p.value.clone(),
+        _ => Secret::new(cipher.open(&stored).ok()?),
+    };
     Some(OpenedKey {
         row,
         plain,
@@ -74,20 +82,18 @@ pub async fn build(
 ) -> Result<RoutingSnapshot, BuildError> {
     let revision = db.revision().await?;
     let samples = db.encryption_samples().await?;
-    let verdict = cipher.assess(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())));
-    if verdict != Assessment::Consistent {
-        return Err(BuildError::Encryption(verdict));
-    }
+    cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
     let rows = db.settings().await?;
     let (settings, bad) = SystemSettings::from_stored(&rows);
     for e in bad {
         tracing::warn!("ignoring stored setting: {e}");
     }
     let groups = db.groups().await?;
+    let carried_keys = previous.pool_keys();
     let mut keys_by_group: HashMap<i64, Vec<OpenedKey>> = HashMap::new();
     let mut unreadable = 0_usize;
     for row in db.routable_keys().await? {
-        match open_key(cipher, row) {
+        match open_key(cipher, row, &carried_keys) {
             Some(key) => keys_by_group.entry(key.row.group_id).or_default().push(key),
             None => unreadable += 1,
         }
@@ -100,7 +106,7 @@ pub async fn build(
         );
     }
     let health = Carried {
-        keys: previous.key_health(),
+        keys: carried_keys,
         upstreams: previous.upstream_health(),
     };
     let mut out = HashMap::with_capacity(groups.len());
@@ -174,7 +180,7 @@ fn build_aggregates(
 
 /// Runtime health from the previous snapshot.
 struct Carried {
-    keys: HashMap<i64, Arc<KeyHealth>>,
+    keys: HashMap<i64, Arc<PoolKey>>,
     upstreams: HashMap<(i64, String), Arc<UpstreamHealth>>,
 }
 
@@ -218,7 +224,7 @@ fn build_group(
             .map(|k| {
                 // Memory is newer unless the row changed since (a person restored the key).
                 let stored = stored_health(false, k.row.failure_count, k.row.cooldown_until);
-                let h = match health.keys.get(&k.row.id) {
+                let h = match health.keys.get(&k.row.id).map(|p| &p.health) {
                     Some(h) => {
                         h.adopt_stored(stored);
                         Arc::clone(h)

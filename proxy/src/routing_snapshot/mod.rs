@@ -17,7 +17,7 @@ pub use refresher::SnapshotRefresher;
 
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;
-use crate::key_ring::{KeyHealth, KeyRing};
+use crate::key_ring::{KeyRing, PoolKey};
 use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{UpstreamHealth, UpstreamTable};
 
@@ -64,11 +64,11 @@ impl RoutingSnapshot {
         self.revision > 0
     }
 
-    /// Runtime health of every key, by key id, to carry into the next snapshot.
-    pub fn key_health(&self) -> HashMap<i64, Arc<KeyHealth>> {
+    /// Every key in rotation, by key id: its health and opened value carry into the next snapshot.
+    pub fn pool_keys(&self) -> HashMap<i64, Arc<PoolKey>> {
         self.groups
             .values()
-            .flat_map(|g| g.keys.keys().iter().map(|k| (k.id, Arc::clone(&k.health))))
+            .flat_map(|g| g.keys.keys().iter().map(|k| (k.id, Arc::clone(k))))
             .collect()
     }
 

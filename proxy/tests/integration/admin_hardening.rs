@@ -53,12 +53,7 @@ async fn wrong_keys_are_throttled_per_client_behind_a_trusted_proxy() {
     let mock = MockProvider::start().await.unwrap();
     gw.create_group("hard", "openai", &[(&mock.base_url(), 1)], &["sk-hard-1"])
         .await;
-    gw.api(
-        reqwest::Method::PUT,
-        "/api/settings",
-        Some(json!({"request_log_write_interval_minutes": 0})),
-    )
-    .await;
+    gw.log_at_once().await;
     let r = gw
         .client
         .post(gw.url("/proxy/hard/v1/chat/completions"))

@@ -111,12 +111,7 @@ async fn encryption_flow(db: TestDb) {
     let dsn = db.dsn();
     // A plaintext installation with traffic in its logs.
     let gw = Gateway::start_on(db, &[]).await;
-    gw.api(
-        reqwest::Method::PUT,
-        "/api/settings",
-        Some(json!({"request_log_write_interval_minutes": 0})),
-    )
-    .await;
+    gw.log_at_once().await;
     gw.create_group("enc", "openai", &[(&mock.base_url(), 1)], &KEYS)
         .await;
     for _ in 0..2 {

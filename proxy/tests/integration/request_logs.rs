@@ -304,12 +304,7 @@ async fn a_database_outage_loses_no_request_and_no_log_record() {
     };
     let gw = Gateway::start_on(test_db, &[]).await;
     let mock = MockProvider::start().await.unwrap();
-    gw.api(
-        reqwest::Method::PUT,
-        "/api/settings",
-        Some(json!({"request_log_write_interval_minutes": 0})),
-    )
-    .await;
+    gw.log_at_once().await;
     gw.create_group("outage", "openai", &[(&mock.base_url(), 1)], &["sk-out-1"])
         .await;
     mock.clear();

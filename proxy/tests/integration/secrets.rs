@@ -64,12 +64,7 @@ async fn scenario(gw: &Gateway, metrics_url: &str) -> Vec<(String, Vec<u8>)> {
         json!({"config": {"max_retries": 4, "blacklist_threshold": 1}}),
     )
     .await;
-    gw.api(
-        reqwest::Method::PUT,
-        "/api/settings",
-        Some(json!({"request_log_write_interval_minutes": 0})),
-    )
-    .await;
+    gw.log_at_once().await;
     mock.always(SLOW, Reply::ok().delay(Duration::from_secs(3)));
     mock.always(
         ECHO_401,

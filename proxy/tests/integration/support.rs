@@ -239,6 +239,16 @@ impl Gateway {
         );
     }
 
+    /// Makes the proxy write request logs at once (`request_log_write_interval_minutes` = 0).
+    pub(crate) async fn log_at_once(&self) {
+        self.api(
+            reqwest::Method::PUT,
+            "/api/settings",
+            Some(json!({"request_log_write_interval_minutes": 0})),
+        )
+        .await;
+    }
+
     /// POST to `/proxy/{group}{path}` with the proxy key as a Bearer token.
     pub(crate) async fn post(&self, group: &str, path: &str, body: Value) -> reqwest::Response {
         self.client

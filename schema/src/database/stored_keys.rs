@@ -36,14 +36,67 @@ pub struct RewriteCounts {
     pub logs: usize,
 }
 
+/// `(id, key_value, key_hash)` of the `api_keys` rows after `$after`, a page, on connection `$c`.
+macro_rules! key_page {
+    ($c:expr, $after:expr) => {
+        api_keys::table
+            .filter(api_keys::id.gt($after))
+            .order(api_keys::id.asc())
+            .select((api_keys::id, api_keys::key_value, api_keys::key_hash))
+            .limit(PAGE)
+            .load::<(i64, String, String)>($c)
+            .await
+    };
+}
+
+/// `(id, key_value, key_hash)` of the `request_logs` rows naming a key after `$after`, a page.
+macro_rules! log_key_page {
+    ($c:expr, $after:expr) => {
+        request_logs::table
+            .filter(
+                request_logs::id
+                    .gt($after)
+                    .and(request_logs::key_value.ne("")),
+            )
+            .order(request_logs::id.asc())
+            .select((
+                request_logs::id,
+                request_logs::key_value,
+                request_logs::key_hash,
+            ))
+            .limit(PAGE)
+            .load::<(String, String, String)>($c)
+            .await
+    };
+}
+
+impl StoredKey {
+    fn key((id, value, hash): (i64, String, String)) -> Self {
+        Self {
+            table: "api_keys",
+            id: id.to_string(),
+            value,
+            hash,
+        }
+    }
+
+    fn log((id, value, hash): (String, String, String)) -> Self {
+        Self {
+            table: "request_logs",
+            id,
+            value,
+            hash,
+        }
+    }
+}
+
 impl Database {
     /// `(key_value, key_hash)` of the first and last keys by id and of the newest logs that name
     /// a key: what the encryption check looks at.
     pub async fn encryption_samples(&self) -> Result<Vec<(String, String)>, DbError> {
-        let has_hash = api_keys::key_hash.ne("");
         let cols = (api_keys::key_value, api_keys::key_hash);
         let mut rows: Vec<(String, String)> = with_conn!(self, |c| api_keys::table
-            .filter(has_hash)
+            .filter(api_keys::key_hash.ne(""))
             .order(api_keys::id.asc())
             .select(cols)
             .limit(SAMPLE)
@@ -77,51 +130,14 @@ impl Database {
         let in_logs = after.is_some_and(|a| a.table == "request_logs");
         if !in_logs {
             let after_id = after.and_then(|a| a.id.parse::<i64>().ok()).unwrap_or(0);
-            let rows: Vec<(i64, String, String)> = with_conn!(self, |c| api_keys::table
-                .filter(api_keys::id.gt(after_id))
-                .order(api_keys::id.asc())
-                .select((api_keys::id, api_keys::key_value, api_keys::key_hash))
-                .limit(PAGE)
-                .load(c)
-                .await)?;
+            let rows = with_conn!(self, |c| key_page!(c, after_id))?;
             if !rows.is_empty() {
-                let page = rows
-                    .into_iter()
-                    .map(|(id, value, hash)| StoredKey {
-                        table: "api_keys",
-                        id: id.to_string(),
-                        value,
-                        hash,
-                    })
-                    .collect();
-                return Ok(page);
+                return Ok(rows.into_iter().map(StoredKey::key).collect());
             }
         }
         let after_id = after.filter(|_| in_logs).map_or("", |a| a.id.as_str());
-        let rows: Vec<(String, String, String)> = with_conn!(self, |c| request_logs::table
-            .filter(
-                request_logs::id
-                    .gt(after_id)
-                    .and(request_logs::key_value.ne(""))
-            )
-            .order(request_logs::id.asc())
-            .select((
-                request_logs::id,
-                request_logs::key_value,
-                request_logs::key_hash,
-            ))
-            .limit(PAGE)
-            .load(c)
-            .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, value, hash)| StoredKey {
-                table: "request_logs",
-                id,
-                value,
-                hash,
-            })
-            .collect())
+        let rows = with_conn!(self, |c| log_key_page!(c, after_id))?;
+        Ok(rows.into_iter().map(StoredKey::log).collect())
     }
 
     /// Replaces every stored key with what `rewrite` makes of it (new `key_value`, new
@@ -137,24 +153,14 @@ impl Database {
                 let mut counts = RewriteCounts::default();
                 let mut after_key = 0_i64;
                 loop {
-                    let rows: Vec<(i64, String, String)> = api_keys::table
-                        .filter(api_keys::id.gt(after_key))
-                        .order(api_keys::id.asc())
-                        .select((api_keys::id, api_keys::key_value, api_keys::key_hash))
-                        .limit(PAGE)
-                        .load(&mut *c)
-                        .await?;
+                    let rows = key_page!(&mut *c, after_key)?;
                     let Some(last) = rows.last() else { break };
                     after_key = last.0;
                     let ts = now();
-                    for (id, value, hash) in rows {
-                        let stored = StoredKey {
-                            table: "api_keys",
-                            id: id.to_string(),
-                            value,
-                            hash,
-                        };
-                        let (value, hash) = rewrite(&stored).map_err(DbError::Aborted)?;
+                    for row in rows {
+                        let id = row.0;
+                        let (value, hash) =
+                            rewrite(&StoredKey::key(row)).map_err(DbError::Aborted)?;
                         diesel::update(api_keys::table.find(id))
                             .set((
                                 api_keys::key_value.eq(value),
@@ -168,30 +174,11 @@ impl Database {
                 }
                 let mut after_log = String::new();
                 loop {
-                    let rows: Vec<(String, String, String)> = request_logs::table
-                        .filter(
-                            request_logs::id
-                                .gt(&after_log)
-                                .and(request_logs::key_value.ne("")),
-                        )
-                        .order(request_logs::id.asc())
-                        .select((
-                            request_logs::id,
-                            request_logs::key_value,
-                            request_logs::key_hash,
-                        ))
-                        .limit(PAGE)
-                        .load(&mut *c)
-                        .await?;
+                    let rows = log_key_page!(&mut *c, &after_log)?;
                     let Some(last) = rows.last() else { break };
                     after_log.clone_from(&last.0);
-                    for (id, value, hash) in rows {
-                        let stored = StoredKey {
-                            table: "request_logs",
-                            id,
-                            value,
-                            hash,
-                        };
+                    for row in rows {
+                        let stored = StoredKey::log(row);
                         let (value, hash) = rewrite(&stored).map_err(DbError::Aborted)?;
                         diesel::update(request_logs::table.find(&stored.id))
                             .set((
