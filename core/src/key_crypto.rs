@@ -327,7 +327,7 @@ mod tests {
         assert_eq!(c.open("sk-plain"), Err(OpenError::NotEncrypted));
         assert_eq!(c.open("enc1:!!"), Err(OpenError::WrongKey));
         assert_eq!(c.open("enc1:AAAA"), Err(OpenError::WrongKey));
-        let mut flipped = a.clone().into_bytes();
+        let mut flipped = a.into_bytes();
         let last = flipped.len() - 3;
         flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
         assert_eq!(

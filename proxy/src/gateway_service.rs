@@ -977,8 +977,6 @@ fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
     parse_retry_after(get("retry-after-ms"), get("retry-after"), now)
 }
 
-/// The client's address as logged.
-
 /// The request-log draft of a request to `group` (`None` when the group does not log).
 fn log_draft(
     req: &pingora::http::RequestHeader,
