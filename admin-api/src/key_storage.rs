@@ -5,7 +5,6 @@
 use std::collections::HashSet;
 
 use gateway_core::key_crypto::KeyCipher;
-use gateway_schema::KeyRow;
 
 /// What a listing shows for a stored value that does not decrypt (GPT-Load's placeholder).
 pub const UNREADABLE: &str = "failed-to-decrypt";
@@ -41,29 +40,6 @@ pub fn shown(cipher: &KeyCipher, stored: String) -> String {
     cipher
         .open(&stored)
         .unwrap_or_else(|_| UNREADABLE.to_owned())
-}
-
-/// `rows` with their keys decrypted; rows that do not decrypt are left out (and counted in a
-/// warning), so nothing sends a ciphertext to a provider.
-pub fn opened(cipher: &KeyCipher, rows: Vec<KeyRow>) -> Vec<KeyRow> {
-    if !cipher.is_encrypting() {
-        return rows;
-    }
-    let total = rows.len();
-    let out: Vec<KeyRow> = rows
-        .into_iter()
-        .filter_map(|mut r| {
-            r.key_value = cipher.open(&r.key_value).ok()?;
-            Some(r)
-        })
-        .collect();
-    if out.len() < total {
-        tracing::warn!(
-            skipped = total - out.len(),
-            "keys that do not decrypt with ENCRYPTION_KEY were skipped"
-        );
-    }
-    out
 }
 
 /// Decrypted keys of stored values; values that do not decrypt are left out.
