@@ -203,13 +203,6 @@ impl TaskReporter {
     }
 }
 
-/// What a background key task works on.
-struct KeyJob {
-    db: Database,
-    cipher: KeyCipher,
-    group_id: i64,
-}
-
 /// Starts importing `keys` into `group` in the background. Returns the task status at start.
 pub async fn start_import(
     db: &Database,
@@ -218,12 +211,7 @@ pub async fn start_import(
     keys: Vec<String>,
 ) -> Result<Value, ApiError> {
     let reporter = claim(db, TaskKind::Import, group, keys.len()).await?;
-    let job = KeyJob {
-        db: db.clone(),
-        cipher: cipher.clone(),
-        group_id: group.id,
-    };
-    tokio::spawn(import(job, keys, reporter));
+    tokio::spawn(import(db.clone(), cipher.clone(), group.id, keys, reporter));
     Ok(status_json(&db.task().await?))
 }
 
@@ -235,23 +223,19 @@ pub async fn start_delete(
     keys: Vec<String>,
 ) -> Result<Value, ApiError> {
     let reporter = claim(db, TaskKind::Delete, group, keys.len()).await?;
-    let job = KeyJob {
-        db: db.clone(),
-        cipher: cipher.clone(),
-        group_id: group.id,
-    };
-    tokio::spawn(delete(job, keys, reporter));
+    tokio::spawn(delete(db.clone(), cipher.clone(), group.id, keys, reporter));
     Ok(status_json(&db.task().await?))
 }
 
 /// Adds the keys a group does not have yet, 500 per statement and 10 000 per transaction, announcing to the proxies every
 /// few seconds and at the end.
-async fn import(job: KeyJob, keys: Vec<String>, mut reporter: TaskReporter) {
-    let KeyJob {
-        db,
-        cipher,
-        group_id,
-    } = job;
+async fn import(
+    db: Database,
+    cipher: KeyCipher,
+    group_id: i64,
+    keys: Vec<String>,
+    mut reporter: TaskReporter,
+) {
     let total = keys.len();
     let mut added = 0;
     let mut seen = std::collections::HashSet::with_capacity(keys.len());
@@ -282,12 +266,13 @@ async fn import(job: KeyJob, keys: Vec<String>, mut reporter: TaskReporter) {
 
 /// Deletes the keys, 500 per statement, announcing to the proxies every few seconds and at the
 /// end.
-async fn delete(job: KeyJob, keys: Vec<String>, mut reporter: TaskReporter) {
-    let KeyJob {
-        db,
-        cipher,
-        group_id,
-    } = job;
+async fn delete(
+    db: Database,
+    cipher: KeyCipher,
+    group_id: i64,
+    keys: Vec<String>,
+    mut reporter: TaskReporter,
+) {
     let total = keys.len();
     let mut deleted = 0;
     let mut announced = Instant::now();
