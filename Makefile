@@ -15,6 +15,9 @@ TEST_MYSQL_DSN ?= mysql://root@127.0.0.1:3306/test
 TEST_REDIS_DSN ?= redis://127.0.0.1:6379
 export TEST_POSTGRES_DSN TEST_MYSQL_DSN TEST_REDIS_DSN
 
+# Browser of the admin UI's end-to-end tests (Debian's package; never downloaded by npm).
+CHROMIUM ?= /usr/bin/chromium
+
 # Placeholder key for --check-config only: the binaries refuse to validate without AUTH_KEY.
 CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 
@@ -22,7 +25,7 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
+.PHONY: help deps ui-deps ui ui-test bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
@@ -40,6 +43,22 @@ deps: ## Install what the build and tests need on Debian (cmake for pingora's li
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
 	fi
 
+ui-deps: ## Check Node.js (>= 20.19) and install the admin UI's npm packages from its lock file (npm ci, when the lock changed)
+	@node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 20 || (a === 20 && b < 19)) { console.error("admin-ui needs Node.js >= 20.19 (found " + process.version + ")"); process.exit(1) }' \
+	  || { echo "install Node.js 20.19 or newer (with npm) to build the admin UI" >&2; exit 1; }
+	@if [ ! -f admin-ui/node_modules/.package-lock.json ] || [ admin-ui/package-lock.json -nt admin-ui/node_modules/.package-lock.json ]; then \
+	  echo "+ npm ci (admin-ui)"; cd admin-ui && npm ci --no-audit --no-fund; \
+	fi
+
+ui: ui-deps ## Typecheck and build the admin UI into admin-ui/dist (served by gateway-admin at /)
+	cd admin-ui && npm run build
+
+ui-test: ui ## Admin UI tests: Vitest, then the browser tests in Debian's Chromium against a real gateway (target/debug)
+	cd admin-ui && npm test
+	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium || { $(SUDO) apt-get update && $(APT_INSTALL) chromium; }; }
+	$(CARGO) build --workspace --bins
+	cd admin-ui && CHROMIUM=$(CHROMIUM) npm run e2e
+
 bench-deps: ## Install what `make bench` needs on Debian (wrk, nginx-light), if missing
 	@missing=""; \
 	command -v wrk >/dev/null 2>&1 || missing="$$missing wrk"; \
@@ -55,14 +74,14 @@ build: deps ## Debug build of the whole workspace
 release: deps ## Optimised build of the whole workspace (target/release)
 	$(CARGO) build --workspace --release
 
-run: run-preflight deps release ## Start gateway-admin + gateway-proxy from target/release (needs AUTH_KEY; ARGS=... passed to both); Ctrl-C stops both
+run: run-preflight deps ui release ## Start gateway-admin + gateway-proxy from target/release (needs AUTH_KEY; ARGS=... passed to both); Ctrl-C stops both
 	scripts/run.sh $(ARGS)
 
 # Fails fast when AUTH_KEY is missing, before the release build.
 run-preflight:
 	@scripts/run.sh --preflight $(ARGS)
 
-test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), then schemathesis on the admin API; DB services via TEST_*_DSN
+test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), schemathesis on the admin API, then the admin UI's tests; DB services via TEST_*_DSN
 	@if [ -n "$${NEXTEST:-}" ] && $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "+ $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc"; \
 	  $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc; \
@@ -71,6 +90,7 @@ test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), then schemath
 	  $(CARGO) test --workspace; \
 	fi
 	CARGO=$(CARGO) scripts/schemathesis.sh
+	$(MAKE) ui-test
 
 fmt: ## Format all code
 	$(CARGO) fmt --all

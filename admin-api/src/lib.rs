@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod retention_job;
 pub mod routes;
 pub mod state;
+pub mod ui_assets;
 pub mod upstream_client;
 pub mod validation_job;
 

@@ -68,6 +68,15 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
             std::sync::Arc::clone(&metrics),
         ));
     }
+    let ui = gateway_admin::ui_assets::UiAssets::load(&config.ui_dir);
+    match ui.problem() {
+        Some(problem) => tracing::warn!("{problem}"),
+        None => tracing::info!(
+            "admin UI: {} files from {}",
+            ui.len(),
+            config.ui_dir.display()
+        ),
+    }
     let state = gateway_admin::AppState {
         db,
         auth_key: config.auth_key.clone(),
@@ -78,6 +87,7 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         throttle: std::sync::Arc::default(),
         trusted_proxies: config.trusted_proxies.clone().with_loopback(),
         metrics,
+        ui,
     };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await

@@ -173,6 +173,9 @@ fn trend_card() -> Value {
 
 fn dashboard_stats() -> Value {
     json!({"type": "object", "properties": {
+        "key_states": {"type": "object", "description": "Keys of every group by status",
+            "properties": {"active": {"type": "integer"}, "cooling": {"type": "integer"},
+                "invalid": {"type": "integer"}, "disabled": {"type": "integer"}}},
         "key_count": trend_card(), "rpm": trend_card(), "request_count": trend_card(),
         "error_rate": trend_card(),
         "security_warnings": {"type": "array", "items": {"type": "object", "properties": {
@@ -187,6 +190,19 @@ fn chart() -> Value {
         "datasets": {"type": "array", "items": {"type": "object", "properties": {
             "label": {"type": "string"}, "color": {"type": "string"},
             "data": {"type": "array", "items": {"type": "integer"}}}}}}})
+}
+
+fn upstream_health() -> Value {
+    json!({"type": "array", "items": {"type": "object", "properties": {
+        "group_id": {"type": "integer"}, "group_name": {"type": "string"},
+        "upstream": {"type": "string"},
+        "weight": {"type": ["integer", "null"], "description": "null: no longer configured"},
+        "requests": {"type": "integer"}, "failures": {"type": "integer"},
+        "failure_rate": {"type": "number", "minimum": 0, "maximum": 1},
+        "avg_duration_ms": {"type": ["integer", "null"], "description": "Average of the newest 100 attempts"},
+        "last_status_code": {"type": ["integer", "null"]},
+        "last_error": {"type": "string"},
+        "last_seen_at": {"type": ["string", "null"], "format": "date-time"}}}})
 }
 
 fn usage_report() -> Value {
@@ -632,6 +648,15 @@ fn operations() -> Vec<Op> {
                 "/api/dashboard/encryption-status",
                 "dashboard",
                 "Whether the stored keys match ENCRYPTION_KEY",
+            )
+        },
+        Op {
+            data: Some(upstream_health),
+            ..op(
+                "get",
+                "/api/dashboard/upstreams",
+                "dashboard",
+                "Every upstream's attempts, failures and latency over the last hour",
             )
         },
         Op {

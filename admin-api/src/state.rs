@@ -24,4 +24,6 @@ pub struct AppState {
     pub trusted_proxies: gateway_core::client_address::TrustedProxies,
     /// The admin process's Prometheus collectors.
     pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
+    /// The built admin UI served at `/`.
+    pub ui: crate::ui_assets::UiAssets,
 }

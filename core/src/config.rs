@@ -75,6 +75,7 @@ const FIELDS: &[Field] = &[
     ),
     field("server.trusted_proxies", "TRUSTED_PROXIES", ""),
     field("admin.listen", "ADMIN_LISTEN", "127.0.0.1:3002"),
+    field("admin.ui_dir", "UI_DIR", "admin-ui/dist"),
     field("metrics.listen", "METRICS_LISTEN", "127.0.0.1:9464"),
     field("auth.auth_key", "AUTH_KEY", ""),
     field("auth.encryption_key", "ENCRYPTION_KEY", ""),
@@ -163,6 +164,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: TrustedProxies,
     /// Admin process address (loopback).
     pub admin_listen: SocketAddr,
+    /// The built admin UI (`admin-ui/dist`) the admin process serves at `/`.
+    pub ui_dir: PathBuf,
     /// The proxy's Prometheus listener (`None`: off).
     pub metrics_listen: Option<SocketAddr>,
     /// Admin API key.
@@ -576,6 +579,7 @@ impl Parser {
             trusted_proxies: TrustedProxies::parse(&self.string("server.trusted_proxies"))
                 .map_err(|e| self.error("server.trusted_proxies", &e))?,
             admin_listen,
+            ui_dir: PathBuf::from(self.string("admin.ui_dir")),
             metrics_listen,
             auth_key: Secret::new(auth_key),
             encryption_key: encryption_key.map(Secret::new),

@@ -19,15 +19,14 @@ use crate::state::AppState;
 /// `GET /api/dashboard/stats`.
 pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
     let now = Utc::now().naive_utc();
-    let mut active = 0;
-    let mut invalid = 0;
+    let mut states: HashMap<String, i64> = ["active", "cooling", "invalid", "disabled"]
+        .into_iter()
+        .map(|s| (s.to_owned(), 0))
+        .collect();
     for (_, status, n) in state.db.key_status_by_group().await? {
-        match status.as_str() {
-            "active" => active += n,
-            "invalid" => invalid += n,
-            _ => {}
-        }
+        *states.entry(status).or_default() += n;
     }
+    let (active, invalid) = (states["active"], states["invalid"]);
     let ten = Duration::minutes(10);
     let rpm_now = state.db.count_final_logs(now - ten, now).await? as f64 / 10.0;
     let rpm_before = state
@@ -87,6 +86,7 @@ pub(crate) async fn stats(State(state): State<AppState>) -> ApiResult {
             "trend_is_growth": rate_growth,
         },
         "security_warnings": security_warnings(&state, &settings, &state.db.groups().await?),
+        "key_states": states,
     })))
 }
 
@@ -294,6 +294,84 @@ pub(crate) async fn encryption_status(State(state): State<AppState>) -> ApiResul
         "message": i18n::t(verdict.message()),
         "suggestion": i18n::t(verdict.suggestion()),
     })))
+}
+
+/// Window of `GET /api/dashboard/upstreams`.
+const UPSTREAM_WINDOW: Duration = Duration::hours(1);
+/// Attempts the average duration of an upstream is taken over (the newest).
+const UPSTREAM_LATENCY_SAMPLE: i64 = 100;
+
+/// `GET /api/dashboard/upstreams`: every configured upstream of every standard group with its
+/// attempts over the last hour (retries included): count, failures, failure rate, the average
+/// duration of the newest 100, and the status and error of the newest. Upstreams seen in the logs
+/// but no longer configured are listed too (weight `null`), so a removed upstream's failures stay
+/// visible until they age out.
+pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
+    let from = Utc::now().naive_utc() - UPSTREAM_WINDOW;
+    let groups = state.db.groups().await?;
+    let names: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
+    // (group_id, upstream) → (weight, requests, failures, latest attempt)
+    let mut rows: Vec<(i64, String, Option<i64>, i64, i64, Option<NaiveDateTime>)> = Vec::new();
+    let mut index: HashMap<(i64, String), usize> = HashMap::new();
+    for g in groups.iter().filter(|g| g.group_type != "aggregate") {
+        let configured: Vec<Value> = serde_json::from_str(&g.upstreams).unwrap_or_default();
+        for u in configured {
+            let Some(url) = u.get("url").and_then(Value::as_str) else {
+                continue;
+            };
+            let url = url.trim_end_matches('/').to_owned();
+            let weight = u.get("weight").and_then(Value::as_i64).unwrap_or(0);
+            index.insert((g.id, url.clone()), rows.len());
+            rows.push((g.id, url, Some(weight), 0, 0, None));
+        }
+    }
+    for (group_id, upstream, success, n, latest) in
+        state.db.upstream_attempt_counts(from).await?
+    {
+        let url = upstream.trim_end_matches('/').to_owned();
+        let at = *index.entry((group_id, url.clone())).or_insert_with(|| {
+            rows.push((group_id, url, None, 0, 0, None));
+            rows.len() - 1
+        });
+        let row = &mut rows[at];
+        row.3 += n;
+        if !success {
+            row.4 += n;
+        }
+        row.5 = row.5.max(latest);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (group_id, upstream, weight, requests, failures, latest) in rows {
+        let recent = if requests > 0 {
+            state
+                .db
+                .recent_upstream_attempts(group_id, &upstream, from, UPSTREAM_LATENCY_SAMPLE)
+                .await?
+        } else {
+            Vec::new()
+        };
+        let avg = if recent.is_empty() {
+            Value::Null
+        } else {
+            let sum: i64 = recent.iter().map(|r| r.1).sum();
+            json!((sum as f64 / recent.len() as f64).round() as i64)
+        };
+        let newest = recent.first();
+        out.push(json!({
+            "group_id": group_id,
+            "group_name": names.get(&group_id).cloned().unwrap_or_default(),
+            "upstream": upstream,
+            "weight": weight,
+            "requests": requests,
+            "failures": failures,
+            "failure_rate": if requests > 0 { round2(failures as f64 / requests as f64 * 100.0) / 100.0 } else { 0.0 },
+            "avg_duration_ms": avg,
+            "last_status_code": newest.map(|r| r.0),
+            "last_error": newest.map(|r| r.2.clone()).unwrap_or_default(),
+            "last_seen_at": latest.map(crate::dto::rfc3339),
+        }));
+    }
+    Ok(ok(out))
 }
 
 /// Query of `GET /api/usage`.

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
             "/dashboard/encryption-status",
             get(dashboard::encryption_status),
         )
+        .route("/dashboard/upstreams", get(dashboard::upstreams))
         .route("/usage", get(dashboard::usage))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -100,7 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/metrics", get(crate::metrics::render))
         .route("/proxy/{group}/api/integration/info", get(integration::one))
-        .fallback(not_found)
+        .fallback(ui_fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,
@@ -174,6 +175,16 @@ async fn health(State(state): State<AppState>) -> Response {
         )
             .into_response(),
     }
+}
+
+/// Everything outside `/api`, `/health`, `/metrics`: the admin UI (`/proxy…` stays a JSON 404).
+async fn ui_fallback(
+    State(state): State<AppState>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    crate::ui_assets::serve(State(state.ui), method, uri, headers).await
 }
 
 /// Unknown routes: `404 {"error": "Not Found"}` as GPT-Load.

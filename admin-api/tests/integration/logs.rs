@@ -210,6 +210,31 @@ pub(super) async fn logs_flow(app: &TestApp) {
     assert_eq!(d["error_rate"]["value"], 50.0);
     assert_eq!(d["rpm"]["value"], 0.2);
     assert_eq!(d["key_count"]["value"], 2);
+    assert_eq!(
+        d["key_states"],
+        json!({"active": 2, "cooling": 0, "invalid": 0, "disabled": 0})
+    );
+    // Upstream health over the last hour: the configured upstream without traffic, and the one
+    // the attempts went to (no longer configured, so no weight), newest attempt first.
+    let (_, ups) = app
+        .call(Method::GET, "/api/dashboard/upstreams", None)
+        .await;
+    let ups = ups["data"].as_array().unwrap().clone();
+    let of = |url: &str| ups.iter().find(|u| u["upstream"] == url).cloned().unwrap();
+    let idle = of("https://api.openai.com");
+    assert_eq!(
+        (&idle["group_name"], &idle["weight"], &idle["requests"], &idle["last_status_code"]),
+        (&json!("logs-g"), &json!(1), &json!(0), &json!(null)),
+        "{idle}"
+    );
+    let used = of("http://127.0.0.1:9");
+    assert_eq!(used["weight"], json!(null), "{used}");
+    assert_eq!((&used["requests"], &used["failures"]), (&json!(3), &json!(2)), "{used}");
+    assert_eq!(used["failure_rate"], 0.6667);
+    assert_eq!(used["avg_duration_ms"], 12);
+    assert_eq!(used["last_status_code"], 429);
+    assert_eq!(used["last_error"], "upstream answered 429: rate limited");
+    assert!(used["last_seen_at"].as_str().is_some(), "{used}");
     assert!(
         d["security_warnings"]
             .as_array()

@@ -84,6 +84,7 @@ impl TestApp {
             trusted_proxies: gateway_core::client_address::TrustedProxies::default()
                 .with_loopback(),
             metrics: std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new().unwrap()),
+            ui: gateway_admin::ui_assets::UiAssets::load(std::path::Path::new("/nonexistent-ui")),
         };
         TestApp { state, _db: db }
     }
@@ -1504,5 +1505,6 @@ on_every_backend!(
 );
 
 mod logs;
+mod ui;
 use logs::logs_flow;
 on_every_backend!(logs_flow: request_logs_dashboard_usage_and_retention_on_sqlite, request_logs_dashboard_usage_and_retention_on_postgres, request_logs_dashboard_usage_and_retention_on_mysql);

@@ -591,7 +591,67 @@ impl Database {
             .load(c)
             .await?))
     }
+
+    /// Attempts (retries included) since `from` by group, upstream and outcome:
+    /// `(group_id, upstream_addr, is_success, count, latest)`. Attempts without an upstream
+    /// (answered by the gateway itself) are left out.
+    pub async fn upstream_attempt_counts(
+        &self,
+        from: NaiveDateTime,
+    ) -> Result<Vec<UpstreamAttempts>, DbError> {
+        with_conn!(self, |c| Ok(request_logs::table
+            .filter(
+                request_logs::timestamp
+                    .ge(from)
+                    .and(request_logs::upstream_addr.ne("")),
+            )
+            .group_by((
+                request_logs::group_id,
+                request_logs::upstream_addr,
+                request_logs::is_success,
+            ))
+            .select((
+                request_logs::group_id,
+                request_logs::upstream_addr,
+                request_logs::is_success,
+                diesel::dsl::count_star(),
+                diesel::dsl::max(request_logs::timestamp),
+            ))
+            .load(c)
+            .await?))
+    }
+
+    /// The newest attempts (at most `limit`) of one group's upstream since `from`, newest first:
+    /// `(status_code, duration_ms, error_message)`.
+    pub async fn recent_upstream_attempts(
+        &self,
+        group_id: i64,
+        upstream: &str,
+        from: NaiveDateTime,
+        limit: i64,
+    ) -> Result<Vec<(i32, i64, String)>, DbError> {
+        let upstream = upstream.to_owned();
+        with_conn!(self, |c| Ok(request_logs::table
+            .filter(
+                request_logs::group_id
+                    .eq(group_id)
+                    .and(request_logs::upstream_addr.eq(&upstream))
+                    .and(request_logs::timestamp.ge(from)),
+            )
+            .order(request_logs::timestamp.desc())
+            .limit(limit)
+            .select((
+                request_logs::status_code,
+                request_logs::duration,
+                request_logs::error_message,
+            ))
+            .load(c)
+            .await?))
+    }
 }
+
+/// One row of [`Database::upstream_attempt_counts`].
+pub type UpstreamAttempts = (i64, String, bool, i64, Option<NaiveDateTime>);
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,290 @@
+// The admin UI end to end, in Debian's Chromium (playwright-core) against a real gateway: each
+// step does what a person would and asserts what they would see. Screenshots of every screen at
+// 1280 px and 375 px go to target/ui-screenshots/ for review.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+import { ROOT, startGateway } from "./gateway.mjs";
+
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const SHOTS = join(ROOT, "target/ui-screenshots");
+const GROUP = "e2e-openai";
+const PROXY_KEY = "sk-e2e-proxy-key-0001";
+const GOOD_KEYS = ["sk-e2e-good-aaaaaaaaaaaaaaaa01", "sk-e2e-good-aaaaaaaaaaaaaaaa02", "sk-e2e-good-aaaaaaaaaaaaaaaa03"];
+const REVOKED = "sk-e2e-revoked-bbbbbbbbbbbbbb99";
+const WAIT = 15_000;
+
+let gw;
+let browser;
+let page;
+const pageErrors = [];
+
+before(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  gw = await startGateway({ revokedKeys: [REVOKED] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: "en-US", colorScheme: "light" });
+  page = await context.newPage();
+  page.setDefaultTimeout(WAIT);
+  page.on("pageerror", (e) => pageErrors.push(e.message));
+});
+
+after(async () => {
+  await browser?.close();
+  await gw?.stop({ keep: Boolean(process.env.KEEP_E2E) });
+});
+
+/** Fails with the gateway's logs and a screenshot, so a red run says what the page showed. */
+async function step(name, fn) {
+  try {
+    await fn();
+  } catch (e) {
+    const shot = join(SHOTS, `failed-${name.replace(/\W+/g, "-")}.png`);
+    await page?.screenshot({ path: shot, fullPage: true }).catch(() => {});
+    e.message += `\n(screenshot: ${shot})\n${gw?.logs() ?? ""}`;
+    throw e;
+  }
+}
+
+/** Waits until the element's visible text matches. */
+async function seeText(locator, pattern, timeout = WAIT) {
+  const deadline = Date.now() + timeout;
+  let text = "";
+  while (Date.now() < deadline) {
+    text = (await locator.first().innerText().catch(() => "")) ?? "";
+    if (pattern instanceof RegExp ? pattern.test(text) : text.includes(pattern)) return text;
+    await page.waitForTimeout(100);
+  }
+  assert.fail(`expected ${pattern} in ${JSON.stringify(text.slice(0, 600))}`);
+}
+
+/** Picks `label` in a Naive UI select. */
+async function choose(testid, label) {
+  await page.getByTestId(testid).click();
+  await page.locator(".n-base-select-option", { hasText: label }).first().click();
+}
+
+async function shoot(name) {
+  await page.waitForTimeout(300);
+  const width = page.viewportSize().width;
+  await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
+}
+
+async function chat(n) {
+  const statuses = [];
+  for (let i = 0; i < n; i++) {
+    const res = await fetch(`${gw.base}/proxy/${GROUP}/v1/chat/completions`, {
+      method: "POST",
+      headers: { Authorization: `Bearer ${PROXY_KEY}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: `hello ${i}` }] }),
+    });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  return statuses;
+}
+
+test("log in", () =>
+  step("login", async () => {
+    await page.goto(`${gw.base}/keys`);
+    await page.waitForURL(/\/login/);
+    await shoot("login");
+    await page.getByTestId("login-key").locator("input").fill("not-the-admin-key");
+    await page.getByTestId("login-submit").click();
+    await seeText(page.getByTestId("login-error"), /fail/i);
+    assert.match(page.url(), /\/login/);
+    await page.getByTestId("login-key").locator("input").fill(gw.authKey);
+    await page.keyboard.press("Enter");
+    await page.waitForURL(/\/keys$/);
+    await page.getByTestId("nav-dashboard").waitFor();
+  }));
+
+test("create a group with two upstreams", () =>
+  step("create-group", async () => {
+    await page.getByTestId("create-group").click();
+    const form = page.getByTestId("group-form");
+    await form.waitFor();
+    await page.getByTestId("group-name").locator("input").fill(GROUP);
+    await page.getByTestId("group-display-name").locator("input").fill("E2E OpenAI");
+    await page.getByTestId("upstream-url-0").locator("input").fill(gw.mockUrls[0]);
+    await page.getByTestId("add-upstream").click();
+    await page.getByTestId("upstream-url-1").locator("input").fill(gw.mockUrls[1]);
+    const proxyKeys = page.getByTestId("group-proxy-keys").locator("input");
+    await proxyKeys.fill(PROXY_KEY);
+    await page.getByTestId("generate-proxy-key").click();
+    const keys = await proxyKeys.inputValue();
+    assert.match(keys, new RegExp(`^${PROXY_KEY},sk-[A-Za-z0-9_-]{48}$`), keys);
+    await shoot("group-form");
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    await page.getByTestId(`group-item-${GROUP}`).waitFor();
+    const info = page.getByTestId("group-info");
+    await seeText(info, "E2E OpenAI");
+    await seeText(info, `/proxy/${GROUP}`);
+    const groups = await gw.api("GET", "/groups");
+    const saved = groups.find((g) => g.name === GROUP);
+    assert.deepEqual(saved.upstreams.map((u) => u.url), gw.mockUrls);
+  }));
+
+test("import keys from a .txt file and watch the task finish", () =>
+  step("import-keys", async () => {
+    const file = join(gw.dir, "keys.txt");
+    writeFileSync(file, [...GOOD_KEYS, REVOKED, GOOD_KEYS[0]].join("\n") + "\n");
+    await page.getByTestId("add-keys").click();
+    await page.getByTestId("add-keys-file-mode").click();
+    await page.getByTestId("add-keys-file").setInputFiles(file);
+    await page.getByTestId("add-keys-submit").click();
+    await seeText(page.getByTestId("task-result"), /added 4 keys, ignored 1/);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="key-card"]').length === 4);
+    assert.equal(await page.locator('[data-testid="key-card"][data-status="active"]').count(), 4);
+    await shoot("keys");
+  }));
+
+test("change settings", () =>
+  step("settings", async () => {
+    await page.getByTestId("nav-settings").click();
+    await page.getByTestId("settings-category").first().waitFor();
+    const threshold = page.getByTestId("setting-blacklist_threshold").locator("input");
+    await threshold.fill("0");
+    await page.getByTestId("settings-save").click();
+    // min_value 1: refused before anything is sent
+    await seeText(page.getByTestId("setting-blacklist_threshold"), /1/);
+    let saved = await gw.api("GET", "/settings");
+    const value = (key) => saved.flatMap((c) => c.settings).find((s) => s.key === key).value;
+    assert.notEqual(value("blacklist_threshold"), 0);
+    await threshold.fill("1");
+    await page.getByTestId("setting-request_log_write_interval_minutes").locator("input").fill("0");
+    await page.getByTestId("settings-save").click();
+    await page.waitForFunction(() => document.body.innerText.includes("updated"));
+    saved = await gw.api("GET", "/settings");
+    assert.equal(value("blacklist_threshold"), 1);
+    assert.equal(value("request_log_write_interval_minutes"), 0);
+    await page.reload();
+    assert.equal(await page.getByTestId("setting-blacklist_threshold").locator("input").inputValue(), "1");
+    await shoot("settings");
+  }));
+
+test("requests through the proxy show in logs, dashboard and usage", () =>
+  step("traffic", async () => {
+    // Settings reach the proxy within a reload poll; the revoked key is blacklisted on its first 401.
+    await new Promise((r) => setTimeout(r, 1500));
+    const statuses = await chat(8);
+    assert.deepEqual(statuses, Array(8).fill(200));
+
+    await page.getByTestId("nav-logs").click();
+    const table = page.getByTestId("log-table");
+    await seeText(table, "gpt-4o-mini");
+    await seeText(table, GROUP);
+    await page.getByTestId("log-filter-group").locator("input").fill(GROUP);
+    await page.getByTestId("log-search").click();
+    await seeText(table, "401");
+    await shoot("logs");
+    await page.getByTestId("log-detail").first().click();
+    const detail = page.getByTestId("log-detail-modal");
+    await seeText(detail, "/v1/chat/completions");
+    await shoot("log-detail");
+    await page.keyboard.press("Escape");
+    await detail.waitFor({ state: "hidden" });
+
+    await page.getByTestId("nav-dashboard").click();
+    await seeText(page.getByTestId("stat-request-count"), /\b8\b/);
+    await seeText(page.getByTestId("usage-table"), GROUP);
+    await seeText(page.getByTestId("usage-table"), "gpt-4o-mini");
+    const health = page.getByTestId("upstream-health");
+    await seeText(health, gw.mockUrls[0]);
+    await seeText(health, gw.mockUrls[1]);
+    await seeText(page.getByTestId("key-states"), /Invalid\D*1/);
+    await page.getByTestId("request-chart").locator("canvas").waitFor();
+    await shoot("dashboard");
+  }));
+
+test("a key the provider revoked shows as invalid", () =>
+  step("invalid-key", async () => {
+    await page.getByTestId("nav-keys").click();
+    await page.getByTestId(`group-item-${GROUP}`).click();
+    await page.locator('[data-testid="key-card"][data-status="invalid"]').waitFor();
+    assert.equal(await page.locator('[data-testid="key-card"][data-status="invalid"]').count(), 1);
+    assert.equal(await page.locator('[data-testid="key-card"][data-status="active"]').count(), 3);
+    await choose("key-status-filter", "Invalid");
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="key-card"]').length === 1);
+    const card = page.getByTestId("key-card");
+    await seeText(card, REVOKED.slice(-4));
+    assert.ok(!(await card.innerText()).includes(REVOKED), "the key is masked until shown");
+    const keys = await gw.api("GET", `/keys?group_id=${(await gw.api("GET", "/groups"))[0].id}&status=invalid`);
+    assert.deepEqual(keys.items.map((k) => k.key_value), [REVOKED]);
+  }));
+
+test("switch language and theme", () =>
+  step("language-theme", async () => {
+    await page.getByTestId("nav-dashboard").click();
+    await choose("language-select", "中文");
+    await seeText(page.getByTestId("nav-dashboard"), "仪表盘");
+    await seeText(page.getByTestId("nav-keys"), "密钥");
+    await choose("language-select", "日本語");
+    await seeText(page.getByTestId("nav-dashboard"), "ダッシュボード");
+    await page.reload();
+    await seeText(page.getByTestId("nav-dashboard"), "ダッシュボード");
+    await choose("language-select", "English");
+    await seeText(page.getByTestId("nav-dashboard"), "Dashboard");
+
+    const toggle = page.getByTestId("theme-toggle");
+    assert.equal(await toggle.getAttribute("data-theme-mode"), "auto");
+    await toggle.click();
+    assert.equal(await toggle.getAttribute("data-theme-mode"), "light");
+    await toggle.click();
+    assert.equal(await toggle.getAttribute("data-theme-mode"), "dark");
+    assert.ok(await page.evaluate(() => document.documentElement.classList.contains("dark")));
+    const bg = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const [r, g, b] = bg.match(/\d+/g).map(Number);
+    assert.ok(r + g + b < 150, `dark background expected, got ${bg}`);
+    await shoot("dashboard-dark");
+    await page.reload();
+    assert.equal(await page.getByTestId("theme-toggle").getAttribute("data-theme-mode"), "dark");
+    await page.getByTestId("theme-toggle").click();
+    assert.ok(!(await page.evaluate(() => document.documentElement.classList.contains("dark"))));
+  }));
+
+test("every screen at 1280 px and 375 px", () =>
+  step("screens", async () => {
+    for (const width of [1280, 375]) {
+      await page.setViewportSize({ width, height: width > 800 ? 900 : 812 });
+      for (const [name, path, ready] of [
+        ["dashboard", "/", "stat-key-count"],
+        ["keys", `/keys`, "group-info"],
+        ["logs", "/logs", "log-table"],
+        ["settings", "/settings", "settings-category"],
+      ]) {
+        await page.goto(`${gw.base}${path}`);
+        await page.getByTestId(ready).first().waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+        assert.ok(overflow <= 1, `${name} at ${width} px scrolls sideways by ${overflow} px`);
+        await shoot(`screen-${name}`);
+      }
+    }
+    await page.setViewportSize({ width: 375, height: 812 });
+    await page.getByTestId("menu-toggle").click();
+    await page.getByTestId("drawer-nav-logs").click();
+    await page.waitForURL(/\/logs$/);
+    await page.getByTestId("menu-toggle").click();
+    await page.getByTestId("drawer-logout").click();
+    await page.waitForURL(/\/login/);
+    await shoot("login");
+  }));
+
+test("no script errors on any page", () => {
+  assert.deepEqual(pageErrors, []);
+});
+
+test("a 401 anywhere returns to login", () =>
+  step("unauthorized", async () => {
+    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.evaluate(() => localStorage.setItem("authKey", "a-key-that-is-wrong"));
+    await page.goto(`${gw.base}/logs`);
+    await page.waitForURL(/\/login/);
+    assert.equal(await page.evaluate(() => localStorage.getItem("authKey")), null);
+  }));
