@@ -166,7 +166,9 @@ mod process_registry;
 mod stored_keys;
 mod sub_groups;
 pub use admin_tasks::NewTask;
-pub use log_queries::{HourBucket, LogBatch, LogFilter, UsageRow, UsageTotals, UsageWindow};
+pub use log_queries::{
+    HourBucket, LogBatch, LogFilter, UpstreamAttempts, UsageRow, UsageTotals, UsageWindow,
+};
 pub use process_registry::{PROCESS_HEARTBEAT, ProcessRow, stay_registered};
 pub use stored_keys::{RewriteCounts, StoredKey};
 

@@ -325,9 +325,7 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
             rows.push((g.id, url, Some(weight), 0, 0, None));
         }
     }
-    for (group_id, upstream, success, n, latest) in
-        state.db.upstream_attempt_counts(from).await?
-    {
+    for (group_id, upstream, success, n, latest) in state.db.upstream_attempt_counts(from).await? {
         let url = upstream.trim_end_matches('/').to_owned();
         let at = *index.entry((group_id, url.clone())).or_insert_with(|| {
             rows.push((group_id, url, None, 0, 0, None));
@@ -364,7 +362,7 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
             "weight": weight,
             "requests": requests,
             "failures": failures,
-            "failure_rate": if requests > 0 { round2(failures as f64 / requests as f64 * 100.0) / 100.0 } else { 0.0 },
+            "failure_rate": if requests > 0 { (failures as f64 / requests as f64 * 10_000.0).round() / 10_000.0 } else { 0.0 },
             "avg_duration_ms": avg,
             "last_status_code": newest.map(|r| r.0),
             "last_error": newest.map(|r| r.2.clone()).unwrap_or_default(),

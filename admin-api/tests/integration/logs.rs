@@ -223,13 +223,22 @@ pub(super) async fn logs_flow(app: &TestApp) {
     let of = |url: &str| ups.iter().find(|u| u["upstream"] == url).cloned().unwrap();
     let idle = of("https://api.openai.com");
     assert_eq!(
-        (&idle["group_name"], &idle["weight"], &idle["requests"], &idle["last_status_code"]),
+        (
+            &idle["group_name"],
+            &idle["weight"],
+            &idle["requests"],
+            &idle["last_status_code"]
+        ),
         (&json!("logs-g"), &json!(1), &json!(0), &json!(null)),
         "{idle}"
     );
     let used = of("http://127.0.0.1:9");
     assert_eq!(used["weight"], json!(null), "{used}");
-    assert_eq!((&used["requests"], &used["failures"]), (&json!(3), &json!(2)), "{used}");
+    assert_eq!(
+        (&used["requests"], &used["failures"]),
+        (&json!(3), &json!(2)),
+        "{used}"
+    );
     assert_eq!(used["failure_rate"], 0.6667);
     assert_eq!(used["avg_duration_ms"], 12);
     assert_eq!(used["last_status_code"], 429);

@@ -40,7 +40,13 @@ async fn get(app: &TestApp, method: &str, uri: &str, gzip: bool) -> Answer {
         .unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
     Answer {
         status,
         headers,
@@ -64,7 +70,14 @@ async fn app_with_ui() -> (TestApp, tempfile::TempDir) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spa_routes_get_index_html_uncached() {
     let (app, _dir) = app_with_ui().await;
-    for path in ["/", "/keys?groupId=3", "/logs", "/settings", "/login", "/some/deep/route"] {
+    for path in [
+        "/",
+        "/keys?groupId=3",
+        "/logs",
+        "/settings",
+        "/login",
+        "/some/deep/route",
+    ] {
         let a = get(&app, "GET", path, false).await;
         assert_eq!(a.status, StatusCode::OK, "{path}");
         assert_eq!(String::from_utf8_lossy(&a.body), INDEX, "{path}");
@@ -85,7 +98,10 @@ async fn hashed_assets_are_cached_and_gzipped() {
     let (app, _dir) = app_with_ui().await;
     let plain = get(&app, "GET", "/assets/index-AbC123.js", false).await;
     assert_eq!(plain.status, StatusCode::OK);
-    assert_eq!(plain.header("content-type"), "text/javascript; charset=utf-8");
+    assert_eq!(
+        plain.header("content-type"),
+        "text/javascript; charset=utf-8"
+    );
     assert_eq!(
         plain.header("cache-control"),
         "public, max-age=2592000, immutable"
@@ -105,7 +121,10 @@ async fn hashed_assets_are_cached_and_gzipped() {
 
     let icon = get(&app, "GET", "/favicon.svg", true).await;
     assert_eq!(icon.header("content-type"), "image/svg+xml");
-    assert_eq!(icon.header("cache-control"), "public, max-age=2592000, immutable");
+    assert_eq!(
+        icon.header("cache-control"),
+        "public, max-age=2592000, immutable"
+    );
 
     // A chunk of an older build is a 404, never index.html served as JavaScript.
     let stale = get(&app, "GET", "/assets/index-Old999.js", false).await;
