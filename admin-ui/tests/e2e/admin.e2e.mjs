@@ -114,7 +114,7 @@ test("create a group with two upstreams", () =>
     await page.getByTestId("upstream-url-0").locator("input").fill(gw.mockUrls[0]);
     await page.getByTestId("add-upstream").click();
     await page.getByTestId("upstream-url-1").locator("input").fill(gw.mockUrls[1]);
-    const proxyKeys = page.getByTestId("group-proxy-keys").locator("input");
+    const proxyKeys = page.getByTestId("group-proxy-keys").locator("textarea");
     await proxyKeys.fill(PROXY_KEY);
     await page.getByTestId("generate-proxy-key").click();
     const keys = await proxyKeys.inputValue();
@@ -150,13 +150,15 @@ test("change settings", () =>
     await page.getByTestId("nav-settings").click();
     await page.getByTestId("settings-category").first().waitFor();
     const threshold = page.getByTestId("setting-blacklist_threshold").locator("input");
-    await threshold.fill("0");
+    const idle = page.getByTestId("setting-max_idle_conns").locator("input");
+    await idle.fill("0");
     await page.getByTestId("settings-save").click();
-    // min_value 1: refused before anything is sent
-    await seeText(page.getByTestId("setting-blacklist_threshold"), /1/);
+    // max_idle_conns has a minimum of 1: refused before anything is sent
+    await seeText(page.getByTestId("setting-max_idle_conns"), /at least 1/);
     let saved = await gw.api("GET", "/settings");
     const value = (key) => saved.flatMap((c) => c.settings).find((s) => s.key === key).value;
-    assert.notEqual(value("blacklist_threshold"), 0);
+    assert.equal(value("max_idle_conns"), 100);
+    await idle.fill("100");
     await threshold.fill("1");
     await page.getByTestId("setting-request_log_write_interval_minutes").locator("input").fill("0");
     await page.getByTestId("settings-save").click();

@@ -47,7 +47,7 @@ async function waitFor(what, check, timeoutMs = 30_000) {
 
 /** A running gateway; `stop()` ends every process and removes the folder. */
 export async function startGateway({ revokedKeys = [] } = {}) {
-  const uiDir = join(ROOT, "admin-ui/dist");
+  const uiDir = process.env.UI_DIST ? resolve(process.env.UI_DIST) : join(ROOT, "admin-ui/dist");
   if (!existsSync(join(uiDir, "index.html"))) throw new Error(`${uiDir} is not built: run npm run build (or make ui)`);
   const dir = mkdtempSync(join(tmpdir(), "gw-e2e-"));
   const procs = [];

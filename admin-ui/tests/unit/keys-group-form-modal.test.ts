@@ -1,0 +1,164 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { enableAutoUnmount, flushPromises, mount } from "@vue/test-utils";
+import { i18n, setLocale } from "@/i18n";
+import type { ConfigOption, Group, GroupPayload } from "@/api/groups";
+
+const createGroup = vi.fn();
+const updateGroup = vi.fn();
+vi.mock("@/api/groups", () => ({
+  createGroup: (body: GroupPayload) => createGroup(body),
+  updateGroup: (id: number, body: GroupPayload) => updateGroup(id, body),
+}));
+
+import GroupForm from "@/components/keys/GroupForm.vue";
+import AggregateGroupForm from "@/components/keys/AggregateGroupForm.vue";
+
+enableAutoUnmount(afterEach);
+
+const OPTIONS: ConfigOption[] = [{ key: "max_retries", name: "Max retries", description: "Extra attempts", default_value: 3 }];
+
+function mountForm(group: Group | null = null) {
+  return mount(GroupForm, {
+    props: { show: false, group, channelTypes: ["openai", "openai-response", "gemini", "anthropic"], configOptions: OPTIONS },
+    global: { plugins: [i18n], stubs: { teleport: true } },
+  });
+}
+
+async function open(w: ReturnType<typeof mountForm>) {
+  await w.setProps({ show: true });
+  await flushPromises();
+}
+
+async function openAdvanced(w: ReturnType<typeof mountForm>) {
+  await w.find('[data-testid="group-advanced"] .n-collapse-item__header-main').trigger("click");
+  await flushPromises();
+}
+
+function input(w: ReturnType<typeof mountForm>, testid: string) {
+  return w.find(`[data-testid="${testid}"] input, [data-testid="${testid}"] textarea`);
+}
+
+beforeEach(() => {
+  setLocale("en-US");
+  createGroup.mockReset();
+  updateGroup.mockReset();
+});
+afterEach(() => {
+  document.body.innerHTML = "";
+});
+
+describe("standard group form", () => {
+  it("shows the fields a person fills in, with channel defaults", async () => {
+    const w = mountForm();
+    await open(w);
+    expect(w.find('[data-testid="group-form"]').exists()).toBe(true);
+    expect(w.text()).toContain("Group name");
+    expect(w.text()).toContain("Upstream URL");
+    expect((input(w, "group-name").element as HTMLInputElement).placeholder).toBe("gemini");
+    expect((input(w, "group-test-model").element as HTMLInputElement).value).toBe("gpt-4.1-nano");
+    expect((input(w, "upstream-url-0").element as HTMLInputElement).value).toBe("https://api.openai.com");
+  });
+
+  it("shows each field's error next to it and sends nothing", async () => {
+    const w = mountForm();
+    await open(w);
+    await input(w, "group-name").setValue("Bad Name!");
+    await input(w, "upstream-url-0").setValue("api.example.com");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).not.toHaveBeenCalled();
+    expect(w.text()).toContain("Use 1–100 lowercase letters, digits, - or _");
+    expect(w.text()).toContain("The URL must start with http:// or https://");
+    expect(w.text()).toContain("Please correct the highlighted fields");
+  });
+
+  it("flags a duplicated header in the advanced part and opens it", async () => {
+    const w = mountForm();
+    await open(w);
+    await input(w, "group-name").setValue("ok");
+    expect(w.text()).toContain("Advanced configuration");
+    await openAdvanced(w);
+    await w.find('[data-testid="add-header"]').trigger("click");
+    await w.find('[data-testid="add-header"]').trigger("click");
+    await input(w, "header-name-0").setValue("x-team");
+    await input(w, "header-name-1").setValue("X-TEAM");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).not.toHaveBeenCalled();
+    expect(w.text()).toContain("Duplicate header: X-Team");
+  });
+
+  it("rejects weights that are all zero", async () => {
+    const w = mountForm();
+    await open(w);
+    await input(w, "group-name").setValue("ok");
+    const weight = input(w, "upstream-weight-0");
+    await weight.setValue("0");
+    await weight.trigger("blur");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).not.toHaveBeenCalled();
+    expect(w.text()).toContain("At least one upstream needs a weight above 0");
+  });
+
+  it("sends the filled form and reports the saved group", async () => {
+    const saved = { id: 7, name: "team-openai" } as Group;
+    createGroup.mockResolvedValue(saved);
+    const w = mountForm();
+    await open(w);
+    await input(w, "group-name").setValue("team-openai");
+    await input(w, "group-display-name").setValue("Team OpenAI");
+    await w.find('[data-testid="add-upstream"]').trigger("click");
+    await input(w, "upstream-url-1").setValue("https://backup.example.com");
+    await w.find('[data-testid="generate-proxy-key"]').trigger("click");
+    await openAdvanced(w);
+    await input(w, "group-redirect-rules").setValue('{"gpt-4o": "gpt-4o-mini"}');
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).toHaveBeenCalledTimes(1);
+    const body = createGroup.mock.calls[0][0] as GroupPayload;
+    expect(body).toMatchObject({
+      name: "team-openai", display_name: "Team OpenAI", group_type: "standard", channel_type: "openai", sort: 1,
+      test_model: "gpt-4.1-nano", validation_endpoint: "",
+      upstreams: [{ url: "https://api.openai.com", weight: 1 }, { url: "https://backup.example.com", weight: 1 }],
+      model_redirect_rules: { "gpt-4o": "gpt-4o-mini" }, model_redirect_strict: false, param_overrides: {}, config: {}, header_rules: [],
+    });
+    expect(body.proxy_keys).toMatch(/^sk-[A-Za-z0-9_-]{48}$/);
+    expect(w.emitted("saved")?.[0]).toEqual([saved]);
+    expect(w.emitted("update:show")?.[0]).toEqual([false]);
+  });
+
+  it("edits an existing group with PUT and its current values", async () => {
+    updateGroup.mockResolvedValue({ id: 3 });
+    const g = {
+      id: 3, name: "gem", endpoint: "http://x/proxy/gem", display_name: "", description: "d", group_type: "standard", channel_type: "gemini",
+      sort: 5, test_model: "gemini-2.0-flash-lite", validation_endpoint: "", upstreams: [{ url: "https://generativelanguage.googleapis.com", weight: 2 }],
+      param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: { max_retries: 1 }, header_rules: [], proxy_keys: "",
+      last_validated_at: null, created_at: "", updated_at: "",
+    } as Group;
+    const w = mountForm(g);
+    await open(w);
+    expect(w.text()).toContain("Edit Group");
+    expect(w.find('[data-testid="group-test-path"]').exists()).toBe(false);
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(updateGroup).toHaveBeenCalledWith(3, expect.objectContaining({ name: "gem", sort: 5, config: { max_retries: 1 }, upstreams: [{ url: "https://generativelanguage.googleapis.com", weight: 2 }] }));
+  });
+});
+
+describe("aggregate group form", () => {
+  it("sends group_type aggregate with the chosen channel", async () => {
+    createGroup.mockResolvedValue({ id: 9 });
+    const w = mount(AggregateGroupForm, { props: { show: false, group: null }, global: { plugins: [i18n], stubs: { teleport: true } } });
+    await w.setProps({ show: true });
+    await flushPromises();
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).not.toHaveBeenCalled();
+    expect(w.text()).toContain("Enter a group name");
+    await w.find('[data-testid="group-name"] input').setValue("all-gpt");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).toHaveBeenCalledWith({ name: "all-gpt", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1, proxy_keys: "" });
+  });
+});

@@ -1,0 +1,146 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { enableAutoUnmount, flushPromises, mount } from "@vue/test-utils";
+import { createMemoryHistory, createRouter } from "vue-router";
+import { i18n, setLocale } from "@/i18n";
+import type { Group } from "@/api/groups";
+
+const api = vi.hoisted(() => ({
+  listGroups: vi.fn(), groupStats: vi.fn(), parentAggregates: vi.fn(), listSubGroups: vi.fn(), deleteGroup: vi.fn(), listKeys: vi.fn(),
+  confirm: vi.fn(),
+}));
+vi.mock("@/api/groups", () => ({
+  listGroups: () => api.listGroups(),
+  channelTypes: async () => ["openai", "openai-response", "gemini", "anthropic"],
+  configOptions: async () => [],
+  groupStats: (id: number) => api.groupStats(id),
+  parentAggregates: (id: number) => api.parentAggregates(id),
+  listSubGroups: (id: number) => api.listSubGroups(id),
+  deleteGroup: (id: number) => api.deleteGroup(id),
+  createGroup: vi.fn(), updateGroup: vi.fn(), copyGroup: vi.fn(), reorderGroups: vi.fn(), addSubGroups: vi.fn(), setSubGroupWeight: vi.fn(),
+  removeSubGroup: vi.fn(),
+}));
+vi.mock("@/api/keys", () => ({
+  listKeys: () => api.listKeys(),
+  exportKeysUrl: () => "",
+}));
+vi.mock("@/composables/toast", () => ({
+  confirm: (o: unknown) => api.confirm(o),
+  toast: { success: vi.fn(), error: vi.fn(), info: vi.fn(), warning: vi.fn() },
+}));
+vi.mock("@/composables/tasks", async () => {
+  const { ref } = await import("vue");
+  return { tasks: { watch: vi.fn(), finishedTick: ref(0) } };
+});
+
+import KeysView from "@/views/KeysView.vue";
+
+enableAutoUnmount(afterEach);
+
+function group(id: number, name: string, extra: Partial<Group> = {}): Group {
+  return {
+    id, name, endpoint: `http://localhost:3001/proxy/${name}`, display_name: "", description: "", group_type: "standard",
+    upstreams: [{ url: "https://api.openai.com", weight: 1 }], channel_type: "openai", sort: id * 10, test_model: "gpt-4.1-nano",
+    validation_endpoint: "", param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: {}, header_rules: [],
+    proxy_keys: "sk-proxy-abcdefghijklmnop", last_validated_at: null, created_at: "", updated_at: "", ...extra,
+  };
+}
+
+const STATS = {
+  key_stats: { total_keys: 12, active_keys: 9, invalid_keys: 1, cooling_keys: 2 },
+  stats_24_hour: { total_requests: 1500, failed_requests: 15, failure_rate: 0.01 },
+  stats_7_day: { total_requests: 2000, failed_requests: 20, failure_rate: 0.01 },
+  stats_30_day: { total_requests: 3000, failed_requests: 30, failure_rate: 0.01 },
+};
+
+async function mountAt(path: string) {
+  const router = createRouter({
+    history: createMemoryHistory(),
+    routes: [{ path: "/keys", name: "keys", component: KeysView }, { path: "/", component: { template: "<div />" } }],
+  });
+  await router.push(path);
+  const w = mount({ template: "<router-view />" }, { global: { plugins: [i18n, router], stubs: { teleport: true } }, attachTo: document.body });
+  await flushPromises();
+  await flushPromises();
+  return { w, router };
+}
+
+beforeEach(() => {
+  setLocale("en-US");
+  Object.values(api).forEach((f) => f.mockReset());
+  api.listGroups.mockResolvedValue([
+    group(1, "openai-main", { display_name: "OpenAI Main" }),
+    group(2, "claude_pool", { channel_type: "anthropic" }),
+    group(3, "all-gpt", { group_type: "aggregate", upstreams: [], test_model: "-" }),
+  ]);
+  api.groupStats.mockResolvedValue(STATS);
+  api.parentAggregates.mockResolvedValue([]);
+  api.listSubGroups.mockResolvedValue([]);
+  api.listKeys.mockResolvedValue({ items: [], pagination: { page: 1, page_size: 12, total_items: 0, total_pages: 0 } });
+});
+afterEach(() => {
+  document.body.innerHTML = "";
+});
+
+describe("keys page", () => {
+  it("lists the groups and puts the first one in the URL", async () => {
+    const { w, router } = await mountAt("/keys");
+    expect(w.find('[data-testid="group-item-openai-main"]').text()).toContain("OpenAI Main");
+    expect(w.find('[data-testid="group-item-claude_pool"]').text()).toContain("Claude Pool");
+    expect(w.find('[data-testid="group-item-all-gpt"]').text()).toContain("Aggregate");
+    expect(router.currentRoute.value.query.groupId).toBe("1");
+    const info = w.find('[data-testid="group-info"]');
+    expect(info.text()).toContain("OpenAI Main");
+    expect(info.text()).toContain("http://localhost:3001/proxy/openai-main");
+    const stats = w.find('[data-testid="group-key-stats"]').text();
+    expect(stats).toContain("12");
+    expect(stats).toContain("Active 9");
+    expect(stats).toContain("Cooling 2");
+    expect(stats).toContain("Invalid 1");
+    expect(w.find('[data-testid="group-stats"]').text()).toContain("1.5K");
+    expect(w.find('[data-testid="key-table"]').exists()).toBe(true);
+  });
+
+  it("searches the list by name or display name", async () => {
+    const { w } = await mountAt("/keys");
+    await w.find('[data-testid="group-search"] input').setValue("CLAUDE");
+    expect(w.find('[data-testid="group-item-claude_pool"]').exists()).toBe(true);
+    expect(w.find('[data-testid="group-item-openai-main"]').exists()).toBe(false);
+  });
+
+  it("opens the group named in the URL and keeps the choice in the URL", async () => {
+    const { w, router } = await mountAt("/keys?groupId=3");
+    expect(w.find('[data-testid="sub-group-table"]').exists()).toBe(true);
+    expect(w.find('[data-testid="group-copy"]').exists()).toBe(false);
+    await w.find('[data-testid="group-item-claude_pool"]').trigger("click");
+    await flushPromises();
+    expect(router.currentRoute.value.query.groupId).toBe("2");
+    expect(w.find('[data-testid="group-info"]').text()).toContain("Claude Pool");
+  });
+
+  it("deletes a group only after the confirmation and the exact name", async () => {
+    api.confirm.mockResolvedValue(true);
+    api.deleteGroup.mockResolvedValue(null);
+    const { w } = await mountAt("/keys?groupId=2");
+    await w.find('[data-testid="group-delete"]').trigger("click");
+    await flushPromises();
+    expect(api.confirm).toHaveBeenCalledWith(expect.objectContaining({ content: expect.stringContaining("claude_pool") }));
+    const submit = w.find('[data-testid="confirm-name-submit"]');
+    expect(submit.attributes("disabled")).toBeDefined();
+    await w.find('[data-testid="confirm-name-input"] input').setValue("Claude_Pool");
+    expect(w.find('[data-testid="confirm-name-submit"]').attributes("disabled")).toBeDefined();
+    expect(api.deleteGroup).not.toHaveBeenCalled();
+    await w.find('[data-testid="confirm-name-input"] input').setValue("claude_pool");
+    await w.find('[data-testid="confirm-name-submit"]').trigger("click");
+    await flushPromises();
+    expect(api.deleteGroup).toHaveBeenCalledWith(2);
+  });
+
+  it("does nothing when the first confirmation is declined", async () => {
+    api.confirm.mockResolvedValue(false);
+    const { w } = await mountAt("/keys?groupId=2");
+    await w.find('[data-testid="group-delete"]').trigger("click");
+    await flushPromises();
+    expect(w.find('[data-testid="confirm-name-input"]').exists()).toBe(false);
+    expect(api.deleteGroup).not.toHaveBeenCalled();
+  });
+});
