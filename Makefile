@@ -55,7 +55,13 @@ ui: ui-deps ## Typecheck and build the admin UI into admin-ui/dist (served by ga
 
 ui-test: ui ## Admin UI tests: Vitest, then the browser tests in Debian's Chromium against a real gateway (target/debug)
 	cd admin-ui && npm test
-	@command -v $(CHROMIUM) >/dev/null 2>&1 || { echo "installing chromium"; $(APT_INSTALL) chromium || { $(SUDO) apt-get update && $(APT_INSTALL) chromium; }; }
+	@missing=""; \
+	command -v $(CHROMIUM) >/dev/null 2>&1 || missing="$$missing chromium"; \
+	[ -f /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing="$$missing fonts-noto-color-emoji"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$missing"; \
+	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
+	fi
 	$(CARGO) build --workspace --bins
 	cd admin-ui && CHROMIUM=$(CHROMIUM) npm run e2e
 

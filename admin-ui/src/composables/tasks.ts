@@ -9,7 +9,8 @@ const finished = ref<TaskStatus | null>(null);
 /** Bumped when a task ends; screens watch it to refresh the affected group. */
 const finishedTick = ref(0);
 let timer: ReturnType<typeof setTimeout> | null = null;
-let wasRunning = false;
+/** `finished_at` of the last finished task seen; null before the first answer. */
+let lastFinished: string | null = null;
 
 const LAST_CLOSED = "last_closed_task";
 
@@ -24,15 +25,17 @@ async function poll() {
   }
   status.value = next;
   if (next.is_running) {
-    wasRunning = true;
     schedule(1000);
     return;
   }
-  if (next.finished_at && localStorage.getItem(LAST_CLOSED) !== next.finished_at && (wasRunning || finished.value === null)) {
+  const at = next.finished_at ?? "";
+  // A task that ended since the last answer (even one too quick to be seen running).
+  const fresh = lastFinished !== null && at !== "" && at !== lastFinished;
+  if (at !== "" && localStorage.getItem(LAST_CLOSED) !== at && (fresh || lastFinished === null)) {
     finished.value = next;
   }
-  if (wasRunning) finishedTick.value++;
-  wasRunning = false;
+  if (fresh) finishedTick.value++;
+  lastFinished = at;
 }
 
 function schedule(ms: number) {
