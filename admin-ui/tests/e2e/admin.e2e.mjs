@@ -3,7 +3,7 @@
 // 1280 px and 375 px go to target/ui-screenshots/ for review.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, startGateway } from "./gateway.mjs";
@@ -23,6 +23,7 @@ const pageErrors = [];
 
 before(async () => {
   mkdirSync(SHOTS, { recursive: true });
+  for (const old of readdirSync(SHOTS).filter((f) => f.startsWith("failed-"))) rmSync(join(SHOTS, old));
   gw = await startGateway({ revokedKeys: [REVOKED] });
   browser = await chromium.launch({
     executablePath: CHROMIUM,
