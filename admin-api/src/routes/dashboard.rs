@@ -310,8 +310,7 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
     let from = Utc::now().naive_utc() - UPSTREAM_WINDOW;
     let groups = state.db.groups().await?;
     let names: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
-    // (group_id, upstream) → (weight, requests, failures, latest attempt)
-    let mut rows: Vec<(i64, String, Option<i64>, i64, i64, Option<NaiveDateTime>)> = Vec::new();
+    let mut rows: Vec<UpstreamTally> = Vec::new();
     let mut index: HashMap<(i64, String), usize> = HashMap::new();
     for g in groups.iter().filter(|g| g.group_type != "aggregate") {
         let configured: Vec<Value> = serde_json::from_str(&g.upstreams).unwrap_or_default();
@@ -319,31 +318,36 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
             let Some(url) = u.get("url").and_then(Value::as_str) else {
                 continue;
             };
-            let url = url.trim_end_matches('/').to_owned();
-            let weight = u.get("weight").and_then(Value::as_i64).unwrap_or(0);
-            index.insert((g.id, url.clone()), rows.len());
-            rows.push((g.id, url, Some(weight), 0, 0, None));
+            let tally = UpstreamTally::new(
+                g.id,
+                url,
+                Some(u.get("weight").and_then(Value::as_i64).unwrap_or(0)),
+            );
+            index.insert((g.id, tally.upstream.clone()), rows.len());
+            rows.push(tally);
         }
     }
     for (group_id, upstream, success, n, latest) in state.db.upstream_attempt_counts(from).await? {
-        let url = upstream.trim_end_matches('/').to_owned();
-        let at = *index.entry((group_id, url.clone())).or_insert_with(|| {
-            rows.push((group_id, url, None, 0, 0, None));
-            rows.len() - 1
-        });
+        let tally = UpstreamTally::new(group_id, &upstream, None);
+        let at = *index
+            .entry((group_id, tally.upstream.clone()))
+            .or_insert_with(|| {
+                rows.push(tally);
+                rows.len() - 1
+            });
         let row = &mut rows[at];
-        row.3 += n;
+        row.requests += n;
         if !success {
-            row.4 += n;
+            row.failures += n;
         }
-        row.5 = row.5.max(latest);
+        row.latest = row.latest.max(latest);
     }
     let mut out = Vec::with_capacity(rows.len());
-    for (group_id, upstream, weight, requests, failures, latest) in rows {
-        let recent = if requests > 0 {
+    for t in rows {
+        let recent = if t.requests > 0 {
             state
                 .db
-                .recent_upstream_attempts(group_id, &upstream, from, UPSTREAM_LATENCY_SAMPLE)
+                .recent_upstream_attempts(t.group_id, &t.upstream, from, UPSTREAM_LATENCY_SAMPLE)
                 .await?
         } else {
             Vec::new()
@@ -355,21 +359,50 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
             json!((sum as f64 / recent.len() as f64).round() as i64)
         };
         let newest = recent.first();
+        let rate = if t.requests > 0 {
+            (t.failures as f64 / t.requests as f64 * 10_000.0).round() / 10_000.0
+        } else {
+            0.0
+        };
         out.push(json!({
-            "group_id": group_id,
-            "group_name": names.get(&group_id).cloned().unwrap_or_default(),
-            "upstream": upstream,
-            "weight": weight,
-            "requests": requests,
-            "failures": failures,
-            "failure_rate": if requests > 0 { (failures as f64 / requests as f64 * 10_000.0).round() / 10_000.0 } else { 0.0 },
+            "group_id": t.group_id,
+            "group_name": names.get(&t.group_id).cloned().unwrap_or_default(),
+            "upstream": t.upstream,
+            "weight": t.weight,
+            "requests": t.requests,
+            "failures": t.failures,
+            "failure_rate": rate,
             "avg_duration_ms": avg,
             "last_status_code": newest.map(|r| r.0),
             "last_error": newest.map(|r| r.2.clone()).unwrap_or_default(),
-            "last_seen_at": latest.map(crate::dto::rfc3339),
+            "last_seen_at": t.latest.map(crate::dto::rfc3339),
         }));
     }
     Ok(ok(out))
+}
+
+/// One upstream of one group and its attempts in the window.
+struct UpstreamTally {
+    group_id: i64,
+    upstream: String,
+    /// `None`: seen in the logs but no longer configured.
+    weight: Option<i64>,
+    requests: i64,
+    failures: i64,
+    latest: Option<NaiveDateTime>,
+}
+
+impl UpstreamTally {
+    fn new(group_id: i64, url: &str, weight: Option<i64>) -> Self {
+        Self {
+            group_id,
+            upstream: url.trim_end_matches('/').to_owned(),
+            weight,
+            requests: 0,
+            failures: 0,
+            latest: None,
+        }
+    }
 }
 
 /// Query of `GET /api/usage`.
