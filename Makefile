@@ -62,7 +62,7 @@ ui-test: ui ## Admin UI tests: Vitest, then the browser tests in Debian's Chromi
 	  echo "installing$$missing"; \
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
 	fi
-	$(CARGO) build --workspace --bins
+	$(CARGO) build --workspace --all-targets
 	cd admin-ui && CHROMIUM=$(CHROMIUM) npm run e2e
 
 bench-deps: ## Install what `make bench` needs on Debian (wrk, nginx-light), if missing
