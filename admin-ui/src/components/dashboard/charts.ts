@@ -22,6 +22,11 @@ export function chartPalette(dark: boolean): ChartPalette {
     : { text: "rgba(31, 34, 37, 0.78)", grid: "rgba(0, 0, 0, 0.07)", tooltipBg: "rgba(255, 255, 255, 0.97)", tooltipText: "#1f2225" };
 }
 
+/** The tooltip's colours in a palette. */
+export function tooltipColors(p: ChartPalette) {
+  return { backgroundColor: p.tooltipBg, titleColor: p.tooltipText, bodyColor: p.tooltipText, borderColor: p.grid, borderWidth: 1 };
+}
+
 /** `rgba(r, g, b, a)` with another alpha (the area under a line). */
 export function withAlpha(color: string, alpha: number): string {
   const m = /rgba?\(\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)/.exec(color);

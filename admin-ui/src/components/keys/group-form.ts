@@ -31,15 +31,19 @@ export interface ConfigRow {
   value: ConfigValue | null;
 }
 
-export interface GroupFormModel {
+/** The fields every group has, standard or aggregate. */
+export interface GroupBasics {
   name: string;
   display_name: string;
   channel_type: string;
   sort: number | null;
-  test_model: string;
-  validation_endpoint: string;
   proxy_keys: string;
   description: string;
+}
+
+export interface GroupFormModel extends GroupBasics {
+  test_model: string;
+  validation_endpoint: string;
   upstreams: UpstreamRow[];
   config: ConfigRow[];
   headers: HeaderRow[];
@@ -48,14 +52,8 @@ export interface GroupFormModel {
   param_overrides: string;
 }
 
-export interface AggregateFormModel {
-  name: string;
-  display_name: string;
-  channel_type: string;
-  sort: number | null;
-  proxy_keys: string;
-  description: string;
-}
+/** An aggregate group has only the basic fields; its members are edited apart. */
+export type AggregateFormModel = GroupBasics;
 
 export const NAME_PATTERN = /^[a-z0-9_-]{1,100}$/;
 export const AGGREGATE_CHANNELS = ["openai", "openai-response", "gemini", "anthropic"] as const;
@@ -337,26 +335,45 @@ export function validateTestPath(path: string): FieldError | null {
 /** The form model of an existing group. */
 export function formFromGroup(g: Group, options: ConfigOption[]): GroupFormModel {
   return {
-    name: g.name, display_name: g.display_name, channel_type: g.channel_type, sort: g.sort, test_model: g.test_model,
-    validation_endpoint: g.validation_endpoint, proxy_keys: g.proxy_keys, description: g.description,
+    ...aggregateFormFromGroup(g), test_model: g.test_model, validation_endpoint: g.validation_endpoint,
     upstreams: parseUpstreams(g.upstreams), config: configRowsOf(g.config, options), headers: headerRowsOf(g.header_rules),
     model_redirect_strict: g.model_redirect_strict, model_redirect_rules: jsonText(g.model_redirect_rules),
     param_overrides: jsonText(g.param_overrides),
   };
 }
 
+/** The basic fields of an existing group: all an aggregate group's form has. */
 export function aggregateFormFromGroup(g: Group): AggregateFormModel {
   return { name: g.name, display_name: g.display_name, channel_type: g.channel_type, sort: g.sort, proxy_keys: g.proxy_keys, description: g.description };
 }
 
-/** Validates a standard group form and builds the body to send. */
-export function buildGroupPayload(form: GroupFormModel, options: ConfigOption[]): BuildResult {
+/** The errors of the basic fields: name, channel and sort. */
+function validateBasics(form: GroupBasics): FormErrors {
   const errors: FormErrors = {};
   const nameError = validateGroupName(form.name);
   if (nameError) errors.name = nameError;
   if (!form.channel_type) errors.channel_type = { key: "validation.channelRequired" };
   const sortError = validateSort(form.sort);
   if (sortError) errors.sort = sortError;
+  return errors;
+}
+
+/** The basic fields of the body to send, trimmed (once `validateBasics` found nothing). */
+function basicsPayload(form: GroupBasics, groupType: GroupPayload["group_type"]) {
+  return {
+    name: form.name.trim(),
+    display_name: form.display_name.trim(),
+    description: form.description.trim(),
+    group_type: groupType,
+    channel_type: form.channel_type,
+    sort: form.sort as number,
+    proxy_keys: splitProxyKeys(form.proxy_keys).join(","),
+  };
+}
+
+/** Validates a standard group form and builds the body to send. */
+export function buildGroupPayload(form: GroupFormModel, options: ConfigOption[]): BuildResult {
+  const errors = validateBasics(form);
   if (form.test_model.trim() === "") errors.test_model = { key: "validation.testModelRequired" };
   const showPath = hasTestPath(form.channel_type);
   if (showPath) {
@@ -375,16 +392,10 @@ export function buildGroupPayload(form: GroupFormModel, options: ConfigOption[])
   return {
     ok: true,
     payload: {
-      name: form.name.trim(),
-      display_name: form.display_name.trim(),
-      description: form.description.trim(),
-      group_type: "standard",
-      channel_type: form.channel_type,
-      sort: form.sort as number,
+      ...basicsPayload(form, "standard"),
       test_model: form.test_model.trim(),
       validation_endpoint: showPath ? form.validation_endpoint.trim() : "",
       upstreams: ups.upstreams,
-      proxy_keys: splitProxyKeys(form.proxy_keys).join(","),
       config: config.config,
       header_rules: headers.rules,
       model_redirect_strict: form.model_redirect_strict,
@@ -396,23 +407,7 @@ export function buildGroupPayload(form: GroupFormModel, options: ConfigOption[])
 
 /** Validates an aggregate group form and builds the body to send. */
 export function buildAggregatePayload(form: AggregateFormModel): BuildResult {
-  const errors: FormErrors = {};
-  const nameError = validateGroupName(form.name);
-  if (nameError) errors.name = nameError;
-  if (!form.channel_type) errors.channel_type = { key: "validation.channelRequired" };
-  const sortError = validateSort(form.sort);
-  if (sortError) errors.sort = sortError;
+  const errors = validateBasics(form);
   if (Object.keys(errors).length) return { ok: false, errors };
-  return {
-    ok: true,
-    payload: {
-      name: form.name.trim(),
-      display_name: form.display_name.trim(),
-      description: form.description.trim(),
-      group_type: "aggregate",
-      channel_type: form.channel_type,
-      sort: form.sort as number,
-      proxy_keys: splitProxyKeys(form.proxy_keys).join(","),
-    },
-  };
+  return { ok: true, payload: basicsPayload(form, "aggregate") };
 }
