@@ -232,7 +232,12 @@ test("switch language and theme", () =>
     await choose("language-select", "中文");
     await seeText(page.getByTestId("nav-dashboard"), "仪表盘");
     await seeText(page.getByTestId("nav-keys"), "密钥");
+    // Texts the API localises follow too: the settings categories come back in Chinese.
+    await page.getByTestId("nav-settings").click();
+    await seeText(page.getByTestId("settings-category").first(), "基础设置");
     await choose("language-select", "日本語");
+    await seeText(page.getByTestId("settings-category").first(), "基本設定");
+    await page.getByTestId("nav-dashboard").click();
     await seeText(page.getByTestId("nav-dashboard"), "ダッシュボード");
     await page.reload();
     await seeText(page.getByTestId("nav-dashboard"), "ダッシュボード");
