@@ -6,13 +6,15 @@ import vue from "@vitejs/plugin-vue";
 import { fileURLToPath, URL } from "node:url";
 import { readFileSync } from "node:fs";
 
-const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
+// The gateway's version (the Rust workspace's), shown in the footer.
+const cargo = readFileSync(new URL("../Cargo.toml", import.meta.url), "utf8");
+const version = /\[workspace\.package\][^[]*?\nversion\s*=\s*"([^"]+)"/.exec(cargo)?.[1] ?? "unknown";
 const gateway = process.env.GATEWAY_URL ?? "http://127.0.0.1:3001";
 
 export default defineConfig({
   plugins: [vue()],
   define: {
-    __APP_VERSION__: JSON.stringify(process.env.VITE_VERSION ?? pkg.version),
+    __APP_VERSION__: JSON.stringify(process.env.VITE_VERSION ?? version),
   },
   resolve: {
     alias: { "@": fileURLToPath(new URL("./src", import.meta.url)) },

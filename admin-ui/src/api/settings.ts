@@ -3,7 +3,9 @@
 import { api } from "@/api/client";
 
 export type SettingType = "int" | "bool" | "string";
-export type SettingValue = number | boolean | string;
+// String first: Vue casts an empty string to `true` for a prop whose types list Boolean before
+// String, and setting values arrive as props (an empty text setting would show "true").
+export type SettingValue = string | number | boolean;
 
 /** `SettingInfo`: one setting with its current typed value. */
 export interface SettingInfo {

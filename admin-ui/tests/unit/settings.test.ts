@@ -92,6 +92,8 @@ describe("settings screen", () => {
     expect(w.find('[data-testid="setting-max_retries"] input').exists()).toBe(true);
     expect(w.find('[data-testid="setting-max_retries"]').text()).toContain("Max retries");
     expect((w.find('[data-testid="setting-app_url"] input').element as HTMLInputElement).value).toBe("http://localhost:3001");
+    // An empty text setting stays empty (not Vue's boolean cast of "" to "true").
+    expect((w.find('[data-testid="setting-proxy_url"] input').element as HTMLInputElement).value).toBe("");
     w.unmount();
   });
 
