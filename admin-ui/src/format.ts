@@ -4,8 +4,9 @@
 export function compactNumber(n: number): string {
   if (!Number.isFinite(n)) return "0";
   const abs = Math.abs(n);
-  if (abs >= 1_000_000_000) return `${trim(n / 1_000_000_000)}B`;
-  if (abs >= 1_000_000) return `${trim(n / 1_000_000)}M`;
+  // The next unit starts where the smaller one would round to 1000 ("1M", never "1000K").
+  if (abs >= 999_950_000) return `${trim(n / 1_000_000_000)}B`;
+  if (abs >= 999_950) return `${trim(n / 1_000_000)}M`;
   if (abs >= 1_000) return `${trim(n / 1_000)}K`;
   return String(Math.round(n * 10) / 10);
 }

@@ -229,6 +229,45 @@ describe("dashboard screen", () => {
     w.unmount();
   });
 
+  it("keeps the answer of the latest choice when an older one arrives late", async () => {
+    // Answers held until released, so they can come back out of order.
+    const held: { url: URL; release: () => void }[] = [];
+    const hold = (data: (url: URL) => unknown) => (c: { url: URL }) =>
+      new Promise<Response>((ok) => {
+        held.push({
+          url: c.url,
+          release: () => ok(new Response(JSON.stringify({ code: 0, message: "Success", data: data(c.url) }), { status: 200 })),
+        });
+      });
+    fakeApi({
+      "GET /dashboard/stats": STATS,
+      "GET /dashboard/chart": hold((u) => ({ ...CHART, labels: CHART.labels.slice(0, u.searchParams.get("groupId") === "2" ? 2 : 5) })),
+      "GET /dashboard/encryption-status": { has_mismatch: false, scenario_type: "", message: "", suggestion: "" },
+      "GET /groups/list": [],
+      "GET /usage": hold((u) => ({ ...USAGE, items: USAGE.items.map((i) => ({ ...i, model: `${i.model}@${u.searchParams.get("period")}` })) })),
+      "GET /dashboard/upstreams": [],
+    });
+    const w = mountDashboard();
+    await settle();
+    await w.find('[data-testid="pick-group-2"]').trigger("click");
+    await w.find('[data-testid="usage-period-7d"] input').setValue(true);
+    await settle();
+    const by = (path: string) => held.filter((x) => x.url.pathname === path);
+    // The newest answers first, then the first (stale) ones.
+    for (const path of ["/api/dashboard/chart", "/api/usage"]) {
+      const [first, second] = by(path);
+      second.release();
+      await settle();
+      first.release();
+      await settle();
+    }
+    expect(w.find('[data-testid="request-chart"]').attributes("data-labels")).toBe("2");
+    const usage = w.find('[data-testid="usage-table"]').text();
+    expect(usage).toContain("@7d");
+    expect(usage).not.toContain("@24h");
+    w.unmount();
+  });
+
   it("shows all-zero key states when the server does not send them", async () => {
     fakeApi({
       "GET /dashboard/stats": { ...STATS, key_states: undefined },

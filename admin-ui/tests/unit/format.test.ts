@@ -8,6 +8,9 @@ describe("format", () => {
     expect(compactNumber(1234)).toBe("1.2K");
     expect(compactNumber(12_000)).toBe("12K");
     expect(compactNumber(2_500_000)).toBe("2.5M");
+    expect(compactNumber(999_949)).toBe("999.9K");
+    expect(compactNumber(999_950)).toBe("1M");
+    expect(compactNumber(999_999_999)).toBe("1B");
   });
 
   it("shows ratios as percentages", () => {

@@ -146,6 +146,26 @@ describe("standard group form", () => {
   });
 });
 
+describe("group config overrides", () => {
+  it("shows a boolean setting's system value as Yes / No, not true / false", async () => {
+    const options: ConfigOption[] = [{ key: "enable_request_logging", name: "Log requests", description: "", default_value: true }];
+    const g = {
+      id: 4, name: "oa", endpoint: "http://x/proxy/oa", display_name: "", description: "", group_type: "standard", channel_type: "openai",
+      sort: 1, test_model: "gpt-4.1-nano", validation_endpoint: "", upstreams: [{ url: "https://api.openai.com", weight: 1 }],
+      param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: { enable_request_logging: false }, header_rules: [],
+      proxy_keys: "", last_validated_at: null, created_at: "", updated_at: "",
+    } as Group;
+    const w = mount(GroupForm, {
+      props: { show: false, group: g, channelTypes: ["openai"], configOptions: options },
+      global: { plugins: [i18n], stubs: { teleport: true } },
+    });
+    await open(w);
+    const text = w.find('[data-testid="group-advanced"]').text();
+    expect(text).toContain("System value: Yes");
+    expect(text).not.toContain("true");
+  });
+});
+
 describe("aggregate group form", () => {
   it("sends group_type aggregate with the chosen channel", async () => {
     createGroup.mockResolvedValue({ id: 9 });

@@ -6,12 +6,12 @@ import type { Group } from "@/api/groups";
 
 const api = vi.hoisted(() => ({
   listGroups: vi.fn(), groupStats: vi.fn(), parentAggregates: vi.fn(), listSubGroups: vi.fn(), deleteGroup: vi.fn(), listKeys: vi.fn(),
-  confirm: vi.fn(),
+  confirm: vi.fn(), configOptions: vi.fn(),
 }));
 vi.mock("@/api/groups", () => ({
   listGroups: () => api.listGroups(),
   channelTypes: async () => ["openai", "openai-response", "gemini", "anthropic"],
-  configOptions: async () => [],
+  configOptions: () => api.configOptions(),
   groupStats: (id: number) => api.groupStats(id),
   parentAggregates: (id: number) => api.parentAggregates(id),
   listSubGroups: (id: number) => api.listSubGroups(id),
@@ -75,6 +75,7 @@ beforeEach(() => {
   api.groupStats.mockResolvedValue(STATS);
   api.parentAggregates.mockResolvedValue([]);
   api.listSubGroups.mockResolvedValue([]);
+  api.configOptions.mockResolvedValue([]);
   api.listKeys.mockResolvedValue({ items: [], pagination: { page: 1, page_size: 12, total_items: 0, total_pages: 0 } });
 });
 afterEach(() => {
@@ -142,5 +143,38 @@ describe("keys page", () => {
     await flushPromises();
     expect(w.find('[data-testid="confirm-name-input"]').exists()).toBe(false);
     expect(api.deleteGroup).not.toHaveBeenCalled();
+  });
+
+  it("shows boolean setting overrides as Yes / No and an empty one as (empty) in the details", async () => {
+    api.configOptions.mockResolvedValue([
+      { key: "enable_request_logging", name: "Log requests", description: "", default_value: true },
+      { key: "proxy_url", name: "Outbound proxy URL", description: "", default_value: "" },
+    ]);
+    api.listGroups.mockResolvedValue([group(1, "openai-main", { config: { enable_request_logging: false, proxy_url: "" } })]);
+    const { w } = await mountAt("/keys");
+    await w.find('[data-testid="group-details"] .n-collapse-item__header-main').trigger("click");
+    await flushPromises();
+    const details = w.find('[data-testid="group-details"]').text();
+    expect(details).toContain("Log requests");
+    expect(details).toContain("No");
+    expect(details).not.toContain("false");
+    expect(details).toContain("Outbound proxy URL(empty)");
+    setLocale("zh-CN");
+    await flushPromises();
+    expect(w.find('[data-testid="group-details"]').text()).toContain("否");
+  });
+
+  it("fetches the setting names again when the language changes", async () => {
+    api.configOptions.mockResolvedValue([{ key: "max_retries", name: "Max retries", description: "", default_value: 3 }]);
+    api.listGroups.mockResolvedValue([group(1, "openai-main", { config: { max_retries: 5 } })]);
+    const { w } = await mountAt("/keys");
+    expect(api.configOptions).toHaveBeenCalledTimes(1);
+    api.configOptions.mockResolvedValue([{ key: "max_retries", name: "最大重试次数", description: "", default_value: 3 }]);
+    setLocale("zh-CN");
+    await flushPromises();
+    expect(api.configOptions).toHaveBeenCalledTimes(2);
+    await w.find('[data-testid="group-details"] .n-collapse-item__header-main').trigger("click");
+    await flushPromises();
+    expect(w.find('[data-testid="group-details"]').text()).toContain("最大重试次数");
   });
 });

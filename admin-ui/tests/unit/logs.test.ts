@@ -139,6 +139,35 @@ describe("logs screen", () => {
     w.unmount();
   });
 
+  it("shows the rows of the latest search when an older answer arrives late", async () => {
+    const held: { url: URL; release: () => void }[] = [];
+    fakeApi({
+      "GET /logs": (c: { url: URL }) =>
+        new Promise<Response>((ok) => {
+          const model = c.url.searchParams.get("model") ?? "any-model";
+          held.push({
+            url: c.url,
+            release: () => ok(new Response(JSON.stringify({ code: 0, message: "Success", data: page([log({ id: model, model })]) }), { status: 200 })),
+          });
+        }),
+    });
+    const w = mountScreen(LogsView);
+    await settle();
+    // Enter in a filter searches even while the first page is still loading.
+    await w.find('[data-testid="log-filter-model"] input').setValue("newest-model");
+    await w.find('[data-testid="log-filter-model"] input').trigger("keyup", { key: "Enter" });
+    await settle();
+    expect(held).toHaveLength(2);
+    held[1].release();
+    await settle();
+    held[0].release();
+    await settle();
+    const table = w.find('[data-testid="log-table"]').text();
+    expect(table).toContain("newest-model");
+    expect(table).not.toContain("any-model");
+    w.unmount();
+  });
+
   it("downloads the key export for the current filters", async () => {
     auth.login("admin-secret");
     const clicked: string[] = [];

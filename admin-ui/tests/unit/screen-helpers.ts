@@ -34,7 +34,8 @@ export function fakeApi(routes: Record<string, unknown>) {
     if (route === undefined) {
       return new Response(JSON.stringify({ code: "NOT_FOUND", message: "Resource not found" }), { status: 404 });
     }
-    const out = typeof route === "function" ? (route as Handler)(call) : route;
+    // A handler may answer later (a Promise), to test answers arriving out of order.
+    const out = typeof route === "function" ? await (route as Handler)(call) : route;
     if (out instanceof Response) return out;
     return new Response(JSON.stringify({ code: 0, message: "Success", data: out }), {
       status: 200,
