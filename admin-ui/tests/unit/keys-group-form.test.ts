@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigOption } from "@/api/groups";
 import {
-  appendProxyKeys, applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, emptyAggregateForm, emptyGroupForm,
-  formFromGroup, generateProxyKey, normalizeHeaderRules, parseJsonObject, parseRedirectRules, parseUpstreams, validateConfigRows,
+  applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, emptyAggregateForm, emptyGroupForm,
+  formFromGroup, normalizeHeaderRules, parseJsonObject, parseRedirectRules, parseUpstreams, validateConfigRows,
   validateGroupName, validateUpstreams,
 } from "@/components/keys/group-form";
+import { appendProxyKeys, generateProxyKey } from "@/proxy-keys";
 import type { Group } from "@/api/groups";
 
 const OPTIONS: ConfigOption[] = [

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { fakeApi, mountScreen, settle } from "./screen-helpers";
 import SettingsView from "@/views/SettingsView.vue";
 import { changedValues, initialForm, serverFieldError, validateForm, validateSetting } from "@/components/settings/rules";
-import { appendProxyKey, generateProxyKey } from "@/components/settings/proxyKeys";
+import { appendProxyKeys, generateProxyKey } from "@/proxy-keys";
 import type { SettingCategory, SettingInfo } from "@/api/settings";
 
 const info = (over: Partial<SettingInfo>): SettingInfo => ({
@@ -69,8 +69,9 @@ describe("settings rules", () => {
     expect(generateProxyKey()).not.toBe(key);
     const fixed = generateProxyKey((b) => b.fill(63));
     expect(fixed).toBe(`sk-${"-".repeat(48)}`);
-    expect(appendProxyKey("", "sk-new")).toBe("sk-new");
-    expect(appendProxyKey("sk-a, ,sk-b,", "sk-new")).toBe("sk-a,sk-b,sk-new");
+    const ones = (b: Uint8Array) => b.fill(63);
+    expect(appendProxyKeys("", 1, ones)).toBe(fixed);
+    expect(appendProxyKeys("sk-a, ,sk-b,", 1, ones)).toBe(`sk-a,sk-b,${fixed}`);
   });
 });
 

@@ -1,8 +1,9 @@
-// Pure logic of the group forms: channel defaults, the proxy-key generator, upstream parsing,
+// Pure logic of the group forms: channel defaults, upstream parsing,
 // header-rule normalisation, JSON field parsing, and the validation that turns the form into the
 // body of `POST /api/groups` / `PUT /api/groups/:id` (the same rules the server applies, so a
 // person sees the problem next to the field before anything is sent).
 import type { ConfigOption, ConfigValue, Group, GroupPayload, HeaderRule, Upstream } from "@/api/groups";
+import { splitProxyKeys } from "@/proxy-keys";
 
 /** An error shown next to a field: an i18n key under `keys.` and its parameters. */
 export interface FieldError {
@@ -104,34 +105,6 @@ export function applyChannelChange(form: GroupFormModel, previous: string, next:
   if (form.test_model.trim() === "" || form.test_model === before.testModel) form.test_model = after.testModel;
   const first = form.upstreams[0];
   if (first && (first.url.trim() === "" || first.url === before.upstream)) first.url = after.upstream;
-}
-
-// ---- proxy keys ------------------------------------------------------------------------------
-
-const KEY_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
-
-/** `sk-` and 48 characters of `[A-Za-z0-9_-]` from the browser's cryptographic generator. */
-export function generateProxyKey(random: (bytes: Uint8Array) => Uint8Array = (b) => crypto.getRandomValues(b)): string {
-  const bytes = random(new Uint8Array(48));
-  let out = "sk-";
-  // 64 symbols: the low 6 bits of a byte pick one without bias.
-  for (const b of bytes) out += KEY_ALPHABET[b & 63];
-  return out;
-}
-
-/** The existing comma-separated keys with `count` new ones appended. */
-export function appendProxyKeys(existing: string, count: number, random?: (bytes: Uint8Array) => Uint8Array): string {
-  const current = splitProxyKeys(existing);
-  for (let i = 0; i < count; i++) current.push(generateProxyKey(random));
-  return current.join(",");
-}
-
-/** Proxy keys of a comma- or newline-separated list, trimmed, empties dropped. */
-export function splitProxyKeys(text: string): string[] {
-  return text
-    .split(/[,\n]/)
-    .map((k) => k.trim())
-    .filter(Boolean);
 }
 
 // ---- upstreams -------------------------------------------------------------------------------
