@@ -7,10 +7,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+
+use crate::routes::fallback_error;
 
 /// Extensions GPT-Load caches for a long time (besides everything under `/assets/`).
 const STATIC_EXTENSIONS: &[&str] = &[
@@ -164,22 +165,16 @@ fn compressible(content_type: &str) -> bool {
 
 /// The fallback of the admin router: `/api…` and `/proxy…` are JSON 404s (as GPT-Load), GET and
 /// HEAD of anything else are the UI.
-pub async fn serve(
-    State(ui): State<UiAssets>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    let path = uri.path();
+pub fn serve(ui: &UiAssets, method: &Method, path: &str, headers: &HeaderMap) -> Response {
     if is_api_path(path) {
-        return json_error(StatusCode::NOT_FOUND, "Not Found");
+        return fallback_error(StatusCode::NOT_FOUND, "Not Found");
     }
     if method != Method::GET && method != Method::HEAD {
-        return json_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+        return fallback_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
     }
     let files = match &*ui.0 {
         Loaded::Ready(files) => files,
-        Loaded::Missing { .. } => return not_built(&ui),
+        Loaded::Missing { .. } => return not_built(ui),
     };
     let rel = path.trim_start_matches('/');
     let asset = match files.get(rel) {
@@ -191,7 +186,7 @@ pub async fn serve(
         }
         _ => match files.get("index.html") {
             Some(index) => index,
-            None => return not_built(&ui),
+            None => return not_built(ui),
         },
     };
     let gzip_ok = headers
@@ -231,10 +226,6 @@ fn is_api_path(path: &str) -> bool {
         path.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     })
-}
-
-fn json_error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// `/` without a built UI: a page that says what to do (the API keeps working).

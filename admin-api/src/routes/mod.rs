@@ -184,16 +184,17 @@ async fn ui_fallback(
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
 ) -> Response {
-    crate::ui_assets::serve(State(state.ui), method, uri, headers).await
+    crate::ui_assets::serve(&state.ui, &method, uri.path(), &headers)
 }
 
 /// Unknown routes: `404 {"error": "Not Found"}` as GPT-Load.
 async fn not_found() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(serde_json::json!({"error": "Not Found"})),
-    )
-        .into_response()
+    fallback_error(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// GPT-Load's shape for answers of no route: `{"error": message}`.
+pub(crate) fn fallback_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 /// The id in a path, or 400 naming it.
