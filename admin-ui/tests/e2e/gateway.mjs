@@ -52,9 +52,10 @@ export async function startGateway({ revokedKeys = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "gw-e2e-"));
   const procs = [];
   const logOf = (name) => join(dir, `${name}.log`);
-  const run = (name, args, env) => {
+  /** Starts `bin` (default: `name`), its output in `<name>.log`. */
+  const run = (name, args, env, bin = name) => {
     const out = openSync(logOf(name), "a");
-    const child = spawn(binary(name), args, { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", out, out] });
+    const child = spawn(binary(bin), args, { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", out, out] });
     procs.push({ name, child });
     return child;
   };
@@ -62,10 +63,7 @@ export async function startGateway({ revokedKeys = [] } = {}) {
   // Two providers, so a group can have two upstreams that are really two servers.
   const mockUrls = [];
   for (const name of ["mock-provider", "mock-provider-2"]) {
-    const out = openSync(logOf(name), "a");
-    const args = ["--port", "0", ...revokedKeys.flatMap((k) => ["--revoke", k])];
-    const child = spawn(binary("mock-provider"), args, { cwd: dir, stdio: ["ignore", out, out] });
-    procs.push({ name, child });
+    run(name, ["--port", "0", ...revokedKeys.flatMap((k) => ["--revoke", k])], {}, "mock-provider");
     await waitFor(name, () => {
       const m = /listening on (http:\/\/\S+)/.exec(readFileSync(logOf(name), "utf8"));
       if (m) mockUrls.push(m[1]);
