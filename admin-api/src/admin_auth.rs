@@ -22,7 +22,7 @@ pub async fn require_auth_key(
     next: Next,
 ) -> Response {
     let ip = client_ip(&state, &request);
-    match check(&state, ip, credential(&request).as_deref()) {
+    match check(&state, ip, credential(&request).as_deref()).await {
         Ok(()) => next.run(request).await,
         Err(e) => e.into_response(),
     }
@@ -30,17 +30,17 @@ pub async fn require_auth_key(
 
 /// Judges a presented key from `ip`: 429 while the address is throttled, 401 for a missing or
 /// wrong key (a wrong one counts towards the throttle).
-pub fn check(state: &AppState, ip: IpAddr, presented: Option<&str>) -> Result<(), ApiError> {
-    if let Some(wait) = state.throttle.locked(ip) {
+pub async fn check(state: &AppState, ip: IpAddr, presented: Option<&str>) -> Result<(), ApiError> {
+    if let Some(wait) = state.throttle.locked(ip).await {
         return Err(ApiError::Throttled(wait.as_secs().max(1)));
     }
     match presented {
         Some(token) if matches(token, state.auth_key.expose()) => {
-            state.throttle.succeeded(ip);
+            state.throttle.succeeded(ip).await;
             Ok(())
         }
         Some(_) => {
-            state.throttle.failed(ip);
+            state.throttle.failed(ip).await;
             tracing::warn!(client = %ip, "wrong AUTH_KEY presented");
             Err(ApiError::Unauthorized)
         }

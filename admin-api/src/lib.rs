@@ -1,6 +1,7 @@
 //! gateway-admin: the control plane. GPT-Load compatible `/api` over the shared database (axum),
 //! its own `/health` and `/metrics`, the start-up duties of the master (migrations, settings
-//! seed) and its background jobs (`validation_job`, `retention_job`).
+//! seed) and its background jobs (`validation_job`, `retention_job`); in a cluster,
+//! `revision_announcer` tells the proxies about changes through Redis.
 //!
 //! Must not contain proxy logic; it meets the proxy only in the database, where every write bumps
 //! `config_revision` in the same transaction.
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod migrate_keys;
 pub mod openapi;
 pub mod retention_job;
+pub mod revision_announcer;
 pub mod routes;
 pub mod state;
 pub mod ui_assets;

@@ -1,11 +1,20 @@
 //! Throttling of wrong `AUTH_KEY`s per client address: after `MAX_FAILURES` failures within a
 //! window, the address gets 429 with `Retry-After` until the window ends, whatever key it sends.
-//! A success clears the address. Local to the process (cluster-wide with Redis: the cluster issue).
+//! A success clears the address. With `REDIS_DSN` the count is shared by every node (a Redis
+//! counter per address that expires with the window); while Redis is away each node counts
+//! locally.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use gateway_cluster::ClusterLink;
+
+/// The Redis counter of `ip`'s wrong keys.
+fn counter_name(ip: IpAddr) -> String {
+    format!("login-failures:{ip}")
+}
 
 /// Failures allowed per window before the address is locked out.
 pub const MAX_FAILURES: u32 = 5;
@@ -24,21 +33,49 @@ struct Failures {
 #[derive(Default)]
 pub struct LoginThrottle {
     failures: Mutex<HashMap<IpAddr, Failures>>,
+    /// The cluster's Redis, when there is one.
+    cluster: Option<ClusterLink>,
 }
 
 impl LoginThrottle {
+    /// A throttle shared through `cluster` (local to this process without it).
+    pub fn new(cluster: Option<ClusterLink>) -> Self {
+        Self {
+            failures: Mutex::default(),
+            cluster,
+        }
+    }
+
     /// `Some(wait)` while `ip` is locked out.
-    pub fn locked(&self, ip: IpAddr) -> Option<Duration> {
+    pub async fn locked(&self, ip: IpAddr) -> Option<Duration> {
+        if let Some(link) = &self.cluster
+            && let Ok(counter) = link.counter(&counter_name(ip)).await
+        {
+            return counter.and_then(|(count, left_ms)| {
+                (count >= u64::from(MAX_FAILURES) && left_ms > 0)
+                    .then(|| Duration::from_millis(left_ms))
+            });
+        }
         self.locked_at(ip, Instant::now())
     }
 
     /// Notes a wrong key from `ip`.
-    pub fn failed(&self, ip: IpAddr) {
+    pub async fn failed(&self, ip: IpAddr) {
         self.failed_at(ip, Instant::now());
+        if let Some(link) = &self.cluster {
+            let _ = link.count_in_window(&counter_name(ip), WINDOW).await;
+        }
     }
 
     /// Forgets `ip`'s failures (it presented the right key).
-    pub fn succeeded(&self, ip: IpAddr) {
+    pub async fn succeeded(&self, ip: IpAddr) {
+        self.forget(ip);
+        if let Some(link) = &self.cluster {
+            let _ = link.clear(&counter_name(ip)).await;
+        }
+    }
+
+    fn forget(&self, ip: IpAddr) {
         let mut map = self
             .failures
             .lock()
@@ -116,7 +153,7 @@ mod tests {
             None,
             "a new window starts from one"
         );
-        t.succeeded(a);
+        t.forget(a);
         assert!(t.failures.lock().unwrap().is_empty());
     }
 }

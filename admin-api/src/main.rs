@@ -68,6 +68,28 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
             std::sync::Arc::clone(&metrics),
         ));
     }
+    let cluster = match &config.redis_dsn {
+        Some(dsn) => {
+            let link = gateway_cluster::ClusterLink::new(dsn.expose(), &config.redis_key_prefix)
+                .context("REDIS_DSN")?;
+            // A failure is logged by the link; the node starts anyway and catches up later.
+            if link.ping().await.is_ok() {
+                tracing::info!("cluster mode: Redis reachable");
+            }
+            Some(link)
+        }
+        None => None,
+    };
+    let revisions =
+        std::sync::Arc::new(gateway_admin::revision_announcer::RevisionAnnouncer::default());
+    if let Some(link) = &cluster {
+        tokio::spawn(gateway_admin::revision_announcer::run_forever(
+            db.clone(),
+            link.clone(),
+            std::sync::Arc::clone(&revisions),
+            config.reload_poll_interval,
+        ));
+    }
     let ui = gateway_admin::ui_assets::UiAssets::load(&config.ui_dir);
     match ui.problem() {
         Some(problem) => tracing::warn!("{problem}"),
@@ -84,7 +106,8 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         cors: config.cors.clone(),
         encryption_key: config.encryption_key.clone(),
         cipher,
-        throttle: std::sync::Arc::default(),
+        throttle: std::sync::Arc::new(gateway_admin::login_throttle::LoginThrottle::new(cluster)),
+        revisions,
         trusted_proxies: config.trusted_proxies.clone().with_loopback(),
         metrics,
         ui,

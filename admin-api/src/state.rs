@@ -26,4 +26,6 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
     /// The built admin UI served at `/`.
     pub ui: crate::ui_assets::UiAssets,
+    /// Nudged after every successful write (publishes the new revision in a cluster).
+    pub revisions: std::sync::Arc<crate::revision_announcer::RevisionAnnouncer>,
 }

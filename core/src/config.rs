@@ -81,6 +81,7 @@ const FIELDS: &[Field] = &[
     field("auth.encryption_key", "ENCRYPTION_KEY", ""),
     field("database.dsn", "DATABASE_DSN", "./data/gateway.db"),
     field("redis.dsn", "REDIS_DSN", ""),
+    field("redis.key_prefix", "REDIS_KEY_PREFIX", "gateway:"),
     field("cluster.is_slave", "IS_SLAVE", "false"),
     field(
         "cluster.reload_poll_interval_ms",
@@ -176,6 +177,8 @@ pub struct GatewayConfig {
     pub database_dsn: Secret<String>,
     /// Redis URL (None = single node).
     pub redis_dsn: Option<Secret<String>>,
+    /// Start of every Redis key and channel name (one cluster per prefix).
+    pub redis_key_prefix: String,
     /// Follower node of a cluster: no migrations, no background jobs.
     pub is_slave: bool,
     /// How often the proxy checks `config_revision`.
@@ -524,12 +527,12 @@ impl Parser {
         {
             return Err(self.error("redis.dsn", "expected a redis:// or rediss:// URL"));
         }
-        if redis_dsn.is_some() {
-            self.warnings.push(
-                "REDIS_DSN is set, but this version does not use Redis yet: every node follows the \
-                 database (config_revision) and keeps key health locally"
-                    .to_owned(),
-            );
+        let redis_key_prefix = self.string("redis.key_prefix");
+        if redis_key_prefix.is_empty() || redis_key_prefix.chars().any(char::is_whitespace) {
+            return Err(self.error(
+                "redis.key_prefix",
+                "must be a non-empty name without spaces, such as \"gateway:\"",
+            ));
         }
         let level = self.string("log.level").to_ascii_lowercase();
         if !["debug", "info", "warn", "error"].contains(&level.as_str()) {
@@ -585,6 +588,7 @@ impl Parser {
             encryption_key: encryption_key.map(Secret::new),
             database_dsn: Secret::new(database_dsn),
             redis_dsn: redis_dsn.map(Secret::new),
+            redis_key_prefix,
             is_slave: self.bool("cluster.is_slave")?,
             reload_poll_interval: Duration::from_millis(self.int::<u64>(
                 "cluster.reload_poll_interval_ms",
@@ -786,12 +790,23 @@ mod tests {
             "",
             &[
                 ("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9"),
-                ("REDIS_DSN", "redis://127.0.0.1:6379"),
+                ("REDIS_DSN", "redis://:redis-pass-42@127.0.0.1:6379"),
             ],
             ConfigArgs::default(),
         )
         .unwrap();
-        assert!(c.warnings.iter().any(|w| w.contains("REDIS_DSN")));
+        assert_eq!(c.redis_key_prefix, "gateway:");
+        assert!(!c.summary().contains("redis-pass-42"), "{}", c.summary());
+        let e = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-a1b2c3d4e5f6g7h8i9"),
+                ("REDIS_KEY_PREFIX", "two words"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("REDIS_KEY_PREFIX"), "{e}");
     }
 
     #[test]

@@ -631,6 +631,8 @@ impl GatewayService {
                 if let Some(period) = upstream.health.record_failure(policy, now) {
                     tracing::warn!(group = %group.name, upstream = %upstream.url, "upstream ejected for {} s after consecutive failures", period / 1000);
                     self.observe.metrics.ejection(&group.name);
+                    self.journal
+                        .note_ejection(group.id, &upstream.url, now.saturating_add(period));
                 }
                 false
             }
@@ -639,7 +641,7 @@ impl GatewayService {
             upstream.health.record_success();
         }
         if changed {
-            self.journal.note(key.id, &key.health);
+            self.journal.note(group.id, key.id, &key.health);
         }
     }
 

@@ -3,7 +3,8 @@
 //! key until it is written); the `KeyHealthWriter` background service saves the queued keys in
 //! one batch per interval, and returns keys to `active` in the database when their cool-down
 //! ends. While the database is down the changes stay queued (one entry per key, so the queue is
-//! bounded by the number of keys) and are written when it is back.
+//! bounded by the number of keys) and are written when it is back. In a cluster the journal
+//! also hands each change to `cluster_sync`, which tells the other nodes.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -19,6 +20,8 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::cluster_sync::ClusterOutbox;
+use crate::graceful_stop::FinalWrite;
 use crate::key_ring::{KeyHealth, StoredHealth};
 
 type Queued = (i64, Arc<KeyHealth>);
@@ -27,17 +30,35 @@ type Queued = (i64, Arc<KeyHealth>);
 #[derive(Clone, Debug)]
 pub struct HealthJournal {
     tx: mpsc::UnboundedSender<Queued>,
+    /// Set in a cluster: changes to tell the other nodes about.
+    cluster: Option<ClusterOutbox>,
 }
 
 impl HealthJournal {
     /// A journal and the receiving end for its writer.
-    pub fn new() -> (Self, mpsc::UnboundedReceiver<Queued>) {
+    pub fn new(cluster: Option<ClusterOutbox>) -> (Self, mpsc::UnboundedReceiver<Queued>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        (Self { tx }, rx)
+        (Self { tx, cluster }, rx)
     }
 
-    /// Queues key `id` for saving unless it is queued already.
-    pub fn note(&self, id: i64, health: &Arc<KeyHealth>) {
+    /// Queues key `id` of group `group_id` for saving, and for the other nodes of a cluster.
+    pub fn note(&self, group_id: i64, id: i64, health: &Arc<KeyHealth>) {
+        if let Some(cluster) = &self.cluster {
+            cluster.key_changed(group_id, id, health);
+        }
+        self.note_local(id, health);
+    }
+
+    /// Tells the other nodes of a cluster that this node ejected an upstream.
+    pub fn note_ejection(&self, group_id: i64, url: &str, ejected_until_ms: u64) {
+        if let Some(cluster) = &self.cluster {
+            cluster.upstream_ejected(group_id, url, ejected_until_ms);
+        }
+    }
+
+    /// Queues key `id` for saving unless it is queued already (a change another node told us
+    /// about: saved here too, so a rebuild before that node's write keeps it).
+    pub fn note_local(&self, id: i64, health: &Arc<KeyHealth>) {
         if !health.queued.swap(true, Ordering::AcqRel)
             && self.tx.send((id, Arc::clone(health))).is_err()
         {
@@ -52,15 +73,24 @@ pub struct KeyHealthWriter {
     db: Database,
     interval: Duration,
     rx: Mutex<mpsc::UnboundedReceiver<Queued>>,
+    /// Released after the last write at a stop.
+    final_write: std::sync::Mutex<Option<FinalWrite>>,
 }
 
 impl KeyHealthWriter {
-    /// A writer saving what `journal`'s receiver delivers, every `interval`.
-    pub fn new(db: Database, rx: mpsc::UnboundedReceiver<Queued>, interval: Duration) -> Self {
+    /// A writer saving what `journal`'s receiver delivers, every `interval`; at a stop it
+    /// writes once more, then finishes `final_write`.
+    pub fn new(
+        db: Database,
+        rx: mpsc::UnboundedReceiver<Queued>,
+        interval: Duration,
+        final_write: FinalWrite,
+    ) -> Self {
         Self {
             db,
             interval,
             rx: Mutex::new(rx),
+            final_write: std::sync::Mutex::new(Some(final_write)),
         }
     }
 }
@@ -167,6 +197,12 @@ impl BackgroundService for KeyHealthWriter {
             state.flush(&self.db, now).await;
             state.end_cooldowns(&self.db, now, false).await;
             if stop {
+                drop(
+                    self.final_write
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .take(),
+                );
                 return;
             }
         }

@@ -126,6 +126,25 @@ impl KeyHealth {
         }
     }
 
+    /// Takes on what another node of the cluster saw of this key: its blacklisting, its
+    /// cool-down (the later one wins) and its consecutive failures (the latest report wins, so
+    /// failures on different nodes add up toward the threshold). True when anything changed.
+    pub fn adopt_remote(&self, remote: StoredHealth) -> bool {
+        let mut changed = remote.invalid && !self.invalid.swap(true, Ordering::AcqRel);
+        changed |= self
+            .cooling_until_ms
+            .fetch_max(remote.cooling_until_ms, Ordering::AcqRel)
+            < remote.cooling_until_ms;
+        changed |= self
+            .consecutive_failures
+            .swap(remote.failures, Ordering::AcqRel)
+            != remote.failures;
+        if changed {
+            self.changed();
+        }
+        changed
+    }
+
     /// The state to save and the version it belongs to (for [`KeyHealth::mark_saved`]).
     pub fn to_store(&self) -> (u32, StoredHealth) {
         let version = self.version.load(Ordering::Acquire);

@@ -9,7 +9,8 @@
 //! `gateway_core::key_policy`; `routing_snapshot` holds the immutable routing table and its
 //! refresher; `key_health_writer` saves key health in batches; `request_log` records every
 //! attempt and writes the records in batches; `metrics` counts what happens and serves
-//! `/metrics`; `error` the errors we answer ourselves; `server` wires the Pingora server from
+//! `/metrics`; `cluster_sync` shares key and upstream health with the other nodes through Redis;
+//! `graceful_stop` drains and ends the process; `error` the errors we answer ourselves; `server` wires the Pingora server from
 //! the static configuration.
 //!
 //! Must not touch the database on the request path: only the snapshot refresher, the health
@@ -18,9 +19,11 @@
 pub mod aggregate_routing;
 pub mod client_auth;
 pub mod clock;
+pub mod cluster_sync;
 pub mod dns_cache;
 pub mod error;
 pub mod gateway_service;
+pub mod graceful_stop;
 pub mod group_routing;
 pub mod header_rewrite;
 pub mod key_health_writer;

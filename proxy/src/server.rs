@@ -1,5 +1,6 @@
 //! Wiring of the Pingora server from the static configuration: server settings, the public
-//! listener with `GatewayService`, and the snapshot refresher as a background service.
+//! listener with `GatewayService`, and the background services (snapshot refresher, health and
+//! log writers, process registration, cluster sync, graceful stop).
 
 use anyhow::Context;
 use gateway_core::GatewayConfig;
@@ -16,11 +17,13 @@ use std::sync::Arc;
 
 use pingora::services::listening::Service;
 
+use crate::cluster_sync::{ClusterOutbox, ClusterSync};
 use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
+use crate::graceful_stop::{FinalWrite, FinalWrites, GracefulStop};
 use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::metrics::{MetricsApp, ProxyMetrics};
 use crate::request_log::{LogSink, RequestLogWriter};
-use crate::routing_snapshot::{SnapshotHandle, SnapshotRefresher};
+use crate::routing_snapshot::{RefreshTrigger, SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
 
 /// How often changed key health is written to the database.
@@ -35,7 +38,8 @@ pub fn server_conf(config: &GatewayConfig) -> ServerConf {
     };
     ServerConf {
         threads,
-        grace_period_seconds: Some(config.graceful_shutdown_timeout.as_secs()),
+        // `GracefulStop` exits as soon as the process is drained; these are Pingora's backstop.
+        grace_period_seconds: Some(config.graceful_shutdown_timeout.as_secs() + 10),
         graceful_shutdown_timeout_seconds: Some(5),
         upgrade_sock: format!("/tmp/gateway-proxy-{}.sock", config.port),
         pid_file: format!("/tmp/gateway-proxy-{}.pid", config.port),
@@ -48,24 +52,34 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
     let db = Database::connect(&url, 4).context("database pool")?;
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
-    check_stored_keys(&url, &cipher)?;
+    let snapshot = SnapshotHandle::default();
+    load_first_snapshot(&url, &cipher, &snapshot)?;
+    let cluster = match &config.redis_dsn {
+        Some(dsn) => Some(
+            gateway_cluster::ClusterLink::new(dsn.expose(), &config.redis_key_prefix)
+                .context("REDIS_DSN")?,
+        ),
+        None => None,
+    };
     let opt = Opt {
         upgrade,
         ..Opt::default()
     };
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
-    let snapshot = SnapshotHandle::default();
     let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
         &server.configuration,
     )));
-    let (journal, journal_rx) = HealthJournal::new();
+    let (outbox, outbox_rx) = ClusterOutbox::new();
+    let (journal, journal_rx) = HealthJournal::new(cluster.is_some().then_some(outbox));
+    let final_writes = Arc::new(FinalWrites::default());
     let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
     let logs = LogSink::new(Arc::clone(&metrics));
+    let inflight: Arc<std::sync::atomic::AtomicU32> = Arc::default();
     let observe = Observers {
         metrics: Arc::clone(&metrics),
         logs: logs.clone(),
-        inflight: Arc::default(),
+        inflight: Arc::clone(&inflight),
     };
     if let Some(addr) = config.metrics_listen {
         let app = MetricsApp::new(
@@ -89,52 +103,93 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             write_timeout: config.write_timeout,
             idle_timeout: config.idle_timeout,
         },
-        journal,
+        journal.clone(),
         observe,
     );
     let mut proxy = http_proxy_service(&server.configuration, service);
     proxy.add_tcp(&config.public_listen());
     server.add_service(proxy);
-    let writer = KeyHealthWriter::new(db.clone(), journal_rx, KEY_HEALTH_WRITE_INTERVAL);
+    let trigger = Arc::new(RefreshTrigger::default());
+    if let Some(link) = &cluster {
+        let sync = ClusterSync::new(
+            link.clone(),
+            snapshot.clone(),
+            Arc::clone(&trigger),
+            journal,
+            outbox_rx,
+        );
+        server.add_service(background_service("cluster sync", sync));
+    }
+    let writer = KeyHealthWriter::new(
+        db.clone(),
+        journal_rx,
+        KEY_HEALTH_WRITE_INTERVAL,
+        final_writes.register(),
+    );
     server.add_service(background_service("key health writer", writer));
     let log_writer = RequestLogWriter::new(db.clone(), logs, snapshot.clone());
     server.add_service(background_service("request log writer", log_writer));
     let registration = ProcessRegistration {
         db: db.clone(),
         me: ProcessRow::this_process("proxy"),
+        final_write: std::sync::Mutex::new(Some(final_writes.register())),
     };
     server.add_service(background_service("process registration", registration));
-    let refresher = SnapshotRefresher::new(db, cipher, snapshot, config.reload_poll_interval);
+    let refresher = SnapshotRefresher::new(
+        db,
+        cipher,
+        snapshot,
+        config.reload_poll_interval,
+        trigger,
+        cluster,
+    );
     server.add_service(background_service("routing snapshot refresher", refresher));
+    let stop = GracefulStop {
+        inflight: Arc::clone(&inflight),
+        metrics,
+        final_writes,
+        timeout: config.graceful_shutdown_timeout,
+    };
+    server.add_service(background_service("graceful stop", stop));
     Ok(server)
 }
 
-/// Refuses to start when the stored keys do not match `ENCRYPTION_KEY`. A database that cannot
-/// be read yet (not reachable, not migrated) is left to the snapshot refresher, which makes the
-/// same check before it serves anything.
-fn check_stored_keys(url: &DatabaseUrl, cipher: &KeyCipher) -> anyhow::Result<()> {
+/// Refuses to start when the stored keys do not match `ENCRYPTION_KEY`, then loads the first
+/// routing snapshot, so the proxy (or the new process of an upgrade) serves from its first
+/// request. A database that cannot be read yet (not reachable, not migrated) is left to the
+/// snapshot refresher, which makes the same check before it serves anything; until then the
+/// proxy answers 503.
+fn load_first_snapshot(
+    url: &DatabaseUrl,
+    cipher: &KeyCipher,
+    snapshot: &SnapshotHandle,
+) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let samples = runtime.block_on(async {
+    runtime.block_on(async {
         let db = Database::connect(url, 1)?;
-        db.encryption_samples().await
-    });
-    let samples = match samples {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::info!("stored keys not checked against ENCRYPTION_KEY yet: {e}");
-            return Ok(());
+        let samples = match db.encryption_samples().await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("database not readable yet; serving 503 until it is: {e}");
+                return Ok(());
+            }
+        };
+        cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
+        if let Err(e) = crate::routing_snapshot::refresh(&db, cipher, snapshot, true).await {
+            tracing::warn!("routing snapshot not loaded yet (retried in the background): {e}");
         }
-    };
-    cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Keeps this proxy's `gateway_processes` row fresh while it runs (see `migrate-keys`).
 struct ProcessRegistration {
     db: Database,
     me: ProcessRow,
+    /// Released once the row is removed at a stop.
+    final_write: std::sync::Mutex<Option<FinalWrite>>,
 }
 
 #[async_trait::async_trait]
@@ -144,5 +199,11 @@ impl pingora::services::background::BackgroundService for ProcessRegistration {
             let _ = shutdown.changed().await;
         };
         gateway_schema::stay_registered(self.db.clone(), self.me.clone(), stop).await;
+        drop(
+            self.final_write
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take(),
+        );
     }
 }

@@ -34,6 +34,12 @@ impl UpstreamHealth {
         self.ejected_until_ms.load(Ordering::Relaxed) <= now_ms
     }
 
+    /// Another node of the cluster ejected this upstream until `until_ms` (the later deadline
+    /// wins). True when that ejected it for longer.
+    pub fn adopt_ejection(&self, until_ms: u64) -> bool {
+        self.ejected_until_ms.fetch_max(until_ms, Ordering::AcqRel) < until_ms
+    }
+
     /// A response came back: the upstream works; its failure count and back-off start over.
     pub fn record_success(&self) {
         if self.consecutive_failures.load(Ordering::Relaxed) != 0 {

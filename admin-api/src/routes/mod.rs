@@ -86,6 +86,10 @@ pub fn router(state: AppState) -> Router {
         .route("/usage", get(dashboard::usage))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
+            crate::revision_announcer::announce_writes,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
             require_auth_key,
         ));
     let api = Router::new()
@@ -126,9 +130,10 @@ async fn login(
     ClientIp(ip): ClientIp,
     body: Result<ApiJson<Login>, crate::error::ApiError>,
 ) -> Response {
-    let verdict = body
-        .as_ref()
-        .map(|ApiJson(l)| check(&state, ip, Some(&l.auth_key)));
+    let verdict = match &body {
+        Ok(ApiJson(l)) => Ok(check(&state, ip, Some(&l.auth_key)).await),
+        Err(e) => Err(e),
+    };
     match verdict {
         Ok(Ok(())) => Json(
             serde_json::json!({"success": true, "message": i18n::t("Authentication successful")}),

@@ -81,6 +81,7 @@ impl TestApp {
             encryption_key: None,
             cipher: gateway_core::key_crypto::KeyCipher::plaintext(),
             throttle: std::sync::Arc::default(),
+            revisions: std::sync::Arc::default(),
             trusted_proxies: gateway_core::client_address::TrustedProxies::default()
                 .with_loopback(),
             metrics: std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new().unwrap()),

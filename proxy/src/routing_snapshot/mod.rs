@@ -13,7 +13,7 @@ use gateway_core::ChannelType;
 use gateway_core::settings_catalogue::EffectiveConfig;
 
 pub use build::{BuildError, build};
-pub use refresher::SnapshotRefresher;
+pub use refresher::{RefreshTrigger, SnapshotRefresher, refresh};
 
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;

@@ -1,0 +1,219 @@
+//! A proxy's side of the cluster link (`REDIS_DSN`): tells the other nodes about key health
+//! changes and upstream ejections made here, and applies theirs to this node's snapshot, so a
+//! key blacklisted or cooled through one node leaves rotation on every node at once. Revision
+//! messages wake the snapshot refresher; a link that comes back after an outage makes it
+//! rebuild, so keys take on what other nodes saved meanwhile.
+//!
+//! The request path only does a `try_send` when health changed (never for a healthy request);
+//! publishing and applying happen in this background service.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use gateway_cluster::{ClusterLink, ClusterMessage, KeyHealthNote, LinkEvent, UpstreamEjection};
+use pingora::server::ShutdownWatch;
+use pingora::services::background::BackgroundService;
+use tokio::sync::{Mutex, mpsc};
+
+use crate::key_health_writer::HealthJournal;
+use crate::key_ring::{KeyHealth, StoredHealth};
+use crate::routing_snapshot::{RefreshTrigger, RoutingSnapshot, SnapshotHandle};
+
+/// Changes waiting to be published; beyond it they are dropped (the other nodes catch up from
+/// the database at their next rebuild).
+const OUTBOX_CAPACITY: usize = 4096;
+
+/// A change made on this node, for the other nodes.
+#[derive(Debug)]
+pub enum Outgoing {
+    /// A key's health changed (its current state is read when it is published).
+    Key {
+        /// The key's group.
+        group_id: i64,
+        /// The key.
+        id: i64,
+        /// Its health.
+        health: Arc<KeyHealth>,
+    },
+    /// An upstream was ejected.
+    Ejection(UpstreamEjection),
+}
+
+/// The request path's way to the other nodes. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ClusterOutbox {
+    tx: mpsc::Sender<Outgoing>,
+}
+
+impl ClusterOutbox {
+    /// An outbox and the receiving end for [`ClusterSync`].
+    pub fn new() -> (Self, mpsc::Receiver<Outgoing>) {
+        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
+        (Self { tx }, rx)
+    }
+
+    pub(crate) fn key_changed(&self, group_id: i64, id: i64, health: &Arc<KeyHealth>) {
+        let _ = self.tx.try_send(Outgoing::Key {
+            group_id,
+            id,
+            health: Arc::clone(health),
+        });
+    }
+
+    pub(crate) fn upstream_ejected(&self, group_id: i64, url: &str, ejected_until_ms: u64) {
+        let _ = self.tx.try_send(Outgoing::Ejection(UpstreamEjection {
+            group_id,
+            url: url.to_owned(),
+            ejected_until_ms,
+        }));
+    }
+}
+
+/// The background service that publishes this node's changes and applies the others'.
+pub struct ClusterSync {
+    link: ClusterLink,
+    snapshot: SnapshotHandle,
+    trigger: Arc<RefreshTrigger>,
+    journal: HealthJournal,
+    outbox: Mutex<mpsc::Receiver<Outgoing>>,
+}
+
+impl ClusterSync {
+    /// Publishes what `outbox` receives and applies messages to `snapshot`; adopted key health
+    /// is saved through `journal`.
+    pub fn new(
+        link: ClusterLink,
+        snapshot: SnapshotHandle,
+        trigger: Arc<RefreshTrigger>,
+        journal: HealthJournal,
+        outbox: mpsc::Receiver<Outgoing>,
+    ) -> Self {
+        Self {
+            link,
+            snapshot,
+            trigger,
+            journal,
+            outbox: Mutex::new(outbox),
+        }
+    }
+
+    fn on_event(&self, event: LinkEvent) {
+        match event {
+            LinkEvent::Subscribed { again: false } => {
+                tracing::info!(node = self.link.node(), "cluster link up (Redis pub/sub)");
+                self.trigger.check();
+            }
+            LinkEvent::Subscribed { again: true } => self.trigger.rebuild(),
+            LinkEvent::Lost => self.trigger.check(),
+            LinkEvent::Message(ClusterMessage::Revision { revision }) => {
+                if revision > self.snapshot.load().revision {
+                    self.trigger.check();
+                }
+            }
+            LinkEvent::Message(ClusterMessage::KeyHealth { keys }) => {
+                self.adopt_keys(&self.snapshot.load(), &keys);
+            }
+            LinkEvent::Message(ClusterMessage::UpstreamEjected { upstreams }) => {
+                let snapshot = self.snapshot.load();
+                for e in &upstreams {
+                    let Some(group) = snapshot.groups.values().find(|g| g.id == e.group_id) else {
+                        continue;
+                    };
+                    if let Some(u) = group.upstreams.upstreams().iter().find(|u| u.url == e.url)
+                        && u.health.adopt_ejection(e.ejected_until_ms)
+                    {
+                        tracing::info!(group = %group.name, upstream = %u.url, "upstream ejected by another node");
+                    }
+                }
+            }
+        }
+    }
+
+    fn adopt_keys(&self, snapshot: &RoutingSnapshot, keys: &[KeyHealthNote]) {
+        for note in keys {
+            let Some(group) = snapshot.groups.values().find(|g| g.id == note.group_id) else {
+                continue;
+            };
+            let Some(key) = group.keys.keys().iter().find(|k| k.id == note.key_id) else {
+                continue;
+            };
+            let was_invalid = key.health.is_invalid();
+            let remote = StoredHealth {
+                invalid: note.invalid,
+                failures: note.failures,
+                cooling_until_ms: note.cooling_until_ms,
+            };
+            if key.health.adopt_remote(remote) {
+                if note.invalid && !was_invalid {
+                    tracing::info!(group = %group.name, key_id = key.id, "key blacklisted by another node; out of rotation here too");
+                }
+                self.journal.note_local(key.id, &key.health);
+            }
+        }
+    }
+
+    /// Publishes `first` and whatever else is waiting, as one message per kind.
+    async fn publish(&self, first: Outgoing, outbox: &mut mpsc::Receiver<Outgoing>) {
+        let mut keys: HashMap<i64, (i64, Arc<KeyHealth>)> = HashMap::new();
+        let mut upstreams = Vec::new();
+        let mut next = Some(first);
+        while let Some(item) = next {
+            match item {
+                Outgoing::Key {
+                    group_id,
+                    id,
+                    health,
+                } => {
+                    keys.insert(id, (group_id, health));
+                }
+                Outgoing::Ejection(e) => upstreams.push(e),
+            }
+            next = outbox.try_recv().ok();
+        }
+        if !keys.is_empty() {
+            let keys = keys
+                .into_iter()
+                .map(|(key_id, (group_id, health))| {
+                    let (_, now) = health.to_store();
+                    KeyHealthNote {
+                        group_id,
+                        key_id,
+                        invalid: now.invalid,
+                        failures: now.failures,
+                        cooling_until_ms: now.cooling_until_ms,
+                    }
+                })
+                .collect();
+            // A failure is logged by the link (once per outage); the others catch up later.
+            let _ = self.link.publish(&ClusterMessage::KeyHealth { keys }).await;
+        }
+        if !upstreams.is_empty() {
+            let _ = self
+                .link
+                .publish(&ClusterMessage::UpstreamEjected { upstreams })
+                .await;
+        }
+    }
+}
+
+#[async_trait]
+impl BackgroundService for ClusterSync {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let (tx, mut events) = mpsc::channel(1024);
+        let link = self.link.clone();
+        let subscription = tokio::spawn(async move { link.run_subscription(tx).await });
+        let mut outbox = self.outbox.lock().await;
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.on_event(event),
+                    None => break,
+                },
+                Some(first) = outbox.recv() => self.publish(first, &mut outbox).await,
+                _ = shutdown.changed() => break,
+            }
+        }
+        subscription.abort();
+    }
+}
