@@ -18,7 +18,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU32;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -89,6 +89,10 @@ pub struct Observers {
     pub logs: LogSink,
     /// Requests in flight (shared with the metrics listener).
     pub inflight: Arc<AtomicU32>,
+    /// Set once the process was told to stop or hand over (answers then close the connection).
+    pub stopping: Arc<std::sync::atomic::AtomicBool>,
+    /// The cluster link when `REDIS_DSN` is set (its state is shown by `/health`).
+    pub cluster: Option<gateway_cluster::ClusterLink>,
 }
 
 impl GatewayService {
@@ -693,6 +697,10 @@ impl GatewayService {
             "uptime": format_uptime(self.started.elapsed()),
             "routing_revision": snapshot.revision,
             "groups": snapshot.groups.len(),
+            "cluster": self.observe.cluster.as_ref().map(|link| serde_json::json!({
+                "node": link.node(),
+                "redis": if link.is_subscribed() { "subscribed" } else { "unreachable" },
+            })),
         });
         (
             if loaded { 200 } else { 503 },
@@ -714,7 +722,14 @@ impl ProxyHttp for GatewayService {
         session: &mut Session,
         ctx: &mut RequestContext,
     ) -> Result<bool> {
-        session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
+        // While stopping (or handing the sockets to a new process), each answer closes its
+        // connection, so clients reconnect to whoever accepts now instead of finding a kept-alive
+        // connection closed under them.
+        if self.observe.stopping.load(Ordering::Relaxed) {
+            session.set_keepalive(None);
+        } else {
+            session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
+        }
         session
             .as_downstream_mut()
             .set_write_timeout(Some(self.limits.write_timeout));

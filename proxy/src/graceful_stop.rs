@@ -5,7 +5,7 @@
 //! database, and exits. Pingora alone would always wait out its whole grace period.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -66,6 +66,8 @@ impl FinalWrite {
 pub struct GracefulStop {
     /// Requests in flight on `/proxy` (their logs are queued when the count drops).
     pub inflight: Arc<AtomicU32>,
+    /// Set at SIGTERM or SIGQUIT: from then on answers close their connections.
+    pub stopping: Arc<AtomicBool>,
     /// Queued and buffered request logs are counted here.
     pub metrics: Arc<ProxyMetrics>,
     /// Final writes of the other background services.
@@ -77,9 +79,36 @@ pub struct GracefulStop {
 #[async_trait]
 impl BackgroundService for GracefulStop {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        if shutdown.changed().await.is_err() {
-            return;
+        use tokio::signal::unix::{SignalKind, signal};
+        // Pingora handles these signals too; here they only start closing kept-alive
+        // connections (after SIGQUIT Pingora keeps accepting for a few seconds while the new
+        // process takes over the sockets).
+        let signals = [SignalKind::terminate(), SignalKind::quit()].map(signal);
+        let stop_signal = async {
+            match signals {
+                [Ok(mut term), Ok(mut quit)] => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = quit.recv() => {}
+                    }
+                }
+                _ => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = stop_signal => {
+                self.stopping.store(true, Ordering::Relaxed);
+                if shutdown.changed().await.is_err() {
+                    return;
+                }
+            }
+            changed = shutdown.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
         }
+        self.stopping.store(true, Ordering::Relaxed);
         let started = Instant::now();
         let deadline = started + self.timeout;
         let inflight = self.inflight.load(Ordering::Acquire);

@@ -76,10 +76,13 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
     let logs = LogSink::new(Arc::clone(&metrics));
     let inflight: Arc<std::sync::atomic::AtomicU32> = Arc::default();
+    let stopping: Arc<std::sync::atomic::AtomicBool> = Arc::default();
     let observe = Observers {
         metrics: Arc::clone(&metrics),
         logs: logs.clone(),
         inflight: Arc::clone(&inflight),
+        stopping: Arc::clone(&stopping),
+        cluster: cluster.clone(),
     };
     if let Some(addr) = config.metrics_listen {
         let app = MetricsApp::new(
@@ -146,6 +149,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     server.add_service(background_service("routing snapshot refresher", refresher));
     let stop = GracefulStop {
         inflight: Arc::clone(&inflight),
+        stopping,
         metrics,
         final_writes,
         timeout: config.graceful_shutdown_timeout,

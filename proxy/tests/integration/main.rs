@@ -10,6 +10,7 @@
 
 mod admin_hardening;
 mod aggregates;
+mod cluster;
 mod docs_examples;
 mod encryption;
 mod errors;

@@ -1,0 +1,389 @@
+//! Cluster mode on the machine's real servers: one admin (the master) and two proxies (A and B,
+//! the second a follower) on PostgreSQL or MariaDB, linked through Redis (behind a relay the
+//! test can cut). Changes and key health travel between the nodes within a second; losing
+//! Redis fails no request, and the nodes converge again when it is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use gateway_testkit::{GatewayProcess, MockProvider, Reply, TestDb, TestRedis, free_port};
+use serde_json::{Value, json};
+
+use crate::support::{AUTH_KEY, Gateway, PROXY_KEY};
+
+/// How soon a change must be served by every node.
+const CLUSTER_DEADLINE: Duration = Duration::from_secs(1);
+
+/// The admin and proxy A (`gw`), proxy B, and the Redis relay.
+struct Cluster {
+    gw: Gateway,
+    b: GatewayProcess,
+    b_port: u16,
+    b_metrics: String,
+    redis: TestRedis,
+}
+
+impl Cluster {
+    async fn start(db: TestDb, redis: TestRedis) -> Cluster {
+        let redis_dsn = redis.dsn();
+        let a_metrics = format!("127.0.0.1:{}", free_port());
+        let shared: Vec<(&str, &str)> = vec![
+            ("REDIS_DSN", &redis_dsn),
+            ("REDIS_KEY_PREFIX", redis.prefix()),
+            ("RELOAD_POLL_INTERVAL_MS", "250"),
+        ];
+        let mut a_env = shared.clone();
+        a_env.push(("METRICS_LISTEN", &a_metrics));
+        let dsn = db.dsn();
+        let gw = Gateway::start_on(db, &a_env).await;
+        let b_port = free_port();
+        let b_port_text = b_port.to_string();
+        let b_metrics = format!("127.0.0.1:{}", free_port());
+        let mut b_env: Vec<(&str, &str)> = vec![
+            ("AUTH_KEY", AUTH_KEY),
+            ("HOST", "127.0.0.1"),
+            ("PORT", &b_port_text),
+            ("ADMIN_LISTEN", &gw.admin_listen),
+            ("DATABASE_DSN", &dsn),
+            ("SERVER_THREADS", "2"),
+            ("LOG_LEVEL", "info"),
+            ("IS_SLAVE", "true"),
+            ("METRICS_LISTEN", &b_metrics),
+        ];
+        b_env.extend_from_slice(&shared);
+        let b = GatewayProcess::spawn("gateway-proxy", &b_env, &[]).expect("spawn proxy B");
+        b.wait_http_ready(
+            &format!("http://127.0.0.1:{b_port}/health"),
+            Duration::from_secs(20),
+        )
+        .await
+        .expect("proxy B ready");
+        let cluster = Cluster {
+            gw,
+            b,
+            b_port,
+            b_metrics,
+            redis,
+        };
+        cluster.wait_subscribed().await;
+        cluster
+    }
+
+    fn ports(&self) -> [u16; 2] {
+        [self.gw.port, self.b_port]
+    }
+
+    async fn health(&self, port: u16) -> Value {
+        self.gw
+            .client
+            .get(format!("http://127.0.0.1:{port}/health"))
+            .send()
+            .await
+            .expect("health")
+            .json()
+            .await
+            .expect("health json")
+    }
+
+    /// Waits until both proxies hear the cluster channel.
+    async fn wait_subscribed(&self) {
+        self.until(Duration::from_secs(10), || async {
+            for port in self.ports() {
+                if self.health(port).await["cluster"]["redis"] != "subscribed" {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+    }
+
+    /// The status of an unauthenticated probe of `group` on `port` (401 = the group is served).
+    async fn probe(&self, port: u16, group: &str) -> u16 {
+        self.gw
+            .client
+            .get(format!("http://127.0.0.1:{port}/proxy/{group}/__probe"))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
+    /// Waits until both proxies serve `group`; returns how long that took.
+    async fn served_everywhere(&self, group: &str, since: Instant) -> Duration {
+        self.until(Duration::from_secs(10), || async {
+            for port in self.ports() {
+                if self.probe(port, group).await != 401 {
+                    return false;
+                }
+            }
+            true
+        })
+        .await;
+        since.elapsed()
+    }
+
+    async fn chat(&self, port: u16, group: &str) -> u16 {
+        self.gw
+            .client
+            .post(format!(
+                "http://127.0.0.1:{port}/proxy/{group}/v1/chat/completions"
+            ))
+            .bearer_auth(PROXY_KEY)
+            .json(&json!({"model": "gpt-4o", "messages": []}))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16())
+    }
+
+    /// `gateway_keys{group,state}` on proxy B.
+    async fn b_keys(&self, group: &str, state: &str) -> Option<i64> {
+        let text = self
+            .gw
+            .client
+            .get(format!("http://{}/metrics", self.b_metrics))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        let line = format!("gateway_keys{{group=\"{group}\",state=\"{state}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(&line))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    async fn until<F, Fut>(&self, timeout: Duration, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if check().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!(
+            "condition not met within {timeout:?}\nproxy A log:\n{}\nproxy B log:\n{}\nadmin log:\n{}",
+            self.gw.proxy.output_log(),
+            self.b.output_log(),
+            self.gw.admin.output_log()
+        );
+    }
+
+    async fn create_group(&self, name: &str, upstream: &str, keys: &[&str], config: Value) -> i64 {
+        let created = self
+            .gw
+            .api(
+                reqwest::Method::POST,
+                "/api/groups",
+                Some(json!({"name": name, "channel_type": "openai",
+                    "upstreams": [{"url": upstream, "weight": 1}], "test_model": "gpt-4o",
+                    "proxy_keys": PROXY_KEY, "config": config})),
+            )
+            .await;
+        let id = created["data"]["id"].as_i64().expect("group id");
+        if !keys.is_empty() {
+            self.gw
+                .api(
+                    reqwest::Method::POST,
+                    "/api/keys/add-multiple",
+                    Some(json!({"group_id": id, "keys_text": keys.join("\n")})),
+                )
+                .await;
+        }
+        id
+    }
+}
+
+/// A steady load on both proxies until stopped: (requests, failures as "port status").
+struct Load {
+    stop: Arc<AtomicBool>,
+    done: Arc<AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<String>>>,
+}
+
+impl Load {
+    fn start(client: &reqwest::Client, ports: [u16; 2], group: &str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let tasks = (0..4)
+            .map(|i| {
+                let (client, stop, done) = (client.clone(), Arc::clone(&stop), Arc::clone(&done));
+                let url = format!(
+                    "http://127.0.0.1:{}/proxy/{group}/v1/chat/completions",
+                    ports[i % 2]
+                );
+                tokio::spawn(async move {
+                    let mut failures = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let status = client
+                            .post(&url)
+                            .bearer_auth(PROXY_KEY)
+                            .json(&json!({"model": "gpt-4o", "messages": []}))
+                            .send()
+                            .await
+                            .map_or_else(|e| e.to_string(), |r| r.status().to_string());
+                        if status != "200 OK" {
+                            failures.push(format!("{url}: {status}"));
+                        }
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                    failures
+                })
+            })
+            .collect();
+        Load { stop, done, tasks }
+    }
+
+    /// Stops the load; returns (requests, failures).
+    async fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failures = Vec::new();
+        for t in self.tasks {
+            failures.extend(t.await.expect("load task"));
+        }
+        (self.done.load(Ordering::Relaxed), failures)
+    }
+}
+
+async fn scenario(db: TestDb) {
+    let Some(redis) = TestRedis::start().await.expect("test redis") else {
+        return;
+    };
+    let mock = MockProvider::start().await.expect("mock");
+    let cluster = Cluster::start(db, redis).await;
+
+    // 1. A group created through the admin serves on both proxies within a second (their
+    // database poll is 5 s while subscribed: the revision message did it), and so does a change.
+    let t = Instant::now();
+    let id = cluster
+        .create_group("c1", &mock.base_url(), &["sk-c1-a"], json!({}))
+        .await;
+    let took = cluster.served_everywhere("c1", t).await;
+    assert!(
+        took < CLUSTER_DEADLINE,
+        "new group served everywhere after {took:?}"
+    );
+    let t = Instant::now();
+    cluster
+        .gw
+        .api(
+            reqwest::Method::PUT,
+            &format!("/api/groups/{id}"),
+            Some(json!({"name": "c1-renamed"})),
+        )
+        .await;
+    let took = cluster.served_everywhere("c1-renamed", t).await;
+    assert!(
+        took < CLUSTER_DEADLINE,
+        "renamed group served everywhere after {took:?}"
+    );
+
+    // 2. A key blacklisted through proxy A leaves rotation on proxy B within a second.
+    let (good, bad) = ("sk-bl-good", "sk-bl-bad");
+    mock.always(bad, Reply::status(401));
+    cluster
+        .create_group(
+            "bl",
+            &mock.base_url(),
+            &[good, bad],
+            json!({"blacklist_threshold": 1, "max_retries": 0}),
+        )
+        .await;
+    cluster.served_everywhere("bl", Instant::now()).await;
+    cluster
+        .until(Duration::from_secs(5), || async {
+            cluster.b_keys("bl", "active").await == Some(2)
+        })
+        .await;
+    let mut blacklisted_at = None;
+    for _ in 0..4 {
+        if cluster.chat(cluster.gw.port, "bl").await == 401 {
+            blacklisted_at = Some(Instant::now());
+            break;
+        }
+    }
+    let blacklisted_at = blacklisted_at.expect("proxy A tried the bad key");
+    cluster
+        .until(Duration::from_secs(5), || async {
+            cluster.b_keys("bl", "invalid").await == Some(1)
+        })
+        .await;
+    let took = blacklisted_at.elapsed();
+    assert!(
+        took < CLUSTER_DEADLINE,
+        "blacklist reached B after {took:?}"
+    );
+    mock.clear();
+    for _ in 0..6 {
+        assert_eq!(cluster.chat(cluster.b_port, "bl").await, 200);
+    }
+    assert!(
+        mock.requests_for_key(bad).is_empty(),
+        "proxy B never sends the key A blacklisted"
+    );
+
+    // 3. Redis stops under load: no request fails, each node logs the outage once, changes
+    // still arrive (by the database poll), and when Redis is back the nodes are linked again.
+    let load = Load::start(&cluster.gw.client, cluster.ports(), "c1-renamed");
+    cluster.redis.stop();
+    for p in [&cluster.gw.proxy, &cluster.b] {
+        p.wait_for_log("Redis unreachable", Duration::from_secs(10))
+            .await
+            .expect("outage logged");
+    }
+    cluster
+        .create_group("during", &mock.base_url(), &["sk-during"], json!({}))
+        .await;
+    cluster.served_everywhere("during", Instant::now()).await;
+    cluster.redis.restart().await.expect("redis back");
+    cluster.wait_subscribed().await;
+    for p in [&cluster.gw.proxy, &cluster.b] {
+        p.wait_for_log("Redis reachable again", Duration::from_secs(10))
+            .await
+            .expect("return logged");
+        let log = p.output_log();
+        assert_eq!(
+            log.matches("Redis unreachable").count(),
+            1,
+            "the outage is logged once:\n{log}"
+        );
+    }
+    let t = Instant::now();
+    cluster
+        .create_group("after", &mock.base_url(), &["sk-after"], json!({}))
+        .await;
+    let took = cluster.served_everywhere("after", t).await;
+    assert!(
+        took < CLUSTER_DEADLINE,
+        "linked again: served after {took:?}"
+    );
+    let (requests, failures) = load.finish().await;
+    assert!(requests > 20, "the load ran ({requests} requests)");
+    assert!(
+        failures.is_empty(),
+        "{} of {requests} requests failed: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_on_postgres_and_redis_share_changes_and_key_health() {
+    let Some(db) = TestDb::postgres().await.expect("postgres") else {
+        return;
+    };
+    scenario(db).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_proxies_on_mariadb_and_redis_share_changes_and_key_health() {
+    let Some(db) = TestDb::mysql().await.expect("mysql") else {
+        return;
+    };
+    scenario(db).await;
+}
