@@ -20,6 +20,7 @@ struct Cluster {
     gw: Gateway,
     b: GatewayProcess,
     b_port: u16,
+    a_metrics: String,
     b_metrics: String,
     redis: TestRedis,
 }
@@ -63,6 +64,7 @@ impl Cluster {
             gw,
             b,
             b_port,
+            a_metrics,
             b_metrics,
             redis,
         };
@@ -136,12 +138,12 @@ impl Cluster {
             .map_or(0, |r| r.status().as_u16())
     }
 
-    /// `gateway_keys{group,state}` on proxy B.
-    async fn b_keys(&self, group: &str, state: &str) -> Option<i64> {
+    /// `gateway_keys{group,state}` on the proxy whose metrics listen on `metrics`.
+    async fn keys(&self, metrics: &str, group: &str, state: &str) -> Option<i64> {
         let text = self
             .gw
             .client
-            .get(format!("http://{}/metrics", self.b_metrics))
+            .get(format!("http://{metrics}/metrics"))
             .send()
             .await
             .ok()?
@@ -297,20 +299,25 @@ async fn scenario(db: TestDb) {
     cluster.served_everywhere("bl", Instant::now()).await;
     cluster
         .until(Duration::from_secs(5), || async {
-            cluster.b_keys("bl", "active").await == Some(2)
+            cluster.keys(&cluster.a_metrics, "bl", "active").await == Some(2)
+                && cluster.keys(&cluster.b_metrics, "bl", "active").await == Some(2)
         })
         .await;
     let mut blacklisted_at = None;
+    let mut seen = Vec::new();
     for _ in 0..4 {
-        if cluster.chat(cluster.gw.port, "bl").await == 401 {
+        let status = cluster.chat(cluster.gw.port, "bl").await;
+        seen.push(status);
+        if status == 401 {
             blacklisted_at = Some(Instant::now());
             break;
         }
     }
-    let blacklisted_at = blacklisted_at.expect("proxy A tried the bad key");
+    let blacklisted_at =
+        blacklisted_at.unwrap_or_else(|| panic!("proxy A never tried the bad key: {seen:?}"));
     cluster
         .until(Duration::from_secs(5), || async {
-            cluster.b_keys("bl", "invalid").await == Some(1)
+            cluster.keys(&cluster.b_metrics, "bl", "invalid").await == Some(1)
         })
         .await;
     let took = blacklisted_at.elapsed();

@@ -15,6 +15,7 @@ mod docs_examples;
 mod encryption;
 mod errors;
 mod key_policy;
+mod lifecycle;
 mod process_logs;
 mod reload;
 mod request_logs;

@@ -16,6 +16,8 @@ pub(crate) struct Gateway {
     pub(crate) proxy: GatewayProcess,
     pub(crate) admin: GatewayProcess,
     pub(crate) db: TestDb,
+    /// The environment both processes were started with.
+    pub(crate) env: Vec<(String, String)>,
 }
 
 impl Gateway {
@@ -66,6 +68,10 @@ impl Gateway {
             .pool_max_idle_per_host(16)
             .build()
             .expect("client");
+        let env = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
         let gw = Gateway {
             port,
             admin_listen,
@@ -73,6 +79,7 @@ impl Gateway {
             proxy,
             admin,
             db,
+            env,
         };
         // The proxy has loaded a snapshot when /health says healthy.
         gw.wait_until(Duration::from_secs(10), || async {
@@ -95,6 +102,16 @@ impl Gateway {
             assert!(status.success(), "{}", p.output_log());
         }
         self.db
+    }
+
+    /// Starts another proxy process with the same environment (and `args`).
+    pub(crate) fn spawn_proxy(&self, args: &[&str]) -> GatewayProcess {
+        let env: Vec<(&str, &str)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        GatewayProcess::spawn("gateway-proxy", &env, args).expect("spawn proxy")
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
