@@ -73,6 +73,9 @@ impl From<DbError> for ApiError {
         }
         match e {
             DbError::Pool(m) | DbError::Connect(m) => ApiError::Unavailable(m),
+            other if other.is_unreachable() => {
+                ApiError::Unavailable("the connection to the database was lost".to_owned())
+            }
             other => ApiError::Database(other),
         }
     }

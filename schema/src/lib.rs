@@ -52,6 +52,28 @@ impl DbError {
         )
     }
 
+    /// True when the database could not be reached or the connection broke under the query
+    /// (the database is down, not the query wrong).
+    pub fn is_unreachable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Pool(_) | DbError::Connect(_) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
+                let m = info.message().to_ascii_lowercase();
+                [
+                    "connection closed",
+                    "connection reset",
+                    "broken pipe",
+                    "terminating connection",
+                ]
+                .iter()
+                .any(|s| m.contains(s))
+            }
+            _ => false,
+        }
+    }
+
     /// True when the same write may succeed if tried again: the database could not be reached,
     /// or the write lost a race (deadlock, serialization failure, lock wait, busy file), as
     /// opposed to a write the database rejects.

@@ -350,6 +350,27 @@ async fn a_database_outage_loses_no_request_and_no_log_record() {
         .wait_for_log("cannot write request logs", Duration::from_secs(10))
         .await
         .unwrap();
+    // Meanwhile the admin API says what is wrong, with 503 (a pooled connection that broke
+    // under the outage answers the same).
+    for _ in 0..3 {
+        let r = gw
+            .client
+            .get(gw.url("/api/groups"))
+            .bearer_auth(crate::support::AUTH_KEY)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(status, 503, "{body}");
+        assert_eq!(body["code"], "DATABASE_UNAVAILABLE", "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("database unavailable")),
+            "{body}"
+        );
+    }
     gw.db.set_reachable(true).await.unwrap();
     assert_eq!(wait_rows(40).await, 40, "{}", gw.proxy.output_log());
     assert_eq!(mock.requests().len(), 40);
