@@ -25,19 +25,20 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps ui-deps ui ui-test bench-deps build release run run-preflight test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
+.PHONY: help deps ui-deps ui ui-test bench-deps build release run run-preflight upgrade test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
 	@echo
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check, python3-venv for schemathesis), if missing
+deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check, python3-venv for schemathesis, python3-yaml for the docker/ checks), if missing
 	@missing=""; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl ca-certificates"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
+	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \
@@ -83,6 +84,9 @@ release: deps ## Optimised build of the whole workspace (target/release)
 run: run-preflight deps ui release ## Start gateway-admin + gateway-proxy from target/release (needs AUTH_KEY; ARGS=... passed to both); Ctrl-C stops both
 	scripts/run.sh $(ARGS)
 
+upgrade: release ## Upgrade the proxy started by `make run` in place, without dropping a request (PORT if not 3001; see docs/cluster.md)
+	scripts/upgrade.sh
+
 # Fails fast when AUTH_KEY is missing, before the release build.
 run-preflight:
 	@scripts/run.sh --preflight $(ARGS)
@@ -106,11 +110,12 @@ lint: deps ## Check formatting, run clippy and build the docs, with warnings as 
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
 
-check-config: build ## Validate every shipped config/*.toml with gateway-proxy --check-config
+check-config: build ## Validate every shipped config/*.toml with gateway-proxy --check-config, and docker/ statically (scripts/check-docker.py)
 	@for f in config/*.toml; do \
 	  echo "+ gateway-proxy --check-config --config $$f"; \
 	  AUTH_KEY=$(CHECK_CONFIG_AUTH_KEY) target/debug/gateway-proxy --check-config --config "$$f"; \
 	done
+	scripts/check-docker.py
 
 fuzz: deps ## Fuzz the parsers (cargo-fuzz, nightly) for FUZZ_SECONDS each (default 60; FUZZ_TARGETS to pick)
 	scripts/fuzz.sh

@@ -8,6 +8,11 @@
 # Ctrl-C or SIGTERM stops both and waits for them. If either process exits on its own, the other
 # is stopped too and the script exits non-zero.
 #
+# SIGHUP (`make upgrade`, scripts/upgrade.sh) upgrades the proxy without dropping a request: a new
+# gateway-proxy from BIN_DIR starts with --upgrade and takes over the listening sockets, then the
+# old one gets SIGQUIT, finishes what it is serving and exits. This script's pid is written to
+# /tmp/gateway-run-PORT.pid for that.
+#
 #   scripts/run.sh [--preflight] [ARGS...]
 #     --preflight  only check that AUTH_KEY is available, then exit (make run does this first,
 #                  so a missing key is reported before a long release build)
@@ -74,6 +79,10 @@ public_listen=$(sed -n 's/^public listen: //p' <<<"$summary")
 admin_listen=$(sed -n 's/^admin listen: //p' <<<"$summary")
 public_listen=${public_listen:-${HOST:-0.0.0.0}:${PORT:-3001}}
 admin_listen=${admin_listen:-${ADMIN_LISTEN:-127.0.0.1:3002}}
+port=${public_listen##*:}
+# Where the new proxy of an upgrade waits for the sockets (the proxy's upgrade_sock).
+upgrade_sock=/tmp/gateway-proxy-$port.sock
+run_pid_file=/tmp/gateway-run-$port.pid
 
 admin_pid=
 proxy_pid=
@@ -106,9 +115,36 @@ on_signal() {
     stop "$proxy_pid" "$admin_pid"
     exit 0
 }
+# Starts a new proxy that takes the listening sockets over, then tells the old one to hand them
+# over and drain (Pingora's graceful upgrade).
+upgrade_proxy() {
+    local old=$proxy_pid new i
+    if [[ ! -x $BIN_DIR/gateway-proxy ]]; then
+        echo "upgrade: $BIN_DIR/gateway-proxy not found; still running pid $old" >&2
+        return
+    fi
+    rm -f "$upgrade_sock"
+    "$BIN_DIR/gateway-proxy" --upgrade "${args[@]}" &
+    new=$!
+    # The new process listens on the upgrade socket once it is ready for the sockets.
+    for ((i = 0; i < 300; i++)); do
+        [[ -S $upgrade_sock ]] && break
+        if ! kill -0 "$new" 2>/dev/null; then
+            echo "upgrade: the new gateway-proxy exited before taking over; still running pid $old" >&2
+            return
+        fi
+        sleep 0.1
+    done
+    proxy_pid=$new
+    kill -QUIT "$old" 2>/dev/null || true
+    echo "gateway-proxy upgraded: pid $old hands its sockets to pid $new, drains and exits"
+}
+
 trap on_signal INT TERM
+trap upgrade_proxy HUP
 # Never leave a child behind, whatever makes this script exit.
-trap 'stop "$proxy_pid" "$admin_pid"' EXIT
+trap 'rm -f "$run_pid_file"; stop "$proxy_pid" "$admin_pid"' EXIT
+echo $$ >"$run_pid_file"
 
 "$BIN_DIR/gateway-admin" "$@" &
 admin_pid=$!
@@ -118,12 +154,19 @@ proxy_pid=$!
 cat <<EOF
 gateway-admin  pid $admin_pid  admin API and UI: http://$admin_listen
 gateway-proxy  pid $proxy_pid  proxy:            http://$public_listen  (e.g. http://$public_listen/proxy/<group>/v1/chat/completions)
-Press Ctrl-C to stop both.
+Press Ctrl-C to stop both; 'make upgrade' (or kill -HUP $$) upgrades the proxy in place.
 EOF
 
-# Returns when the first child exits; a signal interrupts it and runs on_signal instead.
-status=0
-wait -n "$admin_pid" "$proxy_pid" || status=$?
+# Returns when the current admin or proxy exits; a signal interrupts the wait and runs its trap
+# (after an upgrade both still run: wait again).
+while :; do
+    status=0
+    wait -n "$admin_pid" "$proxy_pid" || status=$?
+    if kill -0 "$admin_pid" 2>/dev/null && kill -0 "$proxy_pid" 2>/dev/null; then
+        continue
+    fi
+    break
+done
 if kill -0 "$admin_pid" 2>/dev/null; then
     echo "gateway-proxy exited (status $status); stopping gateway-admin" >&2
 else
