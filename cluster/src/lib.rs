@@ -251,7 +251,7 @@ impl ClusterLink {
                     }
                 }
                 _ = ping.tick() => {
-                    if let Err(e) = timed(sink.ping::<String>()).await {
+                    if let Err(e) = timed(sink.ping::<redis::Value>()).await {
                         return Ok(Closed::Link(e));
                     }
                 }

@@ -1505,6 +1505,7 @@ on_every_backend!(
     background_validation_on_mysql
 );
 
+mod login_throttle;
 mod logs;
 mod ui;
 use logs::logs_flow;

@@ -22,6 +22,7 @@ struct Cluster {
     b_port: u16,
     a_metrics: String,
     b_metrics: String,
+    b_env: Vec<(String, String)>,
     redis: TestRedis,
 }
 
@@ -53,23 +54,29 @@ impl Cluster {
             ("METRICS_LISTEN", &b_metrics),
         ];
         b_env.extend_from_slice(&shared);
-        let b = GatewayProcess::spawn("gateway-proxy", &b_env, &[]).expect("spawn proxy B");
-        b.wait_http_ready(
-            &format!("http://127.0.0.1:{b_port}/health"),
-            Duration::from_secs(20),
-        )
-        .await
-        .expect("proxy B ready");
+        let b_env: Vec<(String, String)> = b_env
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        let b = spawn_ready(&b_env, b_port).await;
         let cluster = Cluster {
             gw,
             b,
             b_port,
             a_metrics,
             b_metrics,
+            b_env,
             redis,
         };
         cluster.wait_subscribed().await;
         cluster
+    }
+
+    /// Proxy B crashes (SIGKILL) and is started again.
+    async fn restart_b(&mut self) {
+        self.b.kill();
+        let _ = self.b.wait_exit(Duration::from_secs(10)).await;
+        self.b = spawn_ready(&self.b_env, self.b_port).await;
     }
 
     fn ports(&self) -> [u16; 2] {
@@ -201,6 +208,19 @@ impl Cluster {
     }
 }
 
+/// Starts a proxy with `env` and waits for its `/health` on `port`.
+async fn spawn_ready(env: &[(String, String)], port: u16) -> GatewayProcess {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let p = GatewayProcess::spawn("gateway-proxy", &env, &[]).expect("spawn proxy");
+    p.wait_http_ready(
+        &format!("http://127.0.0.1:{port}/health"),
+        Duration::from_secs(20),
+    )
+    .await
+    .expect("proxy ready");
+    p
+}
+
 /// A steady load on both proxies until stopped: (requests, failures as "port status").
 struct Load {
     stop: Arc<AtomicBool>,
@@ -257,7 +277,7 @@ async fn scenario(db: TestDb) {
         return;
     };
     let mock = MockProvider::start().await.expect("mock");
-    let cluster = Cluster::start(db, redis).await;
+    let mut cluster = Cluster::start(db, redis).await;
 
     // 1. A group created through the admin serves on both proxies within a second (their
     // database poll is 5 s while subscribed: the revision message did it), and so does a change.
@@ -288,7 +308,7 @@ async fn scenario(db: TestDb) {
     // 2. A key blacklisted through proxy A leaves rotation on proxy B within a second.
     let (good, bad) = ("sk-bl-good", "sk-bl-bad");
     mock.always(bad, Reply::status(401));
-    cluster
+    let bl = cluster
         .create_group(
             "bl",
             &mock.base_url(),
@@ -377,6 +397,70 @@ async fn scenario(db: TestDb) {
         failures.len(),
         &failures[..failures.len().min(5)]
     );
+
+    // 4. A proxy that crashes and starts again rejoins by itself: it serves everything, leaves
+    // out the key A blacklisted (saved in the database) and hears the channel again.
+    // (health reaches the database within a second: wait for that first)
+    cluster
+        .until(Duration::from_secs(5), || async {
+            let keys = cluster
+                .gw
+                .api(
+                    reqwest::Method::GET,
+                    &format!("/api/keys?group_id={bl}&status=invalid"),
+                    None,
+                )
+                .await;
+            keys["data"]["items"][0]["key_value"] == bad
+        })
+        .await;
+    cluster.restart_b().await;
+    cluster.wait_subscribed().await;
+    assert_eq!(cluster.probe(cluster.b_port, "after").await, 401);
+    // (snapshots hold the keys in rotation: the invalid one is not loaded at all)
+    assert_eq!(
+        cluster.keys(&cluster.b_metrics, "bl", "active").await,
+        Some(1),
+        "{}",
+        cluster.b.output_log()
+    );
+    mock.clear();
+    for _ in 0..4 {
+        assert_eq!(cluster.chat(cluster.b_port, "bl").await, 200);
+    }
+    assert!(mock.requests_for_key(bad).is_empty());
+    let t = Instant::now();
+    cluster
+        .create_group("rejoined", &mock.base_url(), &["sk-rejoined"], json!({}))
+        .await;
+    let took = cluster.served_everywhere("rejoined", t).await;
+    assert!(took < CLUSTER_DEADLINE, "served after {took:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_started_while_its_database_is_down_comes_up_when_it_returns() {
+    let Some(db) = TestDb::postgres().await.expect("postgres") else {
+        return;
+    };
+    db.set_reachable(false).await.expect("refuse connections");
+    let listen = format!("127.0.0.1:{}", free_port());
+    let dsn = db.dsn();
+    let env = [
+        ("AUTH_KEY", AUTH_KEY),
+        ("ADMIN_LISTEN", listen.as_str()),
+        ("DATABASE_DSN", dsn.as_str()),
+        ("LOG_LEVEL", "info"),
+    ];
+    let admin = GatewayProcess::spawn("gateway-admin", &env, &[]).expect("spawn admin");
+    admin
+        .wait_for_log("trying again every", Duration::from_secs(20))
+        .await
+        .expect("waits for the database");
+    db.set_reachable(true).await.expect("allow connections");
+    admin
+        .wait_http_ready(&format!("http://{listen}/health"), Duration::from_secs(20))
+        .await
+        .expect("admin up once the database is back");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
