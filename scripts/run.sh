@@ -124,7 +124,7 @@ upgrade_proxy() {
         return
     fi
     rm -f "$upgrade_sock"
-    "$BIN_DIR/gateway-proxy" --upgrade "${args[@]}" &
+    setsid "$BIN_DIR/gateway-proxy" --upgrade "${args[@]}" &
     new=$!
     # The new process listens on the upgrade socket once it is ready for the sockets.
     for ((i = 0; i < 300; i++)); do
@@ -146,9 +146,11 @@ trap upgrade_proxy HUP
 trap 'rm -f "$run_pid_file"; stop "$proxy_pid" "$admin_pid"' EXIT
 echo $$ >"$run_pid_file"
 
-"$BIN_DIR/gateway-admin" "$@" &
+# Each in its own session: Ctrl-C reaches only this script, which stops them gracefully (SIGINT
+# would make Pingora exit at once, without writing the buffered request logs).
+setsid "$BIN_DIR/gateway-admin" "$@" &
 admin_pid=$!
-"$BIN_DIR/gateway-proxy" "$@" &
+setsid "$BIN_DIR/gateway-proxy" "$@" &
 proxy_pid=$!
 
 cat <<EOF
