@@ -79,12 +79,13 @@ impl DbError {
     /// opposed to a write the database rejects.
     pub fn is_transient(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
+        if self.is_unreachable() {
+            return true;
+        }
         match self {
-            DbError::Pool(_) | DbError::Connect(_) => true,
-            DbError::Query(Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure,
-                _,
-            )) => true,
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => {
+                true
+            }
             DbError::Query(Error::DatabaseError(DatabaseErrorKind::Unknown, info)) => {
                 let m = info.message().to_ascii_lowercase();
                 [

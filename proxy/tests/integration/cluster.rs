@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gateway_testkit::{GatewayProcess, MockProvider, Reply, TestDb, TestRedis, free_port};
 use serde_json::{Value, json};
 
-use crate::support::{AUTH_KEY, Gateway, PROXY_KEY};
+use crate::support::{AUTH_KEY, Gateway, PROXY_KEY, poll_until};
 
 /// How soon a change must be served by every node.
 const CLUSTER_DEADLINE: Duration = Duration::from_secs(1);
@@ -118,6 +118,15 @@ impl Cluster {
             .map_or(0, |r| r.status().as_u16())
     }
 
+    /// Asserts both proxies serve `group` within [`CLUSTER_DEADLINE`] of `since`.
+    async fn served_in_time(&self, group: &str, since: Instant) {
+        let took = self.served_everywhere(group, since).await;
+        assert!(
+            took < CLUSTER_DEADLINE,
+            "{group} served everywhere after {took:?}"
+        );
+    }
+
     /// Waits until both proxies serve `group`; returns how long that took.
     async fn served_everywhere(&self, group: &str, since: Instant) -> Duration {
         self.until(Duration::from_secs(10), || async {
@@ -163,24 +172,20 @@ impl Cluster {
             .and_then(|v| v.trim().parse().ok())
     }
 
-    async fn until<F, Fut>(&self, timeout: Duration, mut check: F)
+    async fn until<F, Fut>(&self, timeout: Duration, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        panic!(
-            "condition not met within {timeout:?}\nproxy A log:\n{}\nproxy B log:\n{}\nadmin log:\n{}",
-            self.gw.proxy.output_log(),
-            self.b.output_log(),
-            self.gw.admin.output_log()
-        );
+        poll_until(timeout, check, || {
+            format!(
+                "proxy A log:\n{}\nproxy B log:\n{}\nadmin log:\n{}",
+                self.gw.proxy.output_log(),
+                self.b.output_log(),
+                self.gw.admin.output_log()
+            )
+        })
+        .await;
     }
 
     async fn create_group(&self, name: &str, upstream: &str, keys: &[&str], config: Value) -> i64 {
@@ -285,11 +290,7 @@ async fn scenario(db: TestDb) {
     let id = cluster
         .create_group("c1", &mock.base_url(), &["sk-c1-a"], json!({}))
         .await;
-    let took = cluster.served_everywhere("c1", t).await;
-    assert!(
-        took < CLUSTER_DEADLINE,
-        "new group served everywhere after {took:?}"
-    );
+    cluster.served_in_time("c1", t).await;
     let t = Instant::now();
     cluster
         .gw
@@ -299,11 +300,7 @@ async fn scenario(db: TestDb) {
             Some(json!({"name": "c1-renamed"})),
         )
         .await;
-    let took = cluster.served_everywhere("c1-renamed", t).await;
-    assert!(
-        took < CLUSTER_DEADLINE,
-        "renamed group served everywhere after {took:?}"
-    );
+    cluster.served_in_time("c1-renamed", t).await;
 
     // 2. A key blacklisted through proxy A leaves rotation on proxy B within a second.
     let (good, bad) = ("sk-bl-good", "sk-bl-bad");
@@ -384,11 +381,7 @@ async fn scenario(db: TestDb) {
     cluster
         .create_group("after", &mock.base_url(), &["sk-after"], json!({}))
         .await;
-    let took = cluster.served_everywhere("after", t).await;
-    assert!(
-        took < CLUSTER_DEADLINE,
-        "linked again: served after {took:?}"
-    );
+    cluster.served_in_time("after", t).await;
     let (requests, failures) = load.finish().await;
     assert!(requests > 20, "the load ran ({requests} requests)");
     assert!(
@@ -433,8 +426,7 @@ async fn scenario(db: TestDb) {
     cluster
         .create_group("rejoined", &mock.base_url(), &["sk-rejoined"], json!({}))
         .await;
-    let took = cluster.served_everywhere("rejoined", t).await;
-    assert!(took < CLUSTER_DEADLINE, "served after {took:?}");
+    cluster.served_in_time("rejoined", t).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -353,15 +353,9 @@ async fn a_database_outage_loses_no_request_and_no_log_record() {
     // Meanwhile the admin API says what is wrong, with 503 (a pooled connection that broke
     // under the outage answers the same).
     for _ in 0..3 {
-        let r = gw
-            .client
-            .get(gw.url("/api/groups"))
-            .bearer_auth(crate::support::AUTH_KEY)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status();
-        let body: serde_json::Value = r.json().await.unwrap();
+        let (status, body) = gw
+            .api_answer(reqwest::Method::GET, "/api/groups", None)
+            .await;
         assert_eq!(status, 503, "{body}");
         assert_eq!(body["code"], "DATABASE_UNAVAILABLE", "{body}");
         assert!(

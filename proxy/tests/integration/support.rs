@@ -20,6 +20,26 @@ pub(crate) struct Gateway {
     pub(crate) env: Vec<(String, String)>,
 }
 
+/// Checks `check` until it holds; after `timeout` fails the test with what `context` says (the
+/// processes' logs).
+pub(crate) async fn poll_until<F, Fut>(
+    timeout: Duration,
+    mut check: F,
+    context: impl FnOnce() -> String,
+) where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("condition not met within {timeout:?}\n{}", context());
+}
+
 impl Gateway {
     pub(crate) async fn start() -> Gateway {
         Self::start_with(&[]).await
@@ -125,16 +145,7 @@ impl Gateway {
         path: &str,
         body: Option<Value>,
     ) -> Value {
-        let mut req = self
-            .client
-            .request(method, self.url(path))
-            .bearer_auth(AUTH_KEY);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.expect("api call");
-        let status = resp.status();
-        let v: Value = resp.json().await.expect("api json");
+        let (status, v) = self.api_answer(method, path, body).await;
         assert!(status.is_success(), "{path}: {status} {v}");
         v
     }
@@ -237,23 +248,38 @@ impl Gateway {
         .await;
     }
 
-    pub(crate) async fn wait_until<F, Fut>(&self, timeout: Duration, mut check: F)
+    pub(crate) async fn wait_until<F, Fut>(&self, timeout: Duration, check: F)
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if check().await {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+        poll_until(timeout, check, || {
+            format!(
+                "proxy log:\n{}\nadmin log:\n{}",
+                self.proxy.output_log(),
+                self.admin.output_log()
+            )
+        })
+        .await;
+    }
+
+    /// Calls the admin API through the public port; the status and the JSON body, whatever they are.
+    pub(crate) async fn api_answer(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut req = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(AUTH_KEY);
+        if let Some(b) = body {
+            req = req.json(&b);
         }
-        panic!(
-            "condition not met within {timeout:?}\nproxy log:\n{}\nadmin log:\n{}",
-            self.proxy.output_log(),
-            self.admin.output_log()
-        );
+        let resp = req.send().await.expect("api call");
+        let status = resp.status();
+        (status, resp.json().await.expect("api json"))
     }
 
     /// Makes the proxy write request logs at once (`request_log_write_interval_minutes` = 0).
