@@ -18,6 +18,7 @@ use tokio::sync::{Mutex, mpsc};
 
 use crate::key_health_writer::HealthJournal;
 use crate::key_ring::{KeyHealth, StoredHealth};
+use crate::metrics::ProxyMetrics;
 use crate::routing_snapshot::{RefreshTrigger, RoutingSnapshot, SnapshotHandle};
 
 /// Changes waiting to be published; beyond it they are dropped (the other nodes catch up from
@@ -77,17 +78,19 @@ pub struct ClusterSync {
     trigger: Arc<RefreshTrigger>,
     journal: HealthJournal,
     outbox: Mutex<mpsc::Receiver<Outgoing>>,
+    metrics: Arc<ProxyMetrics>,
 }
 
 impl ClusterSync {
     /// Publishes what `outbox` receives and applies messages to `snapshot`; adopted key health
-    /// is saved through `journal`.
+    /// is saved through `journal`; the link's state is shown in `metrics`.
     pub fn new(
         link: ClusterLink,
         snapshot: SnapshotHandle,
         trigger: Arc<RefreshTrigger>,
         journal: HealthJournal,
         outbox: mpsc::Receiver<Outgoing>,
+        metrics: Arc<ProxyMetrics>,
     ) -> Self {
         Self {
             link,
@@ -95,10 +98,16 @@ impl ClusterSync {
             trigger,
             journal,
             outbox: Mutex::new(outbox),
+            metrics,
         }
     }
 
     fn on_event(&self, event: LinkEvent) {
+        match &event {
+            LinkEvent::Subscribed { .. } => self.metrics.cluster_linked.set(1),
+            LinkEvent::Lost => self.metrics.cluster_linked.set(0),
+            LinkEvent::Message(_) => self.metrics.cluster_received.inc(),
+        }
         match event {
             LinkEvent::Subscribed { again: false } => {
                 tracing::info!(node = self.link.node(), "cluster link up (Redis pub/sub)");

@@ -84,6 +84,10 @@ pub struct ProxyMetrics {
     pub log_queue: IntGauge,
     /// Records dropped because the buffer was full.
     pub log_dropped: IntCounter,
+    /// 1 while the cluster subscription is live.
+    pub cluster_linked: IntGauge,
+    /// Cluster messages from other nodes applied here.
+    pub cluster_received: IntCounter,
     /// Records written to the database.
     pub log_written: IntCounter,
     /// Failed batch writes (each is retried).
@@ -194,6 +198,14 @@ impl ProxyMetrics {
             log_queue: gauge(
                 "gateway_request_log_queue_depth",
                 "Request-log records waiting to be written",
+            )?,
+            cluster_linked: gauge(
+                "gateway_cluster_linked",
+                "1 while this proxy hears the cluster's Redis channel, else 0 (also without REDIS_DSN)",
+            )?,
+            cluster_received: counter(
+                "gateway_cluster_messages_received_total",
+                "Messages from other nodes received on the cluster channel",
             )?,
             log_dropped: counter(
                 "gateway_request_log_dropped_total",

@@ -120,6 +120,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             Arc::clone(&trigger),
             journal,
             outbox_rx,
+            Arc::clone(&metrics),
         );
         server.add_service(background_service("cluster sync", sync));
     }

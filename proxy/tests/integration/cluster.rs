@@ -156,6 +156,15 @@ impl Cluster {
 
     /// `gateway_keys{group,state}` on the proxy whose metrics listen on `metrics`.
     async fn keys(&self, metrics: &str, group: &str, state: &str) -> Option<i64> {
+        self.metric(
+            metrics,
+            &format!("gateway_keys{{group=\"{group}\",state=\"{state}\"}}"),
+        )
+        .await
+    }
+
+    /// The value of the series `series` on the proxy whose metrics listen on `metrics`.
+    async fn metric(&self, metrics: &str, series: &str) -> Option<i64> {
         let text = self
             .gw
             .client
@@ -166,7 +175,7 @@ impl Cluster {
             .text()
             .await
             .ok()?;
-        let line = format!("gateway_keys{{group=\"{group}\",state=\"{state}\"}} ");
+        let line = format!("{series} ");
         text.lines()
             .find_map(|l| l.strip_prefix(&line))
             .and_then(|v| v.trim().parse().ok())
@@ -349,6 +358,73 @@ async fn scenario(db: TestDb) {
     assert!(
         mock.requests_for_key(bad).is_empty(),
         "proxy B never sends the key A blacklisted"
+    );
+    let b_metric = |series: &'static str| cluster.metric(&cluster.b_metrics, series);
+    assert_eq!(b_metric("gateway_cluster_linked").await, Some(1));
+    assert!(b_metric("gateway_cluster_messages_received_total").await > Some(0));
+
+    // An upstream ejected through proxy A is skipped by proxy B too.
+    let broken = MockProvider::start().await.expect("mock");
+    broken.script_default(Reply::status(503));
+    let ej = cluster
+        .gw
+        .api(
+            reqwest::Method::POST,
+            "/api/groups",
+            Some(
+                json!({"name": "ej", "channel_type": "openai", "test_model": "gpt-4o",
+                "upstreams": [{"url": broken.base_url(), "weight": 1},
+                              {"url": mock.base_url(), "weight": 1}],
+                "proxy_keys": PROXY_KEY,
+                "config": {"upstream_failure_threshold": 1, "upstream_ejection_seconds": 60,
+                           "max_retries": 1}}),
+            ),
+        )
+        .await["data"]["id"]
+        .as_i64()
+        .expect("group id");
+    cluster
+        .gw
+        .api(
+            reqwest::Method::POST,
+            "/api/keys/add-multiple",
+            Some(json!({"group_id": ej, "keys_text": "sk-ej-1"})),
+        )
+        .await;
+    cluster.served_everywhere("ej", Instant::now()).await;
+    cluster
+        .until(Duration::from_secs(5), || async {
+            cluster.keys(&cluster.a_metrics, "ej", "active").await == Some(1)
+                && cluster.keys(&cluster.b_metrics, "ej", "active").await == Some(1)
+        })
+        .await;
+    let mut ejected_at = None;
+    for _ in 0..4 {
+        assert_eq!(
+            cluster.chat(cluster.gw.port, "ej").await,
+            200,
+            "retried on the healthy one"
+        );
+        if !broken.requests().is_empty() {
+            ejected_at = Some(Instant::now());
+            break;
+        }
+    }
+    let ejected_at = ejected_at.expect("proxy A tried the broken upstream");
+    cluster
+        .b
+        .wait_for_log("upstream ejected by another node", Duration::from_secs(5))
+        .await
+        .expect("B hears of the ejection");
+    let took = ejected_at.elapsed();
+    assert!(took < CLUSTER_DEADLINE, "ejection reached B after {took:?}");
+    broken.clear();
+    for _ in 0..6 {
+        assert_eq!(cluster.chat(cluster.b_port, "ej").await, 200);
+    }
+    assert!(
+        broken.requests().is_empty(),
+        "proxy B skips the upstream A ejected"
     );
 
     // 3. Redis stops under load: no request fails, each node logs the outage once, changes
