@@ -66,6 +66,13 @@ pub struct CreateGroup {
     /// Comma-separated proxy keys.
     #[serde(default)]
     pub proxy_keys: String,
+    /// Ours: false creates the group switched off (its requests get 503, aggregates skip it).
+    #[serde(default = "switched_on")]
+    pub enabled: bool,
+}
+
+fn switched_on() -> bool {
+    true
 }
 
 /// Body of `PUT /api/groups/{id}`: every field optional.
@@ -102,6 +109,8 @@ pub struct UpdateGroup {
     pub header_rules: Option<Value>,
     /// See [`CreateGroup`].
     pub proxy_keys: Option<String>,
+    /// See [`CreateGroup`]: switches the group off or on.
+    pub enabled: Option<bool>,
 }
 
 /// `GroupResponse` of GPT-Load.
@@ -124,6 +133,7 @@ pub struct GroupResponse {
     config: Value,
     header_rules: Value,
     proxy_keys: String,
+    enabled: bool,
     last_validated_at: Option<String>,
     created_at: String,
     updated_at: String,
@@ -156,6 +166,7 @@ impl GroupResponse {
             config: json_or(&group.config, Value::Object(Default::default())),
             header_rules: json_or(&group.header_rules, Value::Array(vec![])),
             proxy_keys: group.proxy_keys,
+            enabled: group.enabled,
             last_validated_at: group.last_validated_at.map(rfc3339),
             created_at: rfc3339(group.created_at),
             updated_at: rfc3339(group.updated_at),

@@ -306,8 +306,9 @@ async fn announce(db: &Database) {
     }
 }
 
-/// Starts validating the keys of `group` (only those in `status` when given) in the background,
-/// `key_validation_concurrency` at a time. Returns the task status at start.
+/// Starts validating the keys of `group` (only those in `status` when given; never disabled
+/// ones) in the background, `key_validation_concurrency` at a time. Returns the task status at
+/// start.
 pub async fn start_validation(
     db: &Database,
     group: &Group,
@@ -319,7 +320,9 @@ pub async fn start_validation(
         .key_counts(group.id)
         .await?
         .into_iter()
-        .filter(|(s, _)| status.is_none_or(|want| want.as_str() == s))
+        .filter(|(s, _)| {
+            s != KeyStatus::Disabled.as_str() && status.is_none_or(|want| want.as_str() == s)
+        })
         .map(|(_, n)| n)
         .sum();
     if total == 0 {
@@ -373,6 +376,9 @@ async fn validate(
         };
         let Some(last) = page.last() else { break };
         after = last.id;
+        let mut page = page;
+        // A person switched these off: not asked about until switched on.
+        page.retain(|k| k.status != KeyStatus::Disabled.as_str());
         let checked = check_all(&validation, &http, &page).await;
         let updates: Vec<_> = checked.iter().filter_map(|c| c.update.clone()).collect();
         valid += checked.iter().filter(|c| c.valid).count();

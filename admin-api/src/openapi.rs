@@ -406,7 +406,7 @@ fn operations() -> Vec<Op> {
                     "status",
                     "string",
                     false,
-                    "active, cooling or invalid",
+                    "active, cooling, invalid or disabled",
                 ),
                 (In::Query, "key_value", "string", false, "Exact key"),
             ],
@@ -497,6 +497,26 @@ fn operations() -> Vec<Op> {
             )
         },
         Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(|| counts("disabled_count")),
+            ..op(
+                "post",
+                "/api/keys/disable-multiple",
+                "keys",
+                "Switch the listed keys off: out of rotation and validation until enabled (ours)",
+            )
+        },
+        Op {
+            body: Some(schema::<KeysBody>),
+            data: Some(|| counts("enabled_count")),
+            ..op(
+                "post",
+                "/api/keys/enable-multiple",
+                "keys",
+                "Switch the listed disabled keys back on, as active with no failures (ours)",
+            )
+        },
+        Op {
             body: Some(schema::<GroupBody>),
             ..op(
                 "post",
@@ -531,7 +551,7 @@ fn operations() -> Vec<Op> {
                     "status",
                     "string",
                     false,
-                    "all (default), active, cooling or invalid",
+                    "all (default), active, cooling, invalid or disabled",
                 ),
             ],
             answer: Answer::File("text/plain", "The keys, one a line"),

@@ -23,6 +23,8 @@ pub struct AggregateRuntime {
     pub channel: ChannelType,
     /// Proxy keys that may call the aggregate (its own and the global ones).
     pub proxy_keys: ProxyKeySet,
+    /// False when a person switched the aggregate off (its requests get 503).
+    pub enabled: bool,
     members: Vec<Arc<GroupRuntime>>,
     sequence: Vec<u16>,
     cursor: AtomicUsize,
@@ -36,6 +38,7 @@ impl AggregateRuntime {
         channel: ChannelType,
         proxy_keys: ProxyKeySet,
         members: Vec<(Arc<GroupRuntime>, u32)>,
+        enabled: bool,
     ) -> Self {
         let members: Vec<(Arc<GroupRuntime>, u32)> =
             members.into_iter().filter(|(_, w)| *w > 0).collect();
@@ -45,6 +48,7 @@ impl AggregateRuntime {
             name,
             channel,
             proxy_keys,
+            enabled,
             members: members.into_iter().map(|(g, _)| g).collect(),
             sequence,
             cursor: AtomicUsize::new(0),

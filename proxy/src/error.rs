@@ -31,6 +31,9 @@ pub enum GatewayError {
     /// No member of an aggregate group has a usable key.
     #[error("no sub-group of aggregate group '{0}' has a usable API key")]
     NoAvailableSubGroups(String),
+    /// A person switched the group off.
+    #[error("group '{0}' is disabled")]
+    GroupDisabled(String),
     /// The group has no upstream with a weight above 0.
     #[error("group '{0}' has no enabled upstream")]
     NoUpstream(String),
@@ -71,6 +74,7 @@ impl GatewayError {
             GatewayError::NoActiveKeys(_)
             | GatewayError::NoAvailableSubGroups(_)
             | GatewayError::NoUpstream(_)
+            | GatewayError::GroupDisabled(_)
             | GatewayError::NotReady => 503,
             GatewayError::BodyTooLarge(_) => 413,
             GatewayError::ModelNotConfigured(_) => 400,
@@ -90,6 +94,7 @@ impl GatewayError {
             GatewayError::AllKeysCooling { .. } => "all_keys_rate_limited",
             GatewayError::NoAvailableSubGroups(_) => "no_available_sub_groups",
             GatewayError::NoUpstream(_) => "no_upstream",
+            GatewayError::GroupDisabled(_) => "group_disabled",
             GatewayError::BodyTooLarge(_) => "request_too_large",
             GatewayError::ModelNotConfigured(_) => "model_not_configured",
             GatewayError::TooManyRequests(_) => "too_many_requests",

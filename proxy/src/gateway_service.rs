@@ -204,6 +204,14 @@ impl GatewayService {
             }
             Some(_) => {}
         }
+        let enabled = match &target {
+            Target::Group(g) => g.enabled,
+            Target::Aggregate(a) => a.enabled,
+        };
+        if !enabled {
+            let error = GatewayError::GroupDisabled(group_name.to_owned());
+            return respond_error(session, &error, channel).await;
+        }
         // An aggregate hands the request to one member with a usable key; from here on it is
         // that member's request.
         let group = match target {

@@ -631,20 +631,63 @@ impl Database {
         group_id: i64,
         hashes: Option<&[String]>,
     ) -> Result<usize, DbError> {
+        self.move_keys(group_id, hashes, &[KeyStatus::Invalid], KeyStatus::Active)
+            .await
+    }
+
+    /// Switches keys of a group off (`disabled`: out of rotation and validation) or back on
+    /// (`active`, no failures). Returns how many changed.
+    pub async fn set_keys_enabled(
+        &self,
+        group_id: i64,
+        hashes: &[String],
+        enabled: bool,
+    ) -> Result<usize, DbError> {
+        if enabled {
+            self.move_keys(
+                group_id,
+                Some(hashes),
+                &[KeyStatus::Disabled],
+                KeyStatus::Active,
+            )
+            .await
+        } else {
+            self.move_keys(
+                group_id,
+                Some(hashes),
+                &[KeyStatus::Active, KeyStatus::Cooling, KeyStatus::Invalid],
+                KeyStatus::Disabled,
+            )
+            .await
+        }
+    }
+
+    /// Moves keys of a group in one of the states `from` to `to`, with no failures and no
+    /// cool-down: those whose hash is in `hashes` (in chunks of 500), or all of them when
+    /// `hashes` is `None`. Bumps the revision when any changed. Returns how many.
+    async fn move_keys(
+        &self,
+        group_id: i64,
+        hashes: Option<&[String]>,
+        from: &[KeyStatus],
+        to: KeyStatus,
+    ) -> Result<usize, DbError> {
         let ts = now();
+        let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let from = &from;
         let chunks: Vec<Option<&[String]>> = match hashes {
             Some(h) => h.chunks(INSERT_CHUNK).map(Some).collect(),
             None => vec![None],
         };
-        let mut restored = 0;
+        let mut moved = 0;
         for chunk in chunks {
-            restored += with_conn!(self, |c| {
+            moved += with_conn!(self, |c| {
                 c.transaction(async |c| -> Result<_, DbError> {
                     let mut target = diesel::update(api_keys::table)
                         .filter(
                             api_keys::group_id
                                 .eq(group_id)
-                                .and(api_keys::status.eq(KeyStatus::Invalid.as_str())),
+                                .and(api_keys::status.eq_any(from)),
                         )
                         .into_boxed();
                     if let Some(chunk) = chunk {
@@ -652,7 +695,7 @@ impl Database {
                     }
                     let n = target
                         .set((
-                            api_keys::status.eq(KeyStatus::Active.as_str()),
+                            api_keys::status.eq(to.as_str()),
                             api_keys::failure_count.eq(0_i64),
                             api_keys::cooldown_until.eq(None::<NaiveDateTime>),
                             api_keys::updated_at.eq(ts),
@@ -667,7 +710,7 @@ impl Database {
                 .await
             })?;
         }
-        Ok(restored)
+        Ok(moved)
     }
 
     /// Deletes every key of a group, or only those in `status`, in one statement. Returns how
@@ -886,7 +929,12 @@ impl Database {
                 for ((status, failures, until), ids) in by_state {
                     for chunk in ids.chunks(INSERT_CHUNK) {
                         changed +=
-                            diesel::update(api_keys::table.filter(api_keys::id.eq_any(chunk)))
+                            // A key a person disabled meanwhile stays disabled.
+                            diesel::update(api_keys::table.filter(
+                                api_keys::id
+                                    .eq_any(chunk)
+                                    .and(api_keys::status.ne(KeyStatus::Disabled.as_str())),
+                            ))
                                 .set((
                                     api_keys::status.eq(*status),
                                     api_keys::failure_count.eq(*failures),

@@ -33,6 +33,7 @@ diesel::table! {
         last_validated_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        enabled -> Bool,
     }
 }
 

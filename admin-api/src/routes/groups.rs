@@ -116,6 +116,7 @@ pub(crate) async fn create(
             model_redirect_strict: false,
             created_at: now,
             updated_at: now,
+            enabled: body.enabled,
         }
     } else {
         let test_model = body.test_model.trim().to_owned();
@@ -140,6 +141,7 @@ pub(crate) async fn create(
             model_redirect_strict: body.model_redirect_strict,
             created_at: now,
             updated_at: now,
+            enabled: body.enabled,
         }
     };
     let group = state.db.create_group(&new).await.map_err(|e| {
@@ -211,6 +213,7 @@ pub(crate) async fn update(
     if let Some(v) = &body.proxy_keys {
         changes.proxy_keys = Some(normalise_key_list(v));
     }
+    changes.enabled = body.enabled;
     let Some(current) = state.db.group(id).await? else {
         return Err(ApiError::NotFound(format!("group {id} not found")));
     };
@@ -400,7 +403,12 @@ pub(crate) async fn copy(
 ) -> ApiResult {
     let id = parse_id(&id)?;
     let statuses: &[KeyStatus] = match body.copy_keys.trim() {
-        "" | "all" => &[KeyStatus::Active, KeyStatus::Cooling, KeyStatus::Invalid],
+        "" | "all" => &[
+            KeyStatus::Active,
+            KeyStatus::Cooling,
+            KeyStatus::Invalid,
+            KeyStatus::Disabled,
+        ],
         "valid_only" => &[KeyStatus::Active, KeyStatus::Cooling],
         "none" => &[],
         other => {
@@ -468,6 +476,7 @@ pub(crate) async fn copy(
         model_redirect_strict: source.model_redirect_strict,
         created_at: now,
         updated_at: now,
+        enabled: source.enabled,
     };
     let group = state.db.create_group(&new).await?;
     let mut out = serde_json::json!({});

@@ -60,10 +60,10 @@ pub(crate) async fn list(
     let pages = PageQuery::parse(q.page.as_deref(), q.page_size.as_deref())?;
     let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         None => None,
-        Some(s @ ("active" | "invalid" | "cooling")) => Some(s.to_owned()),
+        Some(s) if KeyStatus::parse(s).is_some() => Some(s.to_owned()),
         Some(other) => {
             return Err(ApiError::Validation(format!(
-                "status: invalid status filter {other:?} (active, cooling or invalid)"
+                "status: invalid status filter {other:?} (active, cooling, invalid or disabled)"
             )));
         }
     };
@@ -308,6 +308,39 @@ pub(crate) async fn restore_multiple(
     .await
 }
 
+/// `POST /api/keys/disable-multiple` (ours): switches the listed keys off.
+pub(crate) async fn disable_multiple(state: State<AppState>, body: ApiJson<KeysBody>) -> ApiResult {
+    switch_keys(state, body, false).await
+}
+
+/// `POST /api/keys/enable-multiple` (ours): switches the listed disabled keys back on.
+pub(crate) async fn enable_multiple(state: State<AppState>, body: ApiJson<KeysBody>) -> ApiResult {
+    switch_keys(state, body, true).await
+}
+
+async fn switch_keys(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<KeysBody>,
+    enabled: bool,
+) -> ApiResult {
+    require_group(&state, body.group_id).await?;
+    let parsed = keys_of(&body.keys_text)?;
+    let changed = state
+        .db
+        .set_keys_enabled(
+            body.group_id,
+            &key_storage::hashes(&state.cipher, &parsed),
+            enabled,
+        )
+        .await?;
+    let field = if enabled {
+        "enabled_count"
+    } else {
+        "disabled_count"
+    };
+    counted(&state, body.group_id, field, changed, parsed.len()).await
+}
+
 /// Body of the whole-group key operations.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,7 +412,7 @@ pub(crate) async fn export(
         "" | "all" => None,
         other => Some(KeyStatus::parse(other).ok_or_else(|| {
             ApiError::Validation(format!(
-                "status: invalid export status {other:?} (all, active, cooling or invalid)"
+                "status: invalid export status {other:?} (all, active, cooling, invalid or disabled)"
             ))
         })?),
     };

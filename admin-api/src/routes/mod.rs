@@ -68,6 +68,8 @@ pub fn router(state: AppState) -> Router {
         .route("/keys/test-multiple", post(keys::test_multiple))
         .route("/keys/delete-multiple", post(keys::delete_multiple))
         .route("/keys/restore-multiple", post(keys::restore_multiple))
+        .route("/keys/disable-multiple", post(keys::disable_multiple))
+        .route("/keys/enable-multiple", post(keys::enable_multiple))
         .route("/keys/restore-all-invalid", post(keys::restore_all_invalid))
         .route("/keys/clear-all-invalid", post(keys::clear_all_invalid))
         .route("/keys/clear-all", post(keys::clear_all))

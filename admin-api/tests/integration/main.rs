@@ -1507,6 +1507,10 @@ on_every_backend!(
 
 mod login_throttle;
 mod logs;
+mod manual_control;
 mod ui;
 use logs::logs_flow;
 on_every_backend!(logs_flow: request_logs_dashboard_usage_and_retention_on_sqlite, request_logs_dashboard_usage_and_retention_on_postgres, request_logs_dashboard_usage_and_retention_on_mysql);
+
+use manual_control::manual_control_flow;
+on_every_backend!(manual_control_flow: keys_and_groups_switched_off_and_on_on_sqlite, keys_and_groups_switched_off_and_on_on_postgres, keys_and_groups_switched_off_and_on_on_mysql);

@@ -159,8 +159,10 @@ fn build_aggregates(
             .iter()
             .filter(|(aggregate, _, _)| *aggregate == row.id)
             .filter_map(|(_, member, weight)| {
+                // A member switched off is left out, as if its weight were 0.
                 by_id
                     .get(member)
+                    .filter(|g| g.enabled)
                     .map(|g| (Arc::clone(g), u32::try_from(*weight).unwrap_or(0)))
             })
             .collect();
@@ -171,7 +173,12 @@ fn build_aggregates(
         out.insert(
             row.name.clone(),
             Arc::new(AggregateRuntime::new(
-                row.id, row.name, channel, proxy_keys, members,
+                row.id,
+                row.name,
+                channel,
+                proxy_keys,
+                members,
+                row.enabled,
             )),
         );
     }
@@ -254,5 +261,6 @@ fn build_group(
         proxy_keys,
         config: settings.effective(&overrides),
         rewrite,
+        enabled: group.enabled,
     })
 }

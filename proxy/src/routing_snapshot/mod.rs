@@ -56,6 +56,8 @@ pub struct GroupRuntime {
     pub config: EffectiveConfig,
     /// Body, model and header rewriting of forwarded requests.
     pub rewrite: RewriteRules,
+    /// False when a person switched the group off: its requests get 503, aggregates skip it.
+    pub enabled: bool,
 }
 
 impl RoutingSnapshot {

@@ -16,6 +16,7 @@ mod encryption;
 mod errors;
 mod key_policy;
 mod lifecycle;
+mod manual_control;
 mod process_logs;
 mod reload;
 mod request_logs;

@@ -14,6 +14,8 @@ pub enum KeyStatus {
     Invalid,
     /// Rate limited: out of rotation until `cooldown_until`, then active again by itself.
     Cooling,
+    /// Switched off by a person: out of rotation and out of validation until switched on.
+    Disabled,
 }
 
 impl KeyStatus {
@@ -23,6 +25,7 @@ impl KeyStatus {
             KeyStatus::Active => "active",
             KeyStatus::Invalid => "invalid",
             KeyStatus::Cooling => "cooling",
+            KeyStatus::Disabled => "disabled",
         }
     }
 
@@ -32,6 +35,7 @@ impl KeyStatus {
             "active" => Some(KeyStatus::Active),
             "invalid" => Some(KeyStatus::Invalid),
             "cooling" => Some(KeyStatus::Cooling),
+            "disabled" => Some(KeyStatus::Disabled),
             _ => None,
         }
     }

@@ -47,6 +47,9 @@ pub struct Group {
     pub created_at: NaiveDateTime,
     /// Last change (UTC).
     pub updated_at: NaiveDateTime,
+    /// Switched on: false keeps the group's setup but answers its requests with 503 and takes
+    /// it out of aggregates.
+    pub enabled: bool,
 }
 
 /// A group to insert.
@@ -87,6 +90,8 @@ pub struct NewGroup {
     pub created_at: NaiveDateTime,
     /// See [`Group`].
     pub updated_at: NaiveDateTime,
+    /// See [`Group`].
+    pub enabled: bool,
 }
 
 /// A partial update; `None` leaves a column as it is.
@@ -121,6 +126,8 @@ pub struct GroupChangeset {
     pub model_redirect_rules: Option<String>,
     /// See [`Group`].
     pub model_redirect_strict: Option<bool>,
+    /// See [`Group`].
+    pub enabled: Option<bool>,
     /// Always set on update.
     pub updated_at: Option<NaiveDateTime>,
 }

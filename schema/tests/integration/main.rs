@@ -33,6 +33,7 @@ fn new_group(name: &str) -> NewGroup {
         model_redirect_strict: false,
         created_at: now,
         updated_at: now,
+        enabled: true,
     }
 }
 
