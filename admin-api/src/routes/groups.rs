@@ -350,7 +350,7 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
         return Err(ApiError::NotFound(format!("group {id} not found")));
     };
     let mut key_stats = serde_json::json!({
-        "total_keys": 0, "active_keys": 0, "invalid_keys": 0, "cooling_keys": 0,
+        "total_keys": 0, "active_keys": 0, "invalid_keys": 0, "cooling_keys": 0, "disabled_keys": 0,
     });
     if group.group_type != "aggregate" {
         let mut total = 0;
