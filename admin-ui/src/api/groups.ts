@@ -36,6 +36,8 @@ export interface Group {
   config: Record<string, ConfigValue>;
   header_rules: HeaderRule[];
   proxy_keys: string;
+  /** Ours: false switches the group off (its requests get 503 `group_disabled`; aggregates skip it). */
+  enabled: boolean;
   last_validated_at: string | null;
   created_at: string;
   updated_at: string;
@@ -50,6 +52,7 @@ export interface GroupPayload {
   channel_type: string;
   sort: number;
   proxy_keys: string;
+  enabled: boolean;
   upstreams?: Upstream[];
   test_model?: string;
   validation_endpoint?: string;
@@ -67,7 +70,8 @@ export interface RequestStats {
 }
 
 export interface GroupStats {
-  key_stats: { total_keys: number; active_keys: number; invalid_keys: number; cooling_keys: number };
+  /** `disabled_keys` only when the group has some. */
+  key_stats: { total_keys: number; active_keys: number; invalid_keys: number; cooling_keys: number; disabled_keys?: number };
   stats_24_hour: RequestStats;
   stats_7_day: RequestStats;
   stats_30_day: RequestStats;
@@ -103,6 +107,8 @@ export const channelTypes = () => api.get<string[]>("/channel-types");
 export const configOptions = () => api.get<ConfigOption[]>("/groups/config-options");
 export const createGroup = (body: GroupPayload) => api.post<Group>("/groups", body);
 export const updateGroup = (id: number, body: Partial<GroupPayload>) => api.put<Group>(`/groups/${id}`, body);
+/** Switches a group off or on (a partial update); the caller toasts the outcome. */
+export const setGroupEnabled = (id: number, enabled: boolean) => api.put<Group>(`/groups/${id}`, { enabled }, { hideMessage: true });
 export const deleteGroup = (id: number) => api.delete<null>(`/groups/${id}`);
 export const groupStats = (id: number) => api.get<GroupStats>(`/groups/${id}/stats`);
 export const copyGroup = (id: number, copyKeys: CopyKeysMode) =>

@@ -1,10 +1,13 @@
 // Keys of one group (GPT-Load's /api/keys…): the paged list, imports and deletions (as tasks),
-// restore / clear, validation, single-key tests, notes and the text export.
+// restore / clear, disable / enable (ours), validation, single-key tests, notes and the text export.
 import { api, downloadUrl, request, type Paginated } from "@/api/client";
 import type { TaskStatus } from "@/api/tasks";
 
-/** `active` in rotation; `cooling` rate-limited until `cooldown_until`, then back by itself; `invalid` blacklisted. */
-export type KeyStatus = "active" | "cooling" | "invalid";
+/**
+ * `active` in rotation; `cooling` rate-limited until `cooldown_until`, then back by itself; `invalid`
+ * blacklisted; `disabled` switched off by a person: out of rotation and validation until enabled.
+ */
+export type KeyStatus = "active" | "cooling" | "invalid" | "disabled";
 
 export interface ApiKey {
   id: number;
@@ -55,6 +58,17 @@ export const deleteKeys = (groupId: number, keysText: string) =>
   api.post<{ deleted_count: number; ignored_count: number; total_in_group: number }>("/keys/delete-multiple", { group_id: groupId, keys_text: keysText });
 export const restoreKeys = (groupId: number, keysText: string) =>
   api.post<{ restored_count: number; ignored_count: number; total_in_group: number }>("/keys/restore-multiple", { group_id: groupId, keys_text: keysText });
+/** How many of the listed keys a disable / enable changed; the rest were not in the group or already in that state. */
+export interface KeysSwitched {
+  ignored_count: number;
+  total_in_group: number;
+}
+/** Switches the listed keys (active, cooling or invalid) off; the caller toasts the count. */
+export const disableKeys = (groupId: number, keysText: string) =>
+  api.post<KeysSwitched & { disabled_count: number }>("/keys/disable-multiple", { group_id: groupId, keys_text: keysText }, { hideMessage: true });
+/** Switches the listed disabled keys back on (active, no failures); the caller toasts the count. */
+export const enableKeys = (groupId: number, keysText: string) =>
+  api.post<KeysSwitched & { enabled_count: number }>("/keys/enable-multiple", { group_id: groupId, keys_text: keysText }, { hideMessage: true });
 export const restoreAllInvalid = (groupId: number) => api.post<null>("/keys/restore-all-invalid", { group_id: groupId });
 export const clearAllInvalid = (groupId: number) => api.post<null>("/keys/clear-all-invalid", { group_id: groupId });
 export const clearAllKeys = (groupId: number) => api.post<null>("/keys/clear-all", { group_id: groupId });

@@ -90,6 +90,23 @@ async function chat(n) {
   return statuses;
 }
 
+/** Sends one request at a time until the proxy answers `want` (settings and switches reach it by a reload poll). */
+async function proxyAnswers(want) {
+  const deadline = Date.now() + WAIT;
+  let got = [];
+  while (Date.now() < deadline) {
+    got = await chat(1);
+    if (got[0] === want) return;
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  assert.fail(`the proxy answered ${got[0]}, expected ${want}`);
+}
+
+/** Waits for a toast containing `text`. */
+async function seeToast(text) {
+  await page.locator(".n-message", { hasText: text }).first().waitFor();
+}
+
 test("log in", () =>
   step("login", async () => {
     await page.goto(`${gw.base}/keys`);
@@ -224,6 +241,54 @@ test("a key the provider revoked shows as invalid", () =>
     assert.equal(await field.inputValue(), REVOKED);
     const keys = await gw.api("GET", `/keys?group_id=${(await gw.api("GET", "/groups"))[0].id}&status=invalid`);
     assert.deepEqual(keys.items.map((k) => k.key_value), [REVOKED]);
+  }));
+
+test("disable a key by hand, then switch the group off and on", () =>
+  step("manual-control", async () => {
+    await choose("key-status-filter", "All statuses");
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="key-card"]').length === 4);
+    const id = await page.locator('[data-testid="key-card"][data-status="active"]').first().getAttribute("data-key-id");
+    const card = page.locator(`[data-testid="key-card"][data-key-id="${id}"]`);
+    await card.getByTestId("key-disable").click();
+    await seeToast("Keys disabled: 1");
+    await page.locator(`[data-testid="key-card"][data-key-id="${id}"][data-status="disabled"]`).waitFor();
+    await seeText(card.getByTestId("key-status"), "Disabled");
+    await seeText(page.getByTestId("group-key-stats"), /Disabled 1/);
+    const groupId = (await gw.api("GET", "/groups")).find((g) => g.name === GROUP).id;
+    const disabled = await gw.api("GET", `/keys?group_id=${groupId}&status=disabled`);
+    assert.deepEqual(disabled.items.map((k) => String(k.id)), [id]);
+    await choose("key-status-filter", "Disabled");
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="key-card"]').length === 1);
+    await shoot("key-disabled");
+    await card.getByTestId("key-enable").click();
+    await seeToast("Keys enabled: 1");
+    await page.getByTestId("keys-empty").waitFor();
+    await choose("key-status-filter", "All statuses");
+    await page.locator(`[data-testid="key-card"][data-key-id="${id}"][data-status="active"]`).waitFor();
+    assert.equal((await gw.api("GET", `/keys?group_id=${groupId}&status=disabled`)).items.length, 0);
+
+    // The whole group: the info card asks first, saying what switching off does.
+    await page.getByTestId("group-toggle-enabled").click();
+    const dialog = page.locator(".n-dialog");
+    await seeText(dialog, "503");
+    await seeText(dialog, "aggregate groups skip it");
+    await shoot("group-disable-confirm");
+    await dialog.getByRole("button", { name: "Disable" }).click();
+    await seeToast(`Group ${GROUP} is disabled`);
+    const item = page.getByTestId(`group-item-${GROUP}`);
+    await page.locator(`[data-testid="group-item-${GROUP}"][data-enabled="false"]`).waitFor();
+    await seeText(item.getByTestId("group-disabled-tag"), "Disabled");
+    await seeText(page.getByTestId("group-disabled-alert"), "503");
+    assert.equal((await gw.api("GET", "/groups")).find((g) => g.name === GROUP).enabled, false);
+    await proxyAnswers(503);
+    await shoot("group-disabled");
+
+    await page.getByTestId("group-toggle-enabled").click();
+    await dialog.getByRole("button", { name: "Enable" }).click();
+    await page.locator(`[data-testid="group-item-${GROUP}"][data-enabled="true"]`).waitFor();
+    await page.getByTestId("group-disabled-alert").waitFor({ state: "detached" });
+    assert.equal(await item.getByTestId("group-disabled-tag").count(), 0);
+    await proxyAnswers(200);
   }));
 
 test("switch language and theme", () =>

@@ -122,10 +122,30 @@ describe("standard group form", () => {
       test_model: "gpt-4.1-nano", validation_endpoint: "",
       upstreams: [{ url: "https://api.openai.com", weight: 1 }, { url: "https://backup.example.com", weight: 1 }],
       model_redirect_rules: { "gpt-4o": "gpt-4o-mini" }, model_redirect_strict: false, param_overrides: {}, config: {}, header_rules: [],
+      enabled: true,
     });
     expect(body.proxy_keys).toMatch(/^sk-[A-Za-z0-9_-]{48}$/);
     expect(w.emitted("saved")?.[0]).toEqual([saved]);
     expect(w.emitted("update:show")?.[0]).toEqual([false]);
+  });
+
+  it("creates a group switched off, saying what that does", async () => {
+    createGroup.mockResolvedValue({ id: 8, name: "spare" });
+    const w = mountForm();
+    await open(w);
+    const sw = w.find('[data-testid="group-enabled"]');
+    expect(sw.classes()).toContain("n-switch--active");
+    expect(w.find('[data-testid="group-enabled-hint"]').text()).toContain("without deleting it");
+    await input(w, "group-name").setValue("spare");
+    await sw.trigger("click");
+    await flushPromises();
+    expect(w.find('[data-testid="group-enabled"]').classes()).not.toContain("n-switch--active");
+    const hint = w.find('[data-testid="group-enabled-hint"]').text();
+    expect(hint).toContain("503");
+    expect(hint).toContain("aggregate groups skip it");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(createGroup).toHaveBeenCalledWith(expect.objectContaining({ name: "spare", enabled: false }));
   });
 
   it("edits an existing group with PUT and its current values", async () => {
@@ -134,7 +154,7 @@ describe("standard group form", () => {
       id: 3, name: "gem", endpoint: "http://x/proxy/gem", display_name: "", description: "d", group_type: "standard", channel_type: "gemini",
       sort: 5, test_model: "gemini-2.0-flash-lite", validation_endpoint: "", upstreams: [{ url: "https://generativelanguage.googleapis.com", weight: 2 }],
       param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: { max_retries: 1 }, header_rules: [], proxy_keys: "",
-      last_validated_at: null, created_at: "", updated_at: "",
+      enabled: true, last_validated_at: null, created_at: "", updated_at: "",
     } as Group;
     const w = mountForm(g);
     await open(w);
@@ -153,7 +173,7 @@ describe("group config overrides", () => {
       id: 4, name: "oa", endpoint: "http://x/proxy/oa", display_name: "", description: "", group_type: "standard", channel_type: "openai",
       sort: 1, test_model: "gpt-4.1-nano", validation_endpoint: "", upstreams: [{ url: "https://api.openai.com", weight: 1 }],
       param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: { enable_request_logging: false }, header_rules: [],
-      proxy_keys: "", last_validated_at: null, created_at: "", updated_at: "",
+      proxy_keys: "", enabled: true, last_validated_at: null, created_at: "", updated_at: "",
     } as Group;
     const w = mount(GroupForm, {
       props: { show: false, group: g, channelTypes: ["openai"], configOptions: options },
@@ -179,6 +199,25 @@ describe("aggregate group form", () => {
     await w.find('[data-testid="group-name"] input').setValue("all-gpt");
     await w.find('[data-testid="group-form-submit"]').trigger("click");
     await flushPromises();
-    expect(createGroup).toHaveBeenCalledWith({ name: "all-gpt", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1, proxy_keys: "" });
+    expect(createGroup).toHaveBeenCalledWith({ name: "all-gpt", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1, proxy_keys: "", enabled: true });
+  });
+
+  it("shows a disabled aggregate switched off and sends enabled when it is switched on", async () => {
+    updateGroup.mockResolvedValue({ id: 12 });
+    const g = {
+      id: 12, name: "all-gpt", endpoint: "", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 2,
+      proxy_keys: "", enabled: false,
+    } as Group;
+    const w = mount(AggregateGroupForm, { props: { show: false, group: g }, global: { plugins: [i18n], stubs: { teleport: true } } });
+    await w.setProps({ show: true });
+    await flushPromises();
+    expect(w.find('[data-testid="group-enabled"]').classes()).not.toContain("n-switch--active");
+    const hint = w.find('[data-testid="group-enabled-hint"]').text();
+    expect(hint).toContain("requests to this aggregate group get 503");
+    expect(hint).toContain("sub groups keep serving");
+    await w.find('[data-testid="group-enabled"]').trigger("click");
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+    expect(updateGroup).toHaveBeenCalledWith(12, expect.objectContaining({ name: "all-gpt", group_type: "aggregate", enabled: true }));
   });
 });

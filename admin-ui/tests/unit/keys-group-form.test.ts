@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigOption } from "@/api/groups";
 import {
-  applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, emptyAggregateForm, emptyGroupForm,
+  aggregateFormFromGroup, applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, emptyAggregateForm, emptyGroupForm,
   formFromGroup, normalizeHeaderRules, parseJsonObject, parseRedirectRules, parseUpstreams, validateConfigRows,
   validateGroupName, validateUpstreams,
 } from "@/components/keys/group-form";
@@ -152,7 +152,7 @@ describe("whole form", () => {
       name: "openai-main", display_name: "OpenAI main", description: "", group_type: "standard", channel_type: "openai", sort: 1,
       test_model: "gpt-4.1-nano", validation_endpoint: "",
       upstreams: [{ url: "https://api.openai.com", weight: 1 }, { url: "https://backup.example.com/", weight: 0 }],
-      proxy_keys: "sk-a,sk-b", config: { max_retries: 2 }, header_rules: [{ key: "X-Team", value: "${GROUP_NAME}", action: "set" }],
+      proxy_keys: "sk-a,sk-b", enabled: true, config: { max_retries: 2 }, header_rules: [{ key: "X-Team", value: "${GROUP_NAME}", action: "set" }],
       model_redirect_strict: true, model_redirect_rules: { "gpt-4o": "gpt-4o-mini" }, param_overrides: { temperature: 0.2 },
     });
   });
@@ -193,18 +193,28 @@ describe("whole form", () => {
       id: 1, name: "g", endpoint: "", display_name: "", description: "", group_type: "standard", channel_type: "openai", sort: 3,
       test_model: "m", validation_endpoint: "/v1/chat/completions", upstreams: [{ url: "https://u", weight: 1 }], param_overrides: {},
       model_redirect_rules: { a: "b" }, model_redirect_strict: false, config: { max_retries: 1 },
-      header_rules: [{ key: "X-A", value: "", action: "remove" }], proxy_keys: "sk-x", last_validated_at: null, created_at: "", updated_at: "",
+      header_rules: [{ key: "X-A", value: "", action: "remove" }], proxy_keys: "sk-x", enabled: false, last_validated_at: null, created_at: "",
+      updated_at: "",
     } as Group;
     const form = formFromGroup(g, OPTIONS);
     expect(form.headers).toEqual([{ key: "X-A", value: "", remove: true }]);
+    expect(form.enabled).toBe(false);
     const r = buildGroupPayload(form, OPTIONS);
-    expect(r.ok && r.payload).toMatchObject({ sort: 3, config: { max_retries: 1 }, model_redirect_rules: { a: "b" }, header_rules: [{ key: "X-A", value: "", action: "remove" }] });
+    expect(r.ok && r.payload).toMatchObject({ sort: 3, enabled: false, config: { max_retries: 1 }, model_redirect_rules: { a: "b" }, header_rules: [{ key: "X-A", value: "", action: "remove" }] });
+  });
+  it("new groups start enabled; a group from a server without the field counts as enabled", () => {
+    expect(emptyGroupForm().enabled).toBe(true);
+    expect(emptyAggregateForm().enabled).toBe(true);
+    const old = { name: "g", display_name: "", channel_type: "openai", sort: 1, proxy_keys: "", description: "" } as Group;
+    expect(aggregateFormFromGroup(old).enabled).toBe(true);
+    expect(aggregateFormFromGroup({ ...old, enabled: false }).enabled).toBe(false);
   });
   it("builds aggregate bodies", () => {
     const form = emptyAggregateForm("anthropic");
     form.name = "all-claude";
     const r = buildAggregatePayload(form);
-    expect(r).toEqual({ ok: true, payload: { name: "all-claude", display_name: "", description: "", group_type: "aggregate", channel_type: "anthropic", sort: 1, proxy_keys: "" } });
+    expect(r).toEqual({ ok: true, payload: { name: "all-claude", display_name: "", description: "", group_type: "aggregate", channel_type: "anthropic", sort: 1, proxy_keys: "", enabled: true } });
+    expect(buildAggregatePayload({ ...form, enabled: false })).toMatchObject({ ok: true, payload: { enabled: false } });
     expect(buildAggregatePayload({ ...form, name: "" }).ok).toBe(false);
   });
 });

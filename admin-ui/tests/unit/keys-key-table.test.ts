@@ -11,15 +11,21 @@ const api = vi.hoisted(() => ({
   addKeysText: vi.fn(),
   addKeysFile: vi.fn(),
   validateGroup: vi.fn(),
+  disableKeys: vi.fn(),
+  enableKeys: vi.fn(),
 }));
 vi.mock("@/api/keys", () => ({
   listKeys: (q: KeyQuery) => api.listKeys(q),
   addKeysText: (id: number, text: string) => api.addKeysText(id, text),
   addKeysFile: (id: number, file: File) => api.addKeysFile(id, file),
   validateGroup: (id: number, status?: string) => api.validateGroup(id, status),
+  disableKeys: (id: number, text: string) => api.disableKeys(id, text),
+  enableKeys: (id: number, text: string) => api.enableKeys(id, text),
   deleteKeysAsync: vi.fn(), deleteKeys: vi.fn(), restoreKeys: vi.fn(), restoreAllInvalid: vi.fn(), clearAllInvalid: vi.fn(),
   clearAllKeys: vi.fn(), testKeys: vi.fn(), updateKeyNotes: vi.fn(), exportKeysUrl: () => "/api/keys/export",
 }));
+const toasts = vi.hoisted(() => ({ success: vi.fn(), error: vi.fn(), info: vi.fn(), warning: vi.fn() }));
+vi.mock("@/composables/toast", () => ({ toast: toasts, confirm: async () => true }));
 const taskState = vi.hoisted(() => ({ watch: vi.fn(), tick: null as unknown as { value: number } }));
 vi.mock("@/composables/tasks", async () => {
   const { ref: vueRef } = await import("vue");
@@ -51,6 +57,7 @@ beforeEach(() => {
   setLocale("en-US");
   Object.values(api).forEach((f) => f.mockReset());
   taskState.watch.mockReset();
+  Object.values(toasts).forEach((f) => f.mockReset());
 });
 afterEach(() => {
   document.body.innerHTML = "";
@@ -84,12 +91,60 @@ describe("key table", () => {
     expect((w.find('[data-testid="key-value"] input').element as HTMLInputElement).value).toBe("sk-test-key-number-1-abcdefgh");
   });
 
-  it("filters by status (All / Active / Cooling / Invalid) and searches by exact key", async () => {
+  it("shows a disabled key in grey with Enable; every other key offers Disable", async () => {
+    api.listKeys.mockResolvedValue(page([key(1, "active"), key(2, "cooling"), key(3, "invalid"), key(4, "disabled")]));
+    const w = mount(KeyTable, { props: { group: GROUP }, ...mountOpts });
+    await flushPromises();
+    const cards = w.findAll('[data-testid="key-card"]');
+    const off = cards[3];
+    expect(off.attributes("data-status")).toBe("disabled");
+    expect(off.classes()).toContain("status-disabled");
+    const tag = off.find('[data-testid="key-status"]');
+    expect(tag.text()).toBe("Disabled");
+    expect(tag.classes().some((c) => /n-tag--(success|warning|error|info|primary)-type/.test(c))).toBe(false);
+    expect(off.find('[data-testid="key-disabled-note"]').text()).toContain("not used or validated");
+    expect(cards.map((c) => c.find('[data-testid="key-disable"]').exists())).toEqual([true, true, true, false]);
+    expect(cards.map((c) => c.find('[data-testid="key-enable"]').exists())).toEqual([false, false, false, true]);
+    expect(off.find('[data-testid="key-enable"]').text()).toBe("Enable");
+  });
+
+  it("disables a key from its card, toasts the count and reloads the list", async () => {
+    api.listKeys.mockResolvedValue(page([key(1, "active")]));
+    api.disableKeys.mockResolvedValue({ disabled_count: 1, ignored_count: 0, total_in_group: 1 });
+    const w = mount(KeyTable, { props: { group: GROUP }, ...mountOpts });
+    await flushPromises();
+    expect(api.listKeys).toHaveBeenCalledTimes(1);
+    api.listKeys.mockResolvedValue(page([key(1, "disabled")]));
+    await w.find('[data-testid="key-disable"]').trigger("click");
+    await flushPromises();
+    expect(api.disableKeys).toHaveBeenCalledWith(4, "sk-test-key-number-1-abcdefgh");
+    expect(toasts.success).toHaveBeenCalledWith("Keys disabled: 1");
+    expect(api.listKeys).toHaveBeenCalledTimes(2);
+    expect(w.emitted("changed")).toBeTruthy();
+    expect(w.find('[data-testid="key-card"]').attributes("data-status")).toBe("disabled");
+    expect(w.find('[data-testid="key-enable"]').exists()).toBe(true);
+  });
+
+  it("enables a disabled key from its card; a key that did not change is reported, not claimed", async () => {
+    api.listKeys.mockResolvedValue(page([key(2, "disabled")]));
+    api.enableKeys.mockResolvedValue({ enabled_count: 0, ignored_count: 1, total_in_group: 1 });
+    const w = mount(KeyTable, { props: { group: GROUP }, ...mountOpts });
+    await flushPromises();
+    await w.find('[data-testid="key-enable"]').trigger("click");
+    await flushPromises();
+    expect(api.enableKeys).toHaveBeenCalledWith(4, "sk-test-key-number-2-abcdefgh");
+    expect(toasts.success).not.toHaveBeenCalled();
+    expect(toasts.info).toHaveBeenCalledWith(expect.stringContaining("No key was enabled"));
+    expect(api.listKeys).toHaveBeenCalledTimes(2);
+  });
+
+  it("filters by status (All / Active / Cooling / Invalid / Disabled) and searches by exact key", async () => {
     api.listKeys.mockResolvedValue(page([]));
     const w = mount(KeyTable, { props: { group: GROUP }, ...mountOpts });
     await flushPromises();
     const select = w.findComponent(NSelect);
-    expect((select.props("options") as { value: string }[]).map((o) => o.value)).toEqual(["all", "active", "cooling", "invalid"]);
+    expect((select.props("options") as { value: string }[]).map((o) => o.value)).toEqual(["all", "active", "cooling", "invalid", "disabled"]);
+    expect((select.props("options") as { label: string }[]).at(-1)?.label).toBe("Disabled");
     select.vm.$emit("update:value", "cooling");
     await flushPromises();
     expect(api.listKeys).toHaveBeenLastCalledWith(expect.objectContaining({ status: "cooling", page: 1 }));
@@ -125,6 +180,55 @@ describe("key table", () => {
     await flushPromises();
     expect(api.validateGroup).toHaveBeenCalledWith(4, undefined);
     expect(taskState.watch).toHaveBeenCalled();
+  });
+});
+
+describe("disable / enable keys in bulk", () => {
+  async function openFromMenu(action: "disable-keys" | "enable-keys") {
+    api.listKeys.mockResolvedValue(page([]));
+    const w = mount(KeyTable, { props: { group: GROUP }, attachTo: document.body, ...mountOpts });
+    await flushPromises();
+    await w.find('[data-testid="key-actions-menu"]').trigger("click");
+    await flushPromises();
+    const item = document.querySelector(`[data-testid="key-action-${action}"]`) as HTMLElement | null;
+    expect(item).not.toBeNull();
+    item?.click();
+    await flushPromises();
+    return w;
+  }
+
+  it("disables the pasted keys from the more-actions menu", async () => {
+    api.disableKeys.mockResolvedValue({ disabled_count: 2, ignored_count: 0, total_in_group: 5 });
+    const w = await openFromMenu("disable-keys");
+    const modal = w.find('[data-testid="switch-keys-modal"]');
+    expect(modal.attributes("data-mode")).toBe("disable");
+    expect(modal.text()).toContain("Disable keys of openai");
+    expect(modal.text()).toContain("Nothing is deleted");
+    await w.find('[data-testid="switch-keys-submit"]').trigger("click");
+    await flushPromises();
+    expect(w.text()).toContain("Enter at least one key");
+    expect(api.disableKeys).not.toHaveBeenCalled();
+    await w.find('[data-testid="switch-keys-text"] textarea').setValue("sk-one\nsk-two");
+    expect(w.text()).toContain("2 keys recognised");
+    const loads = api.listKeys.mock.calls.length;
+    await w.find('[data-testid="switch-keys-submit"]').trigger("click");
+    await flushPromises();
+    expect(api.disableKeys).toHaveBeenCalledWith(4, "sk-one\nsk-two");
+    expect(toasts.success).toHaveBeenCalledWith("Keys disabled: 2");
+    expect(api.listKeys.mock.calls.length).toBe(loads + 1);
+    expect(w.find('[data-testid="switch-keys-modal"]').exists()).toBe(false);
+  });
+
+  it("enables the pasted keys and says how many were not changed", async () => {
+    api.enableKeys.mockResolvedValue({ enabled_count: 1, ignored_count: 2, total_in_group: 5 });
+    const w = await openFromMenu("enable-keys");
+    expect(w.find('[data-testid="switch-keys-modal"]').text()).toContain("Enable keys of openai");
+    await w.find('[data-testid="switch-keys-text"] textarea').setValue("sk-a, sk-b sk-c");
+    await w.find('[data-testid="switch-keys-submit"]').trigger("click");
+    await flushPromises();
+    expect(api.enableKeys).toHaveBeenCalledWith(4, "sk-a, sk-b sk-c");
+    expect(api.disableKeys).not.toHaveBeenCalled();
+    expect(toasts.success).toHaveBeenCalledWith("Keys enabled: 1; 2 not changed (not in this group or not disabled)");
   });
 });
 

@@ -1,15 +1,17 @@
 import { describe, expect, it } from "vitest";
 import type { Group, SubGroup } from "@/api/groups";
 import { channelTagType, groupIcon, groupMatches, groupTitle, reorder } from "@/components/keys/channels";
-import { isTxtFile, keyFieldText, notesError, parseKeysText, statusQuery, statusTagType, typedNameMatches } from "@/components/keys/key-list";
-import { memberCandidates, memberStatus, sortMembers, validateMemberRows, weightShare } from "@/components/keys/sub-groups";
+import {
+  KEY_STATUSES, isTxtFile, keyFieldText, notesError, parseKeysText, statusQuery, statusTagType, switchMessage, switchModeOf, typedNameMatches,
+} from "@/components/keys/key-list";
+import { memberCandidates, memberStatus, memberStatusTag, sortMembers, validateMemberRows, weightShare } from "@/components/keys/sub-groups";
 import messages from "@/i18n/messages/keys";
 
 function group(id: number, name: string, extra: Partial<Group> = {}): Group {
   return {
     id, name, endpoint: "", display_name: "", description: "", group_type: "standard", upstreams: [], channel_type: "openai", sort: id * 10,
     test_model: "m", validation_endpoint: "", param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: {},
-    header_rules: [], proxy_keys: "", last_validated_at: null, created_at: "", updated_at: "", ...extra,
+    header_rules: [], proxy_keys: "", enabled: true, last_validated_at: null, created_at: "", updated_at: "", ...extra,
   };
 }
 
@@ -50,6 +52,19 @@ describe("key table", () => {
     expect(statusTagType("active")).toBe("success");
     expect(statusTagType("cooling")).toBe("warning");
     expect(statusTagType("invalid")).toBe("error");
+    expect(statusTagType("disabled")).toBe("default");
+    expect(statusQuery("disabled")).toBe("disabled");
+    expect(KEY_STATUSES).toEqual(["active", "cooling", "invalid", "disabled"]);
+  });
+  it("a disabled key is enabled, any other disabled", () => {
+    expect(switchModeOf("disabled")).toBe("enable");
+    for (const s of ["active", "cooling", "invalid"] as const) expect(switchModeOf(s)).toBe("disable");
+  });
+  it("says how many keys a disable / enable changed and how many it left", () => {
+    expect(switchMessage("disable", { disabled_count: 3, ignored_count: 0, total_in_group: 9 })).toEqual({ key: "keys.switch.disabled", params: { n: 3, ignored: 0 }, changed: true });
+    expect(switchMessage("disable", { disabled_count: 1, ignored_count: 2, total_in_group: 9 }).key).toBe("keys.switch.disabledIgnored");
+    expect(switchMessage("enable", { enabled_count: 2, ignored_count: 1, total_in_group: 9 })).toEqual({ key: "keys.switch.enabledIgnored", params: { n: 2, ignored: 1 }, changed: true });
+    expect(switchMessage("enable", { enabled_count: 0, ignored_count: 1, total_in_group: 9 })).toEqual({ key: "keys.switch.enableNone", params: { n: 0, ignored: 1 }, changed: false });
   });
   it("shows the note instead of the hidden key, the key when shown", () => {
     const mask = (k: string) => `${k.slice(0, 3)}…`;
@@ -82,6 +97,14 @@ describe("sub-groups", () => {
     expect(memberStatus({ weight: 5, active_keys: 2 })).toBe("active");
     expect(memberStatus({ weight: 0, active_keys: 2 })).toBe("disabled");
     expect(memberStatus({ weight: 5, active_keys: 0 })).toBe("unavailable");
+    expect(memberStatus({ weight: 5, active_keys: 2, group: { enabled: true } })).toBe("active");
+  });
+  it("a switched-off member is skipped whatever its weight and keys", () => {
+    expect(memberStatus({ weight: 5, active_keys: 2, group: { enabled: false } })).toBe("off");
+    expect(memberStatus({ weight: 0, active_keys: 0, group: { enabled: false } })).toBe("off");
+    expect(memberStatusTag("off")).toBe("default");
+    expect(memberStatusTag("disabled")).toBe("default");
+    expect(memberStatusTag("unavailable")).toBe("warning");
   });
   it("shares and order by weight", () => {
     expect(weightShare(1, 3)).toBe(33.3);
@@ -135,6 +158,14 @@ describe("texts", () => {
         expect(v, path).not.toMatch(/[@$]/);
         if (!path.startsWith("keys.time.")) expect(v, path).not.toContain("|");
       }
+    }
+  });
+  it("every language has the same placeholders (the relative times aside)", () => {
+    const leaf = (tree: Tree, path: string) => path.split(".").reduce<Tree | string>((node, k) => (node as Tree)[k], tree) as string;
+    const holes = (v: string) => (v.match(/\{\w+\}/g) ?? []).sort();
+    const en = messages["en-US"] as Tree;
+    for (const path of paths(en).filter((p) => !p.startsWith("keys.time."))) {
+      for (const code of ["zh-CN", "ja-JP"] as const) expect(holes(leaf(messages[code] as Tree, path)), `${code} ${path}`).toEqual(holes(leaf(en, path)));
     }
   });
   it("translations are not English copies", () => {

@@ -6,8 +6,9 @@ import type { Group } from "@/api/groups";
 
 const api = vi.hoisted(() => ({
   listGroups: vi.fn(), groupStats: vi.fn(), parentAggregates: vi.fn(), listSubGroups: vi.fn(), deleteGroup: vi.fn(), listKeys: vi.fn(),
-  confirm: vi.fn(), configOptions: vi.fn(),
+  confirm: vi.fn(), configOptions: vi.fn(), setGroupEnabled: vi.fn(),
 }));
+const toasts = vi.hoisted(() => ({ success: vi.fn(), error: vi.fn(), info: vi.fn(), warning: vi.fn() }));
 vi.mock("@/api/groups", () => ({
   listGroups: () => api.listGroups(),
   channelTypes: async () => ["openai", "openai-response", "gemini", "anthropic"],
@@ -16,6 +17,7 @@ vi.mock("@/api/groups", () => ({
   parentAggregates: (id: number) => api.parentAggregates(id),
   listSubGroups: (id: number) => api.listSubGroups(id),
   deleteGroup: (id: number) => api.deleteGroup(id),
+  setGroupEnabled: (id: number, enabled: boolean) => api.setGroupEnabled(id, enabled),
   createGroup: vi.fn(), updateGroup: vi.fn(), copyGroup: vi.fn(), reorderGroups: vi.fn(), addSubGroups: vi.fn(), setSubGroupWeight: vi.fn(),
   removeSubGroup: vi.fn(),
 }));
@@ -25,7 +27,7 @@ vi.mock("@/api/keys", () => ({
 }));
 vi.mock("@/composables/toast", () => ({
   confirm: (o: unknown) => api.confirm(o),
-  toast: { success: vi.fn(), error: vi.fn(), info: vi.fn(), warning: vi.fn() },
+  toast: toasts,
 }));
 vi.mock("@/composables/tasks", async () => {
   const { ref } = await import("vue");
@@ -41,7 +43,7 @@ function group(id: number, name: string, extra: Partial<Group> = {}): Group {
     id, name, endpoint: `http://localhost:3001/proxy/${name}`, display_name: "", description: "", group_type: "standard",
     upstreams: [{ url: "https://api.openai.com", weight: 1 }], channel_type: "openai", sort: id * 10, test_model: "gpt-4.1-nano",
     validation_endpoint: "", param_overrides: {}, model_redirect_rules: {}, model_redirect_strict: false, config: {}, header_rules: [],
-    proxy_keys: "sk-proxy-abcdefghijklmnop", last_validated_at: null, created_at: "", updated_at: "", ...extra,
+    proxy_keys: "sk-proxy-abcdefghijklmnop", enabled: true, last_validated_at: null, created_at: "", updated_at: "", ...extra,
   };
 }
 
@@ -67,6 +69,7 @@ async function mountAt(path: string) {
 beforeEach(() => {
   setLocale("en-US");
   Object.values(api).forEach((f) => f.mockReset());
+  Object.values(toasts).forEach((f) => f.mockReset());
   api.listGroups.mockResolvedValue([
     group(1, "openai-main", { display_name: "OpenAI Main" }),
     group(2, "claude_pool", { channel_type: "anthropic" }),
@@ -176,5 +179,77 @@ describe("keys page", () => {
     await w.find('[data-testid="group-details"] .n-collapse-item__header-main').trigger("click");
     await flushPromises();
     expect(w.find('[data-testid="group-details"]').text()).toContain("最大重试次数");
+  });
+});
+
+describe("switching groups off and on", () => {
+  it("marks a disabled group in the list and explains it on its card", async () => {
+    api.listGroups.mockResolvedValue([group(1, "openai-main"), group(2, "claude_pool", { channel_type: "anthropic", enabled: false })]);
+    const { w } = await mountAt("/keys?groupId=2");
+    const off = w.find('[data-testid="group-item-claude_pool"]');
+    expect(off.attributes("data-enabled")).toBe("false");
+    expect(off.classes()).toContain("off");
+    expect(off.find('[data-testid="group-disabled-tag"]').text()).toBe("Disabled");
+    const on = w.find('[data-testid="group-item-openai-main"]');
+    expect(on.attributes("data-enabled")).toBe("true");
+    expect(on.find('[data-testid="group-disabled-tag"]').exists()).toBe(false);
+    expect(w.find('[data-testid="group-info-disabled"]').text()).toBe("Disabled");
+    expect(w.find('[data-testid="group-disabled-alert"]').text()).toContain("503 (group_disabled)");
+    expect(w.find('[data-testid="group-toggle-enabled"]').text()).toBe("Enable");
+  });
+
+  it("switches a group off after a confirmation that says what it does, and on again", async () => {
+    api.confirm.mockResolvedValue(true);
+    api.setGroupEnabled.mockImplementation(async (id: number, enabled: boolean) => group(id, "openai-main", { display_name: "OpenAI Main", enabled }));
+    const { w } = await mountAt("/keys?groupId=1");
+    const toggle = () => w.find('[data-testid="group-toggle-enabled"]');
+    expect(toggle().text()).toBe("Disable");
+    expect(w.find('[data-testid="group-disabled-alert"]').exists()).toBe(false);
+    await toggle().trigger("click");
+    await flushPromises();
+    const asked = api.confirm.mock.calls[0][0] as { title: string; content: string };
+    expect(asked.title).toBe("Disable group");
+    expect(asked.content).toContain("openai-main");
+    expect(asked.content).toContain("503");
+    expect(asked.content).toContain("aggregate groups skip it");
+    expect(api.setGroupEnabled).toHaveBeenCalledWith(1, false);
+    expect(toasts.success).toHaveBeenCalledWith("Group openai-main is disabled");
+    expect(w.find('[data-testid="group-item-openai-main"]').attributes("data-enabled")).toBe("false");
+    expect(w.find('[data-testid="group-disabled-alert"]').exists()).toBe(true);
+    expect(toggle().text()).toBe("Enable");
+
+    await toggle().trigger("click");
+    await flushPromises();
+    expect((api.confirm.mock.calls[1][0] as { content: string }).content).toContain("on again");
+    expect(api.setGroupEnabled).toHaveBeenLastCalledWith(1, true);
+    expect(w.find('[data-testid="group-item-openai-main"]').attributes("data-enabled")).toBe("true");
+    expect(w.find('[data-testid="group-disabled-alert"]').exists()).toBe(false);
+  });
+
+  it("changes nothing when the confirmation is declined", async () => {
+    api.confirm.mockResolvedValue(false);
+    const { w } = await mountAt("/keys?groupId=1");
+    await w.find('[data-testid="group-toggle-enabled"]').trigger("click");
+    await flushPromises();
+    expect(api.setGroupEnabled).not.toHaveBeenCalled();
+    expect(w.find('[data-testid="group-item-openai-main"]').attributes("data-enabled")).toBe("true");
+  });
+
+  it("an aggregate's confirmation speaks of its own requests; a switched-off member shows as skipped", async () => {
+    api.confirm.mockResolvedValue(false);
+    api.listSubGroups.mockResolvedValue([
+      { group: group(1, "openai-main"), weight: 2, total_keys: 3, active_keys: 3, invalid_keys: 0 },
+      { group: group(4, "openai-spare", { enabled: false }), weight: 1, total_keys: 2, active_keys: 2, invalid_keys: 0 },
+    ]);
+    const { w } = await mountAt("/keys?groupId=3");
+    const states = w.findAll('[data-testid="sub-group-status"]');
+    expect(states.map((s) => s.attributes("data-status"))).toEqual(["active", "off"]);
+    expect(states[1].text()).toBe("Group disabled, skipped");
+    expect(w.find('[data-testid="group-member-stats"]').text()).toContain("Group disabled 1");
+    await w.find('[data-testid="group-toggle-enabled"]').trigger("click");
+    await flushPromises();
+    const asked = api.confirm.mock.calls[0][0] as { content: string };
+    expect(asked.content).toContain("aggregate group all-gpt");
+    expect(asked.content).toContain("503");
   });
 });

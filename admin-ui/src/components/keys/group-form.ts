@@ -40,6 +40,8 @@ export interface GroupBasics {
   sort: number | null;
   proxy_keys: string;
   description: string;
+  /** Off: the group's requests get 503 and aggregate groups skip it. */
+  enabled: boolean;
 }
 
 export interface GroupFormModel extends GroupBasics {
@@ -86,13 +88,13 @@ export function emptyGroupForm(channel = "openai"): GroupFormModel {
   const d = channelDefaults(channel);
   return {
     name: "", display_name: "", channel_type: channel, sort: 1, test_model: d.testModel, validation_endpoint: "",
-    proxy_keys: "", description: "", upstreams: [{ url: d.upstream, weight: 1 }], config: [], headers: [],
+    proxy_keys: "", description: "", enabled: true, upstreams: [{ url: d.upstream, weight: 1 }], config: [], headers: [],
     model_redirect_strict: false, model_redirect_rules: "", param_overrides: "",
   };
 }
 
 export function emptyAggregateForm(channel = "openai"): AggregateFormModel {
-  return { name: "", display_name: "", channel_type: channel, sort: 1, proxy_keys: "", description: "" };
+  return { name: "", display_name: "", channel_type: channel, sort: 1, proxy_keys: "", description: "", enabled: true };
 }
 
 /**
@@ -317,7 +319,10 @@ export function formFromGroup(g: Group, options: ConfigOption[]): GroupFormModel
 
 /** The basic fields of an existing group: all an aggregate group's form has. */
 export function aggregateFormFromGroup(g: Group): AggregateFormModel {
-  return { name: g.name, display_name: g.display_name, channel_type: g.channel_type, sort: g.sort, proxy_keys: g.proxy_keys, description: g.description };
+  return {
+    name: g.name, display_name: g.display_name, channel_type: g.channel_type, sort: g.sort, proxy_keys: g.proxy_keys, description: g.description,
+    enabled: g.enabled !== false,
+  };
 }
 
 /** The errors of the basic fields: name, channel and sort. */
@@ -341,6 +346,7 @@ function basicsPayload(form: GroupBasics, groupType: GroupPayload["group_type"])
     channel_type: form.channel_type,
     sort: form.sort as number,
     proxy_keys: splitProxyKeys(form.proxy_keys).join(","),
+    enabled: form.enabled,
   };
 }
 

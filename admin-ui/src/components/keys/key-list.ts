@@ -1,8 +1,8 @@
 // Pure logic of the key table: status filter values, tag colours, what a key card shows,
-// note limits and the typed-name check of the destructive confirmations.
-import type { ApiKey, KeyStatus } from "@/api/keys";
+// disable / enable of keys, note limits and the typed-name check of the destructive confirmations.
+import type { ApiKey, KeyStatus, KeysSwitched } from "@/api/keys";
 
-export const KEY_STATUSES: KeyStatus[] = ["active", "cooling", "invalid"];
+export const KEY_STATUSES: KeyStatus[] = ["active", "cooling", "invalid", "disabled"];
 export const PAGE_SIZES = [12, 24, 60, 120];
 export const NOTES_LIMIT = 255;
 
@@ -17,6 +17,7 @@ export function statusTagType(status: string): "success" | "warning" | "error" |
       return "warning";
     case "invalid":
       return "error";
+    case "disabled":
     default:
       return "default";
   }
@@ -25,6 +26,25 @@ export function statusTagType(status: string): "success" | "warning" | "error" |
 /** The `status` query value of a filter (`undefined` for all). */
 export function statusQuery(filter: StatusFilter): KeyStatus | undefined {
   return filter === "all" ? undefined : filter;
+}
+
+/** Switching keys off (`disable`) or back on (`enable`). */
+export type SwitchMode = "disable" | "enable";
+
+/** What a key's switch does: enable a disabled key, disable any other. */
+export function switchModeOf(status: KeyStatus): SwitchMode {
+  return status === "disabled" ? "enable" : "disable";
+}
+
+/**
+ * The toast after a disable / enable: the text under `keys.switch.` with its parameters, and
+ * whether anything changed (a success) or not (an info: the keys were not there or already so).
+ */
+export function switchMessage(mode: SwitchMode, res: KeysSwitched & { disabled_count?: number; enabled_count?: number }) {
+  const n = (mode === "disable" ? res.disabled_count : res.enabled_count) ?? 0;
+  const ignored = res.ignored_count;
+  const key = n === 0 ? `${mode}None` : ignored > 0 ? `${mode}dIgnored` : `${mode}d`;
+  return { key: `keys.switch.${key}`, params: { n, ignored }, changed: n > 0 };
 }
 
 /** What the key field of a card reads: the full key when shown, else the note (if any) or the masked key. */

@@ -2,17 +2,21 @@
 // of the add modal and which groups each row may choose.
 import type { Group, SubGroup } from "@/api/groups";
 
-export type MemberStatus = "active" | "disabled" | "unavailable";
+export type MemberStatus = "active" | "disabled" | "unavailable" | "off";
 export const MAX_WEIGHT = 1000;
 
-/** Active: weight > 0 and active keys; disabled: weight 0; unavailable: weight > 0 but no active keys. */
-export function memberStatus(m: Pick<SubGroup, "weight" | "active_keys">): MemberStatus {
+/**
+ * Off: the member group is switched off, so the aggregate skips it whatever its weight; disabled:
+ * weight 0; active: weight > 0 and active keys; unavailable: weight > 0 but no active keys.
+ */
+export function memberStatus(m: Pick<SubGroup, "weight" | "active_keys"> & { group?: Pick<Group, "enabled"> }): MemberStatus {
+  if (m.group?.enabled === false) return "off";
   if (m.weight <= 0) return "disabled";
   return m.active_keys > 0 ? "active" : "unavailable";
 }
 
 export function memberStatusTag(s: MemberStatus): "success" | "default" | "warning" {
-  return s === "active" ? "success" : s === "disabled" ? "default" : "warning";
+  return s === "active" ? "success" : s === "unavailable" ? "warning" : "default";
 }
 
 /** A weight's share of the total, 0–100 with one decimal. */
