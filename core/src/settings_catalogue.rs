@@ -98,7 +98,7 @@ const fn int(
 }
 
 /// Every dynamic setting, in GPT-Load's order.
-pub const CATALOGUE: [SettingDef; 25] = [
+pub const CATALOGUE: [SettingDef; 27] = [
     SettingDef {
         key: "app_url",
         name: "Project URL",
@@ -297,6 +297,24 @@ pub const CATALOGUE: [SettingDef; 25] = [
         1,
         true,
     ),
+    SettingDef {
+        key: "sub_group_failover",
+        name: "Fail over between sub-groups",
+        description: "Aggregate groups: when a sub-group's attempts all fail, retry the request on another sub-group (GPT-Load stays in the first one)",
+        category: SettingCategory::Request,
+        kind: SettingKind::Bool,
+        default: "true",
+        group_override: true,
+    },
+    SettingDef {
+        key: "model_aware_routing",
+        name: "Model-aware sub-group choice",
+        description: "Aggregate groups: prefer sub-groups whose model redirect rules name the requested model, and skip strict ones that do not serve it",
+        category: SettingCategory::Request,
+        kind: SettingKind::Bool,
+        default: "false",
+        group_override: true,
+    },
     int(
         "key_validation_interval_minutes",
         "Key validation interval (minutes)",
@@ -553,12 +571,18 @@ impl SystemSettings {
                         .unwrap_or(false)
                 },
             ),
+            sub_group_failover: overrides
+                .sub_group_failover
+                .unwrap_or_else(|| self.value("sub_group_failover").as_bool().unwrap_or(true)),
+            model_aware_routing: overrides
+                .model_aware_routing
+                .unwrap_or_else(|| self.value("model_aware_routing").as_bool().unwrap_or(false)),
         }
     }
 }
 
 /// A group's overrides (`groups.config`): GPT-Load's 14 overridable keys plus our key-policy and
-/// stream keys.
+/// stream keys, and the aggregate routing keys (`sub_group_failover`, `model_aware_routing`).
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
@@ -622,6 +646,12 @@ pub struct GroupConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Overrides the system setting of the same name (see `CATALOGUE`).
     pub upstream_ejection_seconds: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub sub_group_failover: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub model_aware_routing: Option<bool>,
 }
 
 impl GroupConfig {
@@ -692,6 +722,10 @@ pub struct EffectiveConfig {
     pub enable_request_logging: bool,
     /// Whether request bodies are logged.
     pub enable_request_body_logging: bool,
+    /// Aggregates: retry on another sub-group when one's attempts all failed.
+    pub sub_group_failover: bool,
+    /// Aggregates: prefer sub-groups whose redirect rules name the requested model.
+    pub model_aware_routing: bool,
 }
 
 #[cfg(test)]
@@ -705,7 +739,7 @@ mod tests {
         assert_eq!(s.int("max_retries"), 3);
         assert_eq!(s.int("request_timeout"), 600);
         assert_eq!(s.string("failover_status_codes"), "400-403,405-999");
-        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 20);
+        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 22);
         assert_eq!(s.string("client_error_status_codes"), "400,404,413,422");
     }
 

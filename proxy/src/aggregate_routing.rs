@@ -25,9 +25,21 @@ pub struct AggregateRuntime {
     pub proxy_keys: ProxyKeySet,
     /// False when a person switched the aggregate off (its requests get 503).
     pub enabled: bool,
+    /// What the aggregate's own `config` says about choosing and changing members.
+    pub routing: MemberRouting,
     members: Vec<Arc<GroupRuntime>>,
     sequence: Vec<u16>,
     cursor: AtomicUsize,
+}
+
+/// How an aggregate chooses and changes members (its `config`: `sub_group_failover`,
+/// `model_aware_routing`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemberRouting {
+    /// When a member's attempts all failed, retry on another member.
+    pub failover: bool,
+    /// Prefer members whose redirect rules name the requested model.
+    pub model_aware: bool,
 }
 
 impl AggregateRuntime {
@@ -39,6 +51,7 @@ impl AggregateRuntime {
         proxy_keys: ProxyKeySet,
         members: Vec<(Arc<GroupRuntime>, u32)>,
         enabled: bool,
+        routing: MemberRouting,
     ) -> Self {
         let members: Vec<(Arc<GroupRuntime>, u32)> =
             members.into_iter().filter(|(_, w)| *w > 0).collect();
@@ -49,6 +62,7 @@ impl AggregateRuntime {
             channel,
             proxy_keys,
             enabled,
+            routing,
             members: members.into_iter().map(|(g, _)| g).collect(),
             sequence,
             cursor: AtomicUsize::new(0),
@@ -65,20 +79,46 @@ impl AggregateRuntime {
         self.members.is_empty()
     }
 
-    /// The next member in weighted order that has a usable key at `now_ms`; `None` when no
-    /// member has one.
-    pub fn pick(&self, now_ms: u64) -> Option<Arc<GroupRuntime>> {
+    /// The next member in weighted order that has a usable key at `now_ms` and is not in
+    /// `tried` (group ids); `None` when there is none. Model-aware (`routing.model_aware` and a
+    /// `model`): a member whose redirect rules name the model comes first, then members that
+    /// pass any model through; a strict member without a rule for it is never chosen.
+    pub fn pick(
+        &self,
+        now_ms: u64,
+        tried: &[i64],
+        model: Option<&str>,
+    ) -> Option<Arc<GroupRuntime>> {
         let n = self.sequence.len();
         if n == 0 {
             return None;
         }
-        let start = self.cursor.fetch_add(1, Ordering::Relaxed);
-        (0..n)
+        // Only a request's first choice moves the rotation: a failover scans on from where it
+        // is, so failovers do not shift which member the next requests start with.
+        let start = if tried.is_empty() {
+            self.cursor.fetch_add(1, Ordering::Relaxed)
+        } else {
+            self.cursor.load(Ordering::Relaxed)
+        };
+        let mut candidates = (0..n)
             .filter_map(|i| {
                 self.members
                     .get(usize::from(self.sequence[(start + i) % n]))
             })
-            .find(|m| m.keys.has_usable(now_ms))
-            .map(Arc::clone)
+            .filter(|m| !tried.contains(&m.id) && m.keys.has_usable(now_ms));
+        let Some(model) = model.filter(|_| self.routing.model_aware) else {
+            return candidates.next().map(Arc::clone);
+        };
+        let mut passes_through = None;
+        for m in candidates {
+            let rules = &m.rewrite.model_redirects;
+            if rules.contains_key(model) {
+                return Some(Arc::clone(m));
+            }
+            if passes_through.is_none() && (!m.rewrite.strict || rules.is_empty()) {
+                passes_through = Some(m);
+            }
+        }
+        passes_through.map(Arc::clone)
     }
 }

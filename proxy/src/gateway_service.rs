@@ -212,23 +212,12 @@ impl GatewayService {
             let error = GatewayError::GroupDisabled(group_name.to_owned());
             return respond_error(session, &error, channel).await;
         }
-        // An aggregate hands the request to one member with a usable key; from here on it is
-        // that member's request.
-        let group = match target {
-            Target::Group(g) => g,
-            Target::Aggregate(a) => match a.pick(now_ms()) {
-                Some(member) => {
-                    ctx.parent = Some((a.id, a.name.clone()));
-                    ctx.group = Some(Arc::clone(&member));
-                    member
-                }
-                None => {
-                    let error = GatewayError::NoAvailableSubGroups(a.name.clone());
-                    return respond_error(session, &error, channel).await;
-                }
-            },
-        };
         let query = strip_key_param(req.uri.query());
+        let accept = req
+            .headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let body = match read_body(
             session,
             self.limits.max_request_body_bytes,
@@ -242,42 +231,93 @@ impl GatewayService {
                 return respond_error(session, &too_large, channel).await;
             }
         };
-        let rewritten = match group.rewrite.apply(group.channel, rest, body.clone()) {
-            Ok(r) => r,
-            Err(model) => {
-                // Logged as a final attempt without a key, as GPT-Load does.
-                ctx.log = log_draft(
-                    session.req_header(),
-                    ctx,
-                    &group,
-                    &self.client_ip(session),
-                    query.as_deref(),
-                    &model,
-                    &body,
-                );
-                return respond_gateway_error(
-                    session,
-                    ctx,
-                    GatewayError::ModelNotConfigured(model),
-                    channel,
-                )
-                .await;
+        // An aggregate hands the request to one member with a usable key; from here on it is
+        // that member's request, until (with `sub_group_failover`) the member's attempts all
+        // failed and another member takes it over.
+        let (aggregate, model) = match &target {
+            Target::Group(_) => (None, None),
+            Target::Aggregate(a) => {
+                let model = a.routing.model_aware.then(|| {
+                    a.channel
+                        .inspect_request(rest, accept.as_deref(), query.as_deref(), &body)
+                        .model
+                });
+                (Some(Arc::clone(a)), model)
             }
         };
-        self.attempt_loop(
-            session,
-            ctx,
-            &group,
-            &rewritten.rest,
-            query.as_deref(),
-            rewritten.body,
-        )
-        .await
+        let mut group = match target {
+            Target::Group(g) => g,
+            Target::Aggregate(a) => match a.pick(now_ms(), &[], model.as_deref()) {
+                Some(member) => member,
+                None => {
+                    let error = GatewayError::NoAvailableSubGroups(a.name.clone());
+                    return respond_error(session, &error, channel).await;
+                }
+            },
+        };
+        let mut tried_members = Vec::new();
+        loop {
+            if let Some(a) = &aggregate {
+                ctx.parent = Some((a.id, a.name.clone()));
+                ctx.group = Some(Arc::clone(&group));
+                tried_members.push(group.id);
+            }
+            let rewritten = match group.rewrite.apply(group.channel, rest, body.clone()) {
+                Ok(r) => r,
+                Err(model) => {
+                    // Logged as a final attempt without a key, as GPT-Load does.
+                    if ctx.log.is_none() {
+                        ctx.log = log_draft(
+                            session.req_header(),
+                            ctx,
+                            &group,
+                            &self.client_ip(session),
+                            query.as_deref(),
+                            &model,
+                            &body,
+                        );
+                    }
+                    return respond_gateway_error(
+                        session,
+                        ctx,
+                        GatewayError::ModelNotConfigured(model),
+                        channel,
+                    )
+                    .await;
+                }
+            };
+            let ended = self
+                .attempt_loop(
+                    session,
+                    ctx,
+                    &group,
+                    &rewritten.rest,
+                    query.as_deref(),
+                    rewritten.body,
+                )
+                .await?;
+            let LoopEnd::Exhausted(failure) = ended else {
+                return Ok(());
+            };
+            let next = aggregate
+                .as_ref()
+                .filter(|a| a.routing.failover)
+                .and_then(|a| a.pick(now_ms(), &tried_members, model.as_deref()));
+            match next {
+                Some(member) => {
+                    tracing::info!(group = %group.name, next = %member.name, "sub-group failed; the aggregate fails over to another sub-group");
+                    group = member;
+                }
+                None => return self.respond_exhausted(session, ctx, &group, failure).await,
+            }
+        }
     }
 
     /// Tries keys and upstreams until a response can be relayed or the attempts run out. Each
     /// answer is judged by the key policy (`gateway_core::key_policy`): the key, the upstream,
-    /// the client or nobody is at fault, and the request goes on or ends accordingly.
+    /// the client or nobody is at fault, and the request goes on or ends accordingly. Returns
+    /// `Exhausted` without answering when every attempt failed (or none could be made), so the
+    /// caller may try another member of an aggregate.
     async fn attempt_loop(
         &self,
         session: &mut Session,
@@ -286,12 +326,14 @@ impl GatewayService {
         rest: &str,
         query: Option<&str>,
         body: Bytes,
-    ) -> Result<()> {
+    ) -> Result<LoopEnd> {
         let channel = Some(group.channel);
         let cfg = &group.config;
         let max_attempts = u32::try_from(cfg.max_retries.max(0))
             .unwrap_or(u32::MAX)
             .saturating_add(1);
+        // Each group (each member of an aggregate) gets its own `max_retries`.
+        let attempts_before = ctx.attempts;
         let req = session.req_header();
         let facts = group.channel.inspect_request(
             rest,
@@ -312,20 +354,27 @@ impl GatewayService {
             default_cooldown: secs(cfg.key_cooldown_seconds),
         };
         let client_ip = self.client_ip(session);
-        ctx.log = log_draft(
-            session.req_header(),
-            ctx,
-            group,
-            &client_ip,
-            query,
-            &facts.model,
-            &body,
-        );
+        match ctx.log.as_mut() {
+            // Another member of the aggregate tried first: its records stay, the next ones
+            // name this member.
+            Some(log) => log.serve_with(group.id, &group.name),
+            None => {
+                ctx.log = log_draft(
+                    session.req_header(),
+                    ctx,
+                    group,
+                    &client_ip,
+                    query,
+                    &facts.model,
+                    &body,
+                );
+            }
+        }
         let model = facts.model.as_str();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
         let mut last_failure: Option<Failure> = None;
-        while ctx.attempts < max_attempts {
+        while ctx.attempts - attempts_before < max_attempts {
             let now = now_ms();
             let Some(key) = group.keys.pick(&ctx.tried_keys, now) else {
                 break;
@@ -337,7 +386,8 @@ impl GatewayService {
                     GatewayError::NoUpstream(group.name.clone()),
                     channel,
                 )
-                .await;
+                .await
+                .map(|()| LoopEnd::Answered);
             };
             let header_wait = secs(cfg.response_header_timeout);
             let header_wait = match deadline {
@@ -396,7 +446,7 @@ impl GatewayService {
                     attempt.duration = attempt_started.elapsed();
                     self.note_attempt(ctx, group, model, &attempt);
                     ctx.outcome = Some(Outcome::ClientClosed);
-                    return Ok(());
+                    return Ok(LoopEnd::Answered);
                 }
             };
             attempt.ttfb = attempt_started.elapsed();
@@ -446,7 +496,7 @@ impl GatewayService {
                     } else {
                         Outcome::Interrupted
                     });
-                    return answered;
+                    return answered.map(|()| LoopEnd::Answered);
                 }
                 let streaming = stream_request || is_event_stream(&resp);
                 attempt.stream = streaming;
@@ -494,7 +544,7 @@ impl GatewayService {
                 attempt.error = &error;
                 self.note_attempt(ctx, group, model, &attempt);
                 ctx.outcome = Some(outcome);
-                return result;
+                return result.map(|()| LoopEnd::Answered);
             }
             let Some(upstream_header) = resp.header().cloned() else {
                 continue;
@@ -522,10 +572,25 @@ impl GatewayService {
             };
             if !verdict.retry {
                 ctx.outcome = Some(Outcome::UpstreamError);
-                return respond_failure(session, failure, channel).await;
+                return respond_failure(session, failure, channel)
+                    .await
+                    .map(|()| LoopEnd::Answered);
             }
             last_failure = Some(failure);
         }
+        Ok(LoopEnd::Exhausted(last_failure))
+    }
+
+    /// Answers a request whose attempts all failed: the last failure, or our own error when no
+    /// attempt was made (no usable key).
+    async fn respond_exhausted(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+        group: &GroupRuntime,
+        last_failure: Option<Failure>,
+    ) -> Result<()> {
+        let channel = Some(group.channel);
         match last_failure {
             Some(failure) => {
                 ctx.outcome = Some(match failure {
@@ -923,6 +988,14 @@ enum Target {
     Group(Arc<GroupRuntime>),
     /// An aggregate group (one member serves each request).
     Aggregate(Arc<AggregateRuntime>),
+}
+
+/// How the attempts on one group ended.
+enum LoopEnd {
+    /// The client got an answer (a relayed response or an error).
+    Answered,
+    /// Nothing was sent: every attempt failed (the last failure) or none could be made.
+    Exhausted(Option<Failure>),
 }
 
 /// How the last failed attempt ended.

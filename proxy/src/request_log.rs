@@ -180,7 +180,7 @@ fn record_size(r: &RequestLog) -> usize {
 /// What one request contributes to every record of its attempts.
 #[derive(Debug)]
 pub struct RequestLogDraft {
-    /// The shared fields until the first attempt takes them (later attempts copy the first).
+    /// The shared fields until the next attempt takes them (other attempts copy the last one).
     template: Option<RequestLog>,
     attempts: Vec<RequestLog>,
 }
@@ -268,9 +268,9 @@ impl RequestLogDraft {
 
     /// Adds the record of one attempt.
     pub fn attempt(&mut self, a: &AttemptRecord<'_>) {
-        let mut r = match (self.template.take(), self.attempts.first()) {
+        let mut r = match (self.template.take(), self.attempts.last()) {
             (Some(t), _) => t,
-            (None, Some(first)) => first.clone(),
+            (None, Some(last)) => last.clone(),
             // Unreachable: the template is only taken by an attempt.
             (None, None) => return,
         };
@@ -294,6 +294,18 @@ impl RequestLogDraft {
         r.output_tokens = u.output;
         r.total_tokens = u.total;
         self.attempts.push(r);
+    }
+
+    /// From now on the attempts are served by group `(id, name)` (another member of the
+    /// aggregate the client called took the request over).
+    pub fn serve_with(&mut self, id: i64, name: &str) {
+        if self.template.is_none() {
+            self.template = self.attempts.last().cloned();
+        }
+        if let Some(t) = self.template.as_mut() {
+            t.group_id = id;
+            name.clone_into(&mut t.group_name);
+        }
     }
 
     /// Attempts recorded so far.

@@ -625,7 +625,7 @@ async fn key_management_flow(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(
         body["data"]["key_stats"],
-        json!({"total_keys": 3, "active_keys": 2, "invalid_keys": 1, "cooling_keys": 0})
+        json!({"total_keys": 3, "active_keys": 2, "invalid_keys": 1, "cooling_keys": 0, "disabled_keys": 0})
     );
     assert_eq!(body["data"]["stats_24_hour"]["total_requests"], 0);
 

@@ -12,7 +12,7 @@ use gateway_schema::models::Group;
 use gateway_schema::{Database, DbError, KeyRow};
 
 use super::{GroupRuntime, RoutingSnapshot};
-use crate::aggregate_routing::AggregateRuntime;
+use crate::aggregate_routing::{AggregateRuntime, MemberRouting};
 use crate::client_auth::ProxyKeySet;
 use crate::key_health_writer::stored_health;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
@@ -170,6 +170,15 @@ fn build_aggregates(
             gateway_core::settings_catalogue::split_key_list(&row.proxy_keys)
                 .chain(settings.proxy_keys()),
         );
+        let overrides = GroupConfig::from_stored(&row.config).unwrap_or_else(|e| {
+            tracing::warn!(group = %row.name, "ignoring invalid group config: {e}");
+            GroupConfig::default()
+        });
+        let effective = settings.effective(&overrides);
+        let routing = MemberRouting {
+            failover: effective.sub_group_failover,
+            model_aware: effective.model_aware_routing,
+        };
         out.insert(
             row.name.clone(),
             Arc::new(AggregateRuntime::new(
@@ -179,6 +188,7 @@ fn build_aggregates(
                 proxy_keys,
                 members,
                 row.enabled,
+                routing,
             )),
         );
     }

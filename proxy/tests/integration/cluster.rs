@@ -365,7 +365,7 @@ async fn scenario(db: TestDb) {
 
     // An upstream ejected through proxy A is skipped by proxy B too.
     let broken = MockProvider::start().await.expect("mock");
-    broken.script_default(Reply::status(503));
+    broken.always("sk-ej-1", Reply::status(503));
     let ej = cluster
         .gw
         .api(
