@@ -149,18 +149,6 @@ async fn aggregate(gw: &Gateway, name: &str, members: &[(i64, u32)], config: Val
     id
 }
 
-async fn chat_model(gw: &Gateway, group: &str, model: &str) -> (u16, Value) {
-    let r = gw
-        .post(
-            group,
-            "/v1/chat/completions",
-            json!({"model": model, "messages": []}),
-        )
-        .await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 /// `total_requests` of the last 24 h of a group (`/api/groups/{id}/stats`).
 async fn requests_24h(gw: &Gateway, id: i64) -> i64 {
     gw.api(
@@ -215,7 +203,7 @@ async fn a_failing_sub_group_hands_the_request_to_another_and_statistics_count_i
     broken.clear();
     healthy.clear();
     for _ in 0..6 {
-        assert_eq!(chat_model(&gw, "fo-pool", "gpt-4o").await.0, 200);
+        assert_eq!(gw.chat("fo-pool", "gpt-4o").await.0, 200);
     }
     assert_eq!(
         broken.requests().len(),
@@ -264,7 +252,7 @@ async fn a_failing_sub_group_hands_the_request_to_another_and_statistics_count_i
     .await;
     let mut statuses = Vec::new();
     for _ in 0..6 {
-        statuses.push(chat_model(&gw, "fo-strict", "gpt-4o").await.0);
+        statuses.push(gw.chat("fo-strict", "gpt-4o").await.0);
     }
     assert!(
         statuses.contains(&500) && statuses.contains(&200),
@@ -308,8 +296,8 @@ async fn a_model_aware_aggregate_sends_each_model_to_the_sub_group_that_serves_i
     x.clear();
     y.clear();
     for _ in 0..4 {
-        assert_eq!(chat_model(&gw, "ma-pool", "model-x").await.0, 200);
-        assert_eq!(chat_model(&gw, "ma-pool", "model-y").await.0, 200);
+        assert_eq!(gw.chat("ma-pool", "model-x").await.0, 200);
+        assert_eq!(gw.chat("ma-pool", "model-y").await.0, 200);
     }
     let sent = |m: &MockProvider| -> Vec<String> {
         m.requests()
@@ -324,7 +312,7 @@ async fn a_model_aware_aggregate_sends_each_model_to_the_sub_group_that_serves_i
     );
     assert_eq!(sent(&y), vec!["real-model-y"; 4]);
     // A model no member names: strict members are skipped, so no member serves it.
-    let (status, body) = chat_model(&gw, "ma-pool", "model-z").await;
+    let (status, body) = gw.chat("ma-pool", "model-z").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
         (503, Some("no_available_sub_groups"))

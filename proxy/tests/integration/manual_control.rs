@@ -9,18 +9,6 @@ use serde_json::{Value, json};
 
 use crate::support::{Gateway, PROXY_KEY};
 
-async fn call(gw: &Gateway, group: &str) -> (u16, Value) {
-    let r = gw
-        .post(
-            group,
-            "/v1/chat/completions",
-            json!({"model": "gpt-4o", "messages": []}),
-        )
-        .await;
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disabled_key_leaves_rotation_at_once_and_returns_when_enabled() {
     let gw = Gateway::start().await;
@@ -44,7 +32,7 @@ async fn a_disabled_key_leaves_rotation_at_once_and_returns_when_enabled() {
     gw.wait_until(Duration::from_secs(1), || async {
         mock.clear();
         for _ in 0..4 {
-            call(&gw, "switch").await;
+            gw.chat("switch", "gpt-4o").await;
         }
         mock.requests_for_key("sk-sw-1").is_empty()
     })
@@ -59,7 +47,7 @@ async fn a_disabled_key_leaves_rotation_at_once_and_returns_when_enabled() {
     )
     .await;
     gw.wait_until(Duration::from_secs(1), || async {
-        call(&gw, "switch").await;
+        gw.chat("switch", "gpt-4o").await;
         !mock.requests_for_key("sk-sw-1").is_empty()
     })
     .await;
@@ -112,10 +100,10 @@ async fn a_disabled_group_answers_503_in_its_providers_shape_and_aggregates_skip
     };
     switch(a, false).await;
     gw.wait_until(Duration::from_secs(2), || async {
-        call(&gw, "off-a").await.0 == 503
+        gw.chat("off-a", "gpt-4o").await.0 == 503
     })
     .await;
-    let (status, body) = call(&gw, "off-a").await;
+    let (status, body) = gw.chat("off-a", "gpt-4o").await;
     assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "group_disabled", "{body}");
     assert_eq!(body["error"]["message"], "group 'off-a' is disabled");
@@ -124,7 +112,7 @@ async fn a_disabled_group_answers_503_in_its_providers_shape_and_aggregates_skip
     a_mock.clear();
     b_mock.clear();
     for _ in 0..4 {
-        assert_eq!(call(&gw, "off-pool").await.0, 200);
+        assert_eq!(gw.chat("off-pool", "gpt-4o").await.0, 200);
     }
     assert!(
         a_mock.requests().is_empty(),
@@ -133,25 +121,25 @@ async fn a_disabled_group_answers_503_in_its_providers_shape_and_aggregates_skip
     assert_eq!(b_mock.requests().len(), 4);
     switch(b, false).await;
     gw.wait_until(Duration::from_secs(2), || async {
-        call(&gw, "off-pool").await.0 == 503
+        gw.chat("off-pool", "gpt-4o").await.0 == 503
     })
     .await;
     assert_eq!(
-        call(&gw, "off-pool").await.1["error"]["code"],
+        gw.chat("off-pool", "gpt-4o").await.1["error"]["code"],
         "no_available_sub_groups"
     );
 
     // Switched on again: served as before.
     switch(a, true).await;
     gw.wait_until(Duration::from_secs(2), || async {
-        call(&gw, "off-a").await.0 == 200 && call(&gw, "off-pool").await.0 == 200
+        gw.chat("off-a", "gpt-4o").await.0 == 200 && gw.chat("off-pool", "gpt-4o").await.0 == 200
     })
     .await;
 
     // An aggregate switched off, and a group of another provider: the provider's error shape.
     switch(agg, false).await;
     gw.wait_until(Duration::from_secs(2), || async {
-        call(&gw, "off-pool").await.1["error"]["code"] == "group_disabled"
+        gw.chat("off-pool", "gpt-4o").await.1["error"]["code"] == "group_disabled"
     })
     .await;
     switch(claude, false).await;

@@ -292,6 +292,19 @@ impl Gateway {
         .await;
     }
 
+    /// A chat completion for `model` through `/proxy/{group}`: the status and the JSON body.
+    pub(crate) async fn chat(&self, group: &str, model: &str) -> (u16, Value) {
+        let r = self
+            .post(
+                group,
+                "/v1/chat/completions",
+                json!({"model": model, "messages": []}),
+            )
+            .await;
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
     /// POST to `/proxy/{group}{path}` with the proxy key as a Bearer token.
     pub(crate) async fn post(&self, group: &str, path: &str, body: Value) -> reqwest::Response {
         self.client
