@@ -306,6 +306,9 @@ impl GatewayService {
             match next {
                 Some(member) => {
                     tracing::info!(group = %group.name, next = %member.name, "sub-group failed; the aggregate fails over to another sub-group");
+                    if let Some(a) = &aggregate {
+                        self.observe.metrics.failover(&a.name);
+                    }
                     group = member;
                 }
                 None => return self.respond_exhausted(session, ctx, &group, failure).await,

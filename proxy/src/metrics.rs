@@ -76,6 +76,7 @@ pub struct ProxyMetrics {
     ttfb: HistogramVec,
     key_events: IntCounterVec,
     ejections: IntCounterVec,
+    failovers: IntCounterVec,
     keys: IntGaugeVec,
     inflight: IntGauge,
     streaming: IntGauge,
@@ -180,6 +181,12 @@ impl ProxyMetrics {
                 "Upstreams taken out of rotation after consecutive failures, by group",
                 &["group"],
             )?,
+            failovers: counter_vec(
+                &r,
+                "gateway_sub_group_failovers_total",
+                "Requests an aggregate moved to another sub-group after one's attempts all failed",
+                &["group"],
+            )?,
             keys,
             inflight: gauge(
                 "gateway_inflight_requests",
@@ -260,6 +267,11 @@ impl ProxyMetrics {
     /// Counts an upstream ejection.
     pub fn ejection(&self, group: &str) {
         self.ejections.with_label_values(&[group]).inc();
+    }
+
+    /// Counts a request the aggregate `group` moved to another sub-group.
+    pub fn failover(&self, group: &str) {
+        self.failovers.with_label_values(&[group]).inc();
     }
 
     /// Adds reported tokens.
@@ -408,6 +420,7 @@ mod tests {
         m.attempt("g", true, false, Some(0.01), 0.02);
         m.key_event("g", KeyEvent::Cooling);
         m.ejection("g");
+        m.failover("agg");
         m.tokens("g", "gpt-x", 3, 4);
         m.log_dropped.inc();
         let _s = m.streaming();
@@ -424,6 +437,7 @@ mod tests {
             "gateway_streaming_responses 1",
             "gateway_request_log_dropped_total 1",
             r#"gateway_upstream_ttfb_seconds_count{group="g"} 1"#,
+            r#"gateway_sub_group_failovers_total{group="agg"} 1"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

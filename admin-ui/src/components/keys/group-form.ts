@@ -55,8 +55,22 @@ export interface GroupFormModel extends GroupBasics {
   param_overrides: string;
 }
 
-/** An aggregate group has only the basic fields; its members are edited apart. */
-export type AggregateFormModel = GroupBasics;
+/** The `config` keys only aggregate groups act on: how they choose and change sub-groups. */
+export const AGGREGATE_ROUTING_KEYS = ["sub_group_failover", "model_aware_routing"] as const;
+export type RoutingKey = (typeof AGGREGATE_ROUTING_KEYS)[number];
+
+/** The catalogue defaults, used while the system values (config-options) are not loaded. */
+const ROUTING_DEFAULTS: Record<RoutingKey, boolean> = { sub_group_failover: true, model_aware_routing: false };
+
+/**
+ * An aggregate group has the basic fields and its routing overrides (null: the system setting
+ * applies); its members are edited apart.
+ */
+export interface AggregateFormModel extends GroupBasics {
+  routing: Record<RoutingKey, boolean | null>;
+  /** Other stored overrides of the group, sent back unchanged. */
+  otherConfig: Record<string, ConfigValue>;
+}
 
 export const NAME_PATTERN = /^[a-z0-9_-]{1,100}$/;
 export const AGGREGATE_CHANNELS = ["openai", "openai-response", "gemini", "anthropic"] as const;
@@ -94,7 +108,10 @@ export function emptyGroupForm(channel = "openai"): GroupFormModel {
 }
 
 export function emptyAggregateForm(channel = "openai"): AggregateFormModel {
-  return { name: "", display_name: "", channel_type: channel, sort: 1, proxy_keys: "", description: "", enabled: true };
+  return {
+    name: "", display_name: "", channel_type: channel, sort: 1, proxy_keys: "", description: "", enabled: true,
+    routing: { sub_group_failover: null, model_aware_routing: null }, otherConfig: {},
+  };
 }
 
 /**
@@ -246,6 +263,41 @@ export function configKind(option: ConfigOption | undefined): ConfigKind {
   return "string";
 }
 
+function isRoutingKey(key: string): key is RoutingKey {
+  return (AGGREGATE_ROUTING_KEYS as readonly string[]).includes(key);
+}
+
+/** The settings a standard group's form offers: all but the aggregate routing ones (they do nothing there). */
+export function standardConfigOptions(options: ConfigOption[]): ConfigOption[] {
+  return options.filter((o) => !isRoutingKey(o.key));
+}
+
+function asBool(v: unknown): boolean | null {
+  if (v === true || v === "true") return true;
+  if (v === false || v === "false") return false;
+  return null;
+}
+
+/** The system value of a routing setting (config-options), or the catalogue default. */
+export function routingSystemValue(key: RoutingKey, options: ConfigOption[]): boolean {
+  return asBool(options.find((o) => o.key === key)?.default_value) ?? ROUTING_DEFAULTS[key];
+}
+
+/** What an aggregate does for a routing setting: its own override, else the system value. */
+export function effectiveRouting(config: Record<string, ConfigValue> | null | undefined, key: RoutingKey, options: ConfigOption[]): { value: boolean; overridden: boolean } {
+  const own = asBool(config?.[key]);
+  return own === null ? { value: routingSystemValue(key, options), overridden: false } : { value: own, overridden: true };
+}
+
+/**
+ * The override a routing switch leaves when set to `value`: none when that is the system value and
+ * the group did not override the setting before (so only changes are written); a stored override
+ * stays, as a standard group's config row does, until "use the system setting" removes it.
+ */
+export function routingOverride(value: boolean, systemValue: boolean, stored: boolean): boolean | null {
+  return !stored && value === systemValue ? null : value;
+}
+
 /** Overrides to send: rows without a key dropped, numbers integral and ≥ 0, duplicates flagged. */
 export function validateConfigRows(rows: ConfigRow[], options: ConfigOption[]): { config: Record<string, ConfigValue>; errors: FormErrors } {
   const errors: FormErrors = {};
@@ -310,19 +362,30 @@ export function validateTestPath(path: string): FieldError | null {
 /** The form model of an existing group. */
 export function formFromGroup(g: Group, options: ConfigOption[]): GroupFormModel {
   return {
-    ...aggregateFormFromGroup(g), test_model: g.test_model, validation_endpoint: g.validation_endpoint,
+    ...basicsFromGroup(g), test_model: g.test_model, validation_endpoint: g.validation_endpoint,
     upstreams: parseUpstreams(g.upstreams), config: configRowsOf(g.config, options), headers: headerRowsOf(g.header_rules),
     model_redirect_strict: g.model_redirect_strict, model_redirect_rules: jsonText(g.model_redirect_rules),
     param_overrides: jsonText(g.param_overrides),
   };
 }
 
-/** The basic fields of an existing group: all an aggregate group's form has. */
-export function aggregateFormFromGroup(g: Group): AggregateFormModel {
+/** The basic fields of an existing group. */
+function basicsFromGroup(g: Group): GroupBasics {
   return {
     name: g.name, display_name: g.display_name, channel_type: g.channel_type, sort: g.sort, proxy_keys: g.proxy_keys, description: g.description,
     enabled: g.enabled !== false,
   };
+}
+
+/** The form model of an existing aggregate group: basic fields and routing overrides. */
+export function aggregateFormFromGroup(g: Group): AggregateFormModel {
+  const routing: AggregateFormModel["routing"] = { sub_group_failover: null, model_aware_routing: null };
+  const otherConfig: Record<string, ConfigValue> = {};
+  for (const [key, value] of Object.entries(g.config ?? {})) {
+    if (isRoutingKey(key)) routing[key] = asBool(value);
+    else otherConfig[key] = value;
+  }
+  return { ...basicsFromGroup(g), routing, otherConfig };
 }
 
 /** The errors of the basic fields: name, channel and sort. */
@@ -388,5 +451,10 @@ export function buildGroupPayload(form: GroupFormModel, options: ConfigOption[])
 export function buildAggregatePayload(form: AggregateFormModel): BuildResult {
   const errors = validateBasics(form);
   if (Object.keys(errors).length) return { ok: false, errors };
-  return { ok: true, payload: basicsPayload(form, "aggregate") };
+  const config: Record<string, ConfigValue> = { ...form.otherConfig };
+  for (const key of AGGREGATE_ROUTING_KEYS) {
+    const v = form.routing[key];
+    if (v !== null) config[key] = v;
+  }
+  return { ok: true, payload: { ...basicsPayload(form, "aggregate"), config } };
 }
