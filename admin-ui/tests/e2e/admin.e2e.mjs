@@ -11,6 +11,7 @@ import { ROOT, startGateway } from "./gateway.mjs";
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "target/ui-screenshots");
 const GROUP = "e2e-openai";
+const AGGREGATE = "e2e-all";
 const PROXY_KEY = "sk-e2e-proxy-key-0001";
 const GOOD_KEYS = ["sk-e2e-good-aaaaaaaaaaaaaaaa01", "sk-e2e-good-aaaaaaaaaaaaaaaa02", "sk-e2e-good-aaaaaaaaaaaaaaaa03"];
 const REVOKED = "sk-e2e-revoked-bbbbbbbbbbbbbb99";
@@ -289,6 +290,79 @@ test("disable a key by hand, then switch the group off and on", () =>
     await page.getByTestId("group-disabled-alert").waitFor({ state: "detached" });
     assert.equal(await item.getByTestId("group-disabled-tag").count(), 0);
     await proxyAnswers(200);
+  }));
+
+test("an aggregate group's routing between sub-groups", () =>
+  step("aggregate-routing", async () => {
+    await page.getByTestId("create-aggregate-group").click();
+    const form = page.getByTestId("group-form");
+    await form.waitFor();
+    await page.getByTestId("group-name").locator("input").fill(AGGREGATE);
+    await page.getByTestId("group-proxy-keys").locator("textarea").fill(PROXY_KEY);
+    // Until changed, the switches show the system settings and nothing is written.
+    const on = async (id) => (await page.getByTestId(`routing-${id}-switch`).getAttribute("class")).includes("n-switch--active");
+    assert.equal(await on("failover"), true);
+    assert.equal(await on("model-aware"), false);
+    await seeText(page.getByTestId("routing-failover-source"), "Follows the system setting (On)");
+    await seeText(page.getByTestId("routing-model-aware-source"), "Follows the system setting (Off)");
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    await page.getByTestId(`group-item-${AGGREGATE}`).waitFor();
+    const find = async () => (await gw.api("GET", "/groups")).find((g) => g.name === AGGREGATE);
+    assert.deepEqual((await find()).config, {});
+
+    await page.getByTestId("add-sub-group").click();
+    await choose("sub-group-select-0", "E2E OpenAI");
+    await page.getByTestId("add-sub-groups-submit").click();
+    await page.getByTestId("add-sub-groups-modal").waitFor({ state: "hidden" });
+    await seeText(page.getByTestId("group-member-stats"), /Active 1/);
+
+    // Model-aware choice on, failover off: saved into the aggregate's config.
+    await page.getByTestId("group-edit").click();
+    await form.waitFor();
+    await page.getByTestId("routing-model-aware-switch").click();
+    await page.getByTestId("routing-failover-switch").click();
+    assert.equal(await on("model-aware"), true);
+    assert.equal(await on("failover"), false);
+    await seeText(page.getByTestId("routing-failover-source"), "Set for this group; system setting: On");
+    await shoot("aggregate-routing-form");
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    const deadline = Date.now() + WAIT;
+    while (Object.keys((await find()).config).length < 2 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.deepEqual((await find()).config, { sub_group_failover: false, model_aware_routing: true });
+
+    // Reopened, the form shows them kept as the group's own settings.
+    await page.getByTestId("group-edit").click();
+    await form.waitFor();
+    assert.equal(await on("model-aware"), true);
+    assert.equal(await on("failover"), false);
+    assert.equal(await page.getByTestId("routing-failover").getAttribute("data-overridden"), "true");
+    assert.equal(await page.getByTestId("routing-model-aware").getAttribute("data-overridden"), "true");
+    await form.getByRole("button", { name: "Cancel" }).click();
+    await form.waitFor({ state: "hidden" });
+
+    // The info card's details say what applies.
+    await page.getByTestId("group-details").locator(".n-collapse-item__header-main").click();
+    await seeText(page.getByTestId("group-info-failover"), "Off (set for this group)");
+    await seeText(page.getByTestId("group-info-model-aware"), "On (set for this group)");
+    await shoot("aggregate-routing");
+
+    // The proxy serves the aggregate with these settings (the member has no rule for the model and is not strict).
+    const until = Date.now() + WAIT;
+    let status = 0;
+    while (Date.now() < until) {
+      const res = await fetch(`${gw.base}/proxy/${AGGREGATE}/v1/chat/completions`, {
+        method: "POST",
+        headers: { Authorization: `Bearer ${PROXY_KEY}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello aggregate" }] }),
+      });
+      await res.arrayBuffer();
+      status = res.status;
+      if (status === 200) break;
+      await new Promise((r) => setTimeout(r, 150));
+    }
+    assert.equal(status, 200, "the aggregate's proxy answer");
   }));
 
 test("switch language and theme", () =>

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { enableAutoUnmount, flushPromises, mount } from "@vue/test-utils";
+import { NSelect } from "naive-ui";
 import { i18n, setLocale } from "@/i18n";
 import type { ConfigOption, Group, GroupPayload } from "@/api/groups";
 
@@ -16,6 +17,12 @@ import AggregateGroupForm from "@/components/keys/AggregateGroupForm.vue";
 enableAutoUnmount(afterEach);
 
 const OPTIONS: ConfigOption[] = [{ key: "max_retries", name: "Max retries", description: "Extra attempts", default_value: 3 }];
+/** What config-options lists: the aggregate routing settings come with the others. */
+const ALL_OPTIONS: ConfigOption[] = [
+  ...OPTIONS,
+  { key: "sub_group_failover", name: "Fail over between sub-groups", description: "Aggregate groups: …", default_value: true },
+  { key: "model_aware_routing", name: "Model-aware sub-group choice", description: "Aggregate groups: …", default_value: false },
+];
 
 function mountForm(group: Group | null = null) {
   return mount(GroupForm, {
@@ -189,7 +196,7 @@ describe("group config overrides", () => {
 describe("aggregate group form", () => {
   it("sends group_type aggregate with the chosen channel", async () => {
     createGroup.mockResolvedValue({ id: 9 });
-    const w = mount(AggregateGroupForm, { props: { show: false, group: null }, global: { plugins: [i18n], stubs: { teleport: true } } });
+    const w = mount(AggregateGroupForm, { props: { show: false, group: null, configOptions: ALL_OPTIONS }, global: { plugins: [i18n], stubs: { teleport: true } } });
     await w.setProps({ show: true });
     await flushPromises();
     await w.find('[data-testid="group-form-submit"]').trigger("click");
@@ -199,7 +206,9 @@ describe("aggregate group form", () => {
     await w.find('[data-testid="group-name"] input').setValue("all-gpt");
     await w.find('[data-testid="group-form-submit"]').trigger("click");
     await flushPromises();
-    expect(createGroup).toHaveBeenCalledWith({ name: "all-gpt", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1, proxy_keys: "", enabled: true });
+    expect(createGroup).toHaveBeenCalledWith({
+      name: "all-gpt", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1, proxy_keys: "", enabled: true, config: {},
+    });
   });
 
   it("shows a disabled aggregate switched off and sends enabled when it is switched on", async () => {
@@ -208,7 +217,7 @@ describe("aggregate group form", () => {
       id: 12, name: "all-gpt", endpoint: "", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 2,
       proxy_keys: "", enabled: false,
     } as Group;
-    const w = mount(AggregateGroupForm, { props: { show: false, group: g }, global: { plugins: [i18n], stubs: { teleport: true } } });
+    const w = mount(AggregateGroupForm, { props: { show: false, group: g, configOptions: ALL_OPTIONS }, global: { plugins: [i18n], stubs: { teleport: true } } });
     await w.setProps({ show: true });
     await flushPromises();
     expect(w.find('[data-testid="group-enabled"]').classes()).not.toContain("n-switch--active");
@@ -219,5 +228,110 @@ describe("aggregate group form", () => {
     await w.find('[data-testid="group-form-submit"]').trigger("click");
     await flushPromises();
     expect(updateGroup).toHaveBeenCalledWith(12, expect.objectContaining({ name: "all-gpt", group_type: "aggregate", enabled: true }));
+  });
+});
+
+describe("aggregate routing between sub-groups", () => {
+  function mountAggregate(group: Group | null, configOptions: ConfigOption[] = ALL_OPTIONS) {
+    return mount(AggregateGroupForm, { props: { show: false, group, configOptions }, global: { plugins: [i18n], stubs: { teleport: true } } });
+  }
+  const sw = (w: ReturnType<typeof mountAggregate>, id: string) => w.find(`[data-testid="routing-${id}-switch"]`);
+  const isOn = (w: ReturnType<typeof mountAggregate>, id: string) => sw(w, id).classes().includes("n-switch--active");
+  const row = (w: ReturnType<typeof mountAggregate>, id: string) => w.find(`[data-testid="routing-${id}"]`);
+  async function submit(w: ReturnType<typeof mountAggregate>) {
+    await w.find('[data-testid="group-form-submit"]').trigger("click");
+    await flushPromises();
+  }
+  function aggregate(config: Group["config"]): Group {
+    return {
+      id: 20, name: "all-gpt", endpoint: "", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1,
+      proxy_keys: "", enabled: true, config,
+    } as Group;
+  }
+
+  it("shows both switches with what they do and the system values while the group follows them", async () => {
+    const w = mountAggregate(null);
+    await w.setProps({ show: true });
+    await flushPromises();
+    expect(row(w, "failover").text()).toContain("Fail over between sub-groups");
+    expect(row(w, "failover").text()).toContain("moves on to another sub-group");
+    expect(row(w, "model-aware").text()).toContain("Model-aware sub-group choice");
+    expect(row(w, "model-aware").text()).toContain("model redirect rules name the requested model");
+    expect(isOn(w, "failover")).toBe(true);
+    expect(isOn(w, "model-aware")).toBe(false);
+    expect(w.find('[data-testid="routing-failover-source"]').text()).toBe("Follows the system setting (On)");
+    expect(w.find('[data-testid="routing-model-aware-source"]').text()).toBe("Follows the system setting (Off)");
+    expect(row(w, "failover").attributes("data-overridden")).toBe("false");
+    expect(w.find('[data-testid="routing-failover-reset"]').exists()).toBe(false);
+  });
+
+  it("follows the current system values, not fixed ones", async () => {
+    const options = ALL_OPTIONS.map((o) => (o.key === "model_aware_routing" ? { ...o, default_value: true } : o.key === "sub_group_failover" ? { ...o, default_value: false } : o));
+    const w = mountAggregate(null, options);
+    await w.setProps({ show: true });
+    await flushPromises();
+    expect(isOn(w, "failover")).toBe(false);
+    expect(isOn(w, "model-aware")).toBe(true);
+    expect(w.find('[data-testid="routing-model-aware-source"]').text()).toBe("Follows the system setting (On)");
+  });
+
+  it("writes a setting into config only when it is changed from the system value", async () => {
+    createGroup.mockResolvedValue({ id: 21 });
+    const w = mountAggregate(null);
+    await w.setProps({ show: true });
+    await flushPromises();
+    await w.find('[data-testid="group-name"] input').setValue("all-gpt");
+    await sw(w, "model-aware").trigger("click");
+    await sw(w, "failover").trigger("click");
+    await flushPromises();
+    expect(isOn(w, "model-aware")).toBe(true);
+    expect(isOn(w, "failover")).toBe(false);
+    expect(row(w, "model-aware").attributes("data-overridden")).toBe("true");
+    expect(w.find('[data-testid="routing-model-aware-source"]').text()).toContain("Set for this group; system setting: Off");
+    // back to the system value: a new override is dropped again
+    await sw(w, "failover").trigger("click");
+    await flushPromises();
+    expect(isOn(w, "failover")).toBe(true);
+    expect(row(w, "failover").attributes("data-overridden")).toBe("false");
+    await submit(w);
+    expect(createGroup).toHaveBeenCalledWith(expect.objectContaining({ group_type: "aggregate", config: { model_aware_routing: true } }));
+  });
+
+  it("shows a stored override, keeps it until 'use the system setting' removes it, and keeps other settings", async () => {
+    updateGroup.mockResolvedValue({ id: 20 });
+    const w = mountAggregate(aggregate({ sub_group_failover: false, model_aware_routing: true, max_retries: 2 }));
+    await w.setProps({ show: true });
+    await flushPromises();
+    expect(isOn(w, "failover")).toBe(false);
+    expect(isOn(w, "model-aware")).toBe(true);
+    expect(row(w, "failover").attributes("data-overridden")).toBe("true");
+    expect(w.find('[data-testid="routing-failover-source"]').text()).toContain("Set for this group; system setting: On");
+    // switched to the system value, a stored override stays (as a standard group's config row does)
+    await sw(w, "failover").trigger("click");
+    await flushPromises();
+    expect(isOn(w, "failover")).toBe(true);
+    expect(row(w, "failover").attributes("data-overridden")).toBe("true");
+    await w.find('[data-testid="routing-model-aware-reset"]').trigger("click");
+    await flushPromises();
+    expect(isOn(w, "model-aware")).toBe(false);
+    expect(w.find('[data-testid="routing-model-aware-source"]').text()).toBe("Follows the system setting (Off)");
+    await submit(w);
+    expect(updateGroup).toHaveBeenCalledWith(20, expect.objectContaining({ config: { max_retries: 2, sub_group_failover: true } }));
+  });
+
+  it("the standard group form does not offer them", async () => {
+    const w = mount(GroupForm, {
+      props: { show: false, group: null, channelTypes: ["openai"], configOptions: ALL_OPTIONS },
+      global: { plugins: [i18n], stubs: { teleport: true } },
+    });
+    await open(w);
+    await openAdvanced(w);
+    await w.find('[data-testid="add-config"]').trigger("click");
+    await flushPromises();
+    const select = w.findAllComponents(NSelect).find((c) => c.attributes("data-testid") === "config-key-0");
+    const offered = (select?.props("options") as { value: string }[]).map((o) => o.value);
+    expect(offered).toEqual(["max_retries"]);
+    // max_retries is the only one: no further row can be added
+    expect(w.find('[data-testid="add-config"]').attributes("disabled")).toBeDefined();
   });
 });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { ConfigOption } from "@/api/groups";
 import {
-  aggregateFormFromGroup, applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, emptyAggregateForm, emptyGroupForm,
-  formFromGroup, normalizeHeaderRules, parseJsonObject, parseRedirectRules, parseUpstreams, validateConfigRows,
-  validateGroupName, validateUpstreams,
+  aggregateFormFromGroup, applyChannelChange, buildAggregatePayload, buildGroupPayload, canonicalHeader, effectiveRouting, emptyAggregateForm, emptyGroupForm,
+  formFromGroup, normalizeHeaderRules, parseJsonObject, parseRedirectRules, parseUpstreams, routingOverride, routingSystemValue, standardConfigOptions,
+  validateConfigRows, validateGroupName, validateUpstreams,
 } from "@/components/keys/group-form";
 import { appendProxyKeys, generateProxyKey } from "@/proxy-keys";
 import type { Group } from "@/api/groups";
@@ -213,8 +213,68 @@ describe("whole form", () => {
     const form = emptyAggregateForm("anthropic");
     form.name = "all-claude";
     const r = buildAggregatePayload(form);
-    expect(r).toEqual({ ok: true, payload: { name: "all-claude", display_name: "", description: "", group_type: "aggregate", channel_type: "anthropic", sort: 1, proxy_keys: "", enabled: true } });
+    expect(r).toEqual({
+      ok: true,
+      payload: { name: "all-claude", display_name: "", description: "", group_type: "aggregate", channel_type: "anthropic", sort: 1, proxy_keys: "", enabled: true, config: {} },
+    });
     expect(buildAggregatePayload({ ...form, enabled: false })).toMatchObject({ ok: true, payload: { enabled: false } });
     expect(buildAggregatePayload({ ...form, name: "" }).ok).toBe(false);
+  });
+});
+
+describe("aggregate routing settings", () => {
+  const ROUTING_OPTIONS: ConfigOption[] = [
+    ...OPTIONS,
+    { key: "sub_group_failover", name: "Fail over between sub-groups", description: "", default_value: false },
+    { key: "model_aware_routing", name: "Model-aware sub-group choice", description: "", default_value: true },
+  ];
+
+  it("are not offered to standard groups", () => {
+    expect(standardConfigOptions(ROUTING_OPTIONS).map((o) => o.key)).toEqual(["max_retries", "proxy_url", "enable_request_body_logging"]);
+  });
+
+  it("take the system values from config-options, else the catalogue defaults", () => {
+    expect(routingSystemValue("sub_group_failover", ROUTING_OPTIONS)).toBe(false);
+    expect(routingSystemValue("model_aware_routing", ROUTING_OPTIONS)).toBe(true);
+    expect(routingSystemValue("sub_group_failover", [])).toBe(true);
+    expect(routingSystemValue("model_aware_routing", [])).toBe(false);
+  });
+
+  it("tell the effective value and whether the group sets it", () => {
+    expect(effectiveRouting({}, "sub_group_failover", [])).toEqual({ value: true, overridden: false });
+    expect(effectiveRouting(null, "model_aware_routing", ROUTING_OPTIONS)).toEqual({ value: true, overridden: false });
+    expect(effectiveRouting({ sub_group_failover: false }, "sub_group_failover", [])).toEqual({ value: false, overridden: true });
+    expect(effectiveRouting({ model_aware_routing: "true" }, "model_aware_routing", [])).toEqual({ value: true, overridden: true });
+  });
+
+  it("a switch writes an override only off the system value, unless the group had one", () => {
+    expect(routingOverride(true, true, false)).toBeNull();
+    expect(routingOverride(false, true, false)).toBe(false);
+    expect(routingOverride(true, true, true)).toBe(true);
+  });
+
+  it("round-trip through the aggregate form with the group's other settings", () => {
+    const g = {
+      id: 2, name: "all", endpoint: "", display_name: "", description: "", group_type: "aggregate", channel_type: "openai", sort: 1,
+      proxy_keys: "", enabled: true, config: { model_aware_routing: true, max_retries: 1 },
+    } as unknown as Group;
+    const form = aggregateFormFromGroup(g);
+    expect(form.routing).toEqual({ sub_group_failover: null, model_aware_routing: true });
+    expect(form.otherConfig).toEqual({ max_retries: 1 });
+    expect(buildAggregatePayload(form)).toMatchObject({ ok: true, payload: { config: { max_retries: 1, model_aware_routing: true } } });
+    form.routing.sub_group_failover = false;
+    form.routing.model_aware_routing = null;
+    expect(buildAggregatePayload(form)).toMatchObject({ ok: true, payload: { config: { max_retries: 1, sub_group_failover: false } } });
+  });
+
+  it("a standard group that has one (set through the API) keeps it as a boolean", () => {
+    const g = {
+      id: 1, name: "g", endpoint: "", display_name: "", description: "", group_type: "standard", channel_type: "openai", sort: 1,
+      test_model: "m", validation_endpoint: "", upstreams: [{ url: "https://u", weight: 1 }], param_overrides: {}, model_redirect_rules: {},
+      model_redirect_strict: false, config: { sub_group_failover: false }, header_rules: [], proxy_keys: "", enabled: true,
+      last_validated_at: null, created_at: "", updated_at: "",
+    } as Group;
+    const r = buildGroupPayload(formFromGroup(g, ROUTING_OPTIONS), ROUTING_OPTIONS);
+    expect(r.ok && r.payload.config).toEqual({ sub_group_failover: false });
   });
 });

@@ -182,6 +182,37 @@ describe("keys page", () => {
   });
 });
 
+describe("aggregate routing in the info card", () => {
+  it("shows both effective values and whether the aggregate sets them", async () => {
+    api.configOptions.mockResolvedValue([
+      { key: "sub_group_failover", name: "Fail over between sub-groups", description: "", default_value: true },
+      { key: "model_aware_routing", name: "Model-aware sub-group choice", description: "", default_value: false },
+    ]);
+    api.listGroups.mockResolvedValue([
+      group(1, "openai-main"),
+      group(3, "all-gpt", { group_type: "aggregate", upstreams: [], test_model: "-", config: { model_aware_routing: true } }),
+    ]);
+    const { w } = await mountAt("/keys?groupId=3");
+    await w.find('[data-testid="group-details"] .n-collapse-item__header-main').trigger("click");
+    await flushPromises();
+    const failover = w.find('[data-testid="group-info-failover"]');
+    expect(failover.text()).toContain("Fail over between sub-groups");
+    expect(failover.text()).toContain("On (system setting)");
+    expect(failover.attributes("data-value")).toBe("true");
+    const aware = w.find('[data-testid="group-info-model-aware"]');
+    expect(aware.text()).toContain("Model-aware sub-group choice");
+    expect(aware.text()).toContain("On (set for this group)");
+    expect(aware.attributes("data-overridden")).toBe("true");
+  });
+
+  it("are not shown for standard groups", async () => {
+    const { w } = await mountAt("/keys?groupId=1");
+    await w.find('[data-testid="group-details"] .n-collapse-item__header-main').trigger("click");
+    await flushPromises();
+    expect(w.find('[data-testid="group-info-failover"]').exists()).toBe(false);
+  });
+});
+
 describe("switching groups off and on", () => {
   it("marks a disabled group in the list and explains it on its card", async () => {
     api.listGroups.mockResolvedValue([group(1, "openai-main"), group(2, "claude_pool", { channel_type: "anthropic", enabled: false })]);
