@@ -4,13 +4,15 @@
 //! `revision_announcer` tells the proxies about changes through Redis.
 //!
 //! Must not contain proxy logic; it meets the proxy only in the database, where every write bumps
-//! `config_revision` in the same transaction.
+//! `config_revision` in the same transaction. Commands besides serving: `migrate_keys`
+//! (`gateway-admin migrate-keys`) and `gpt_load_import` (`gateway-admin import-gpt-load`).
 
 pub mod admin_auth;
 pub mod bootstrap;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod gpt_load_import;
 pub mod http_layers;
 pub mod i18n;
 pub mod key_storage;

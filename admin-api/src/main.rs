@@ -22,6 +22,10 @@ enum Command {
     /// Stop every gateway process first; then start them with ENCRYPTION_KEY set to the new key
     /// (or unset after --from alone).
     MigrateKeys(gateway_admin::migrate_keys::MigrateArgs),
+    /// Import a GPT-Load 1.4 installation from its database: settings, groups, aggregate members
+    /// and keys (decrypted with its ENCRYPTION_KEY, sealed with this gateway's). Running it again
+    /// changes nothing; --dry-run only reports.
+    ImportGptLoad(gateway_admin::gpt_load_import::ImportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,8 +40,14 @@ fn run() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    if let Some(Command::MigrateKeys(args)) = cli.command {
-        return runtime.block_on(gateway_admin::migrate_keys::run(&config, &args));
+    match cli.command {
+        Some(Command::MigrateKeys(args)) => {
+            return runtime.block_on(gateway_admin::migrate_keys::run(&config, &args));
+        }
+        Some(Command::ImportGptLoad(args)) => {
+            return runtime.block_on(gateway_admin::gpt_load_import::run(&config, &args));
+        }
+        None => {}
     }
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
     runtime.block_on(serve(config, cipher))

@@ -452,7 +452,8 @@ fn default_value(def: &SettingDef) -> Value {
     parse_text(def, def.default).unwrap_or(Value::Null)
 }
 
-fn parse_text(def: &SettingDef, text: &str) -> Option<Value> {
+/// A stored text value of `def` as its typed JSON value (`None` when it does not parse).
+pub fn parse_text(def: &SettingDef, text: &str) -> Option<Value> {
     match def.kind {
         SettingKind::Int { min } => text
             .trim()

@@ -161,11 +161,13 @@ fn now() -> NaiveDateTime {
 }
 
 mod admin_tasks;
+mod gpt_load_source;
 mod log_queries;
 mod process_registry;
 mod stored_keys;
 mod sub_groups;
 pub use admin_tasks::NewTask;
+pub use gpt_load_source::{SourceGroup, SourceKey, SourceLink, SourceSetting};
 pub use log_queries::{
     HourBucket, LogBatch, LogFilter, UpstreamAttempts, UsageRow, UsageTotals, UsageWindow,
 };
@@ -660,6 +662,22 @@ impl Database {
             )
             .await
         }
+    }
+
+    /// Marks active keys of a group `invalid` (blacklisted), e.g. keys imported in that state.
+    /// Returns how many changed.
+    pub async fn mark_keys_invalid(
+        &self,
+        group_id: i64,
+        hashes: &[String],
+    ) -> Result<usize, DbError> {
+        self.move_keys(
+            group_id,
+            Some(hashes),
+            &[KeyStatus::Active],
+            KeyStatus::Invalid,
+        )
+        .await
     }
 
     /// Moves keys of a group in one of the states `from` to `to`, with no failures and no

@@ -13,8 +13,9 @@ pub mod schema;
 pub use connection::{DatabaseUrl, DbPool, build_pool, run_migrations};
 pub use database::{
     Announce, Database, HourBucket, KeyHealthUpdate, KeyListFilter, KeyRow, LogBatch, LogFilter,
-    NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, StoredKey,
-    UpstreamAttempts, UsageRow, UsageTotals, UsageWindow, stay_registered,
+    NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, SourceGroup, SourceKey,
+    SourceLink, SourceSetting, StoredKey, UpstreamAttempts, UsageRow, UsageTotals, UsageWindow,
+    stay_registered,
 };
 
 /// Errors of the storage boundary.

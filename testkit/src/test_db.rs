@@ -56,12 +56,49 @@ pub fn services_required() -> bool {
 impl TestDb {
     /// A new SQLite database `gateway.db` in its own temporary folder, migrated.
     pub async fn sqlite() -> anyhow::Result<Self> {
+        Self::sqlite_with(true).await
+    }
+
+    /// A new, empty database (no migrations) on `backend` (`sqlite`, `postgres`, `mysql`), for a
+    /// test that builds another schema in it (a GPT-Load database, say) with
+    /// [`TestDb::execute`]. `Ok(None)` as for [`TestDb::postgres`].
+    pub async fn empty(backend: &str) -> anyhow::Result<Option<Self>> {
+        match backend {
+            "sqlite" => Self::sqlite_with(false).await.map(Some),
+            "postgres" => Self::on_server(Server::Postgres, false).await,
+            "mysql" => Self::on_server(Server::Mysql, false).await,
+            other => bail!("no test database backend {other:?}"),
+        }
+    }
+
+    /// Runs `sql` (statements separated by `;`) on this database.
+    pub async fn execute(&self, sql: &str) -> anyhow::Result<()> {
+        let run = match &self.url {
+            DatabaseUrl::Sqlite(_) => {
+                exec_with::<
+                    diesel_async::sync_connection_wrapper::SyncConnectionWrapper<
+                        diesel::SqliteConnection,
+                    >,
+                >(&self.dsn, sql)
+                .await
+            }
+            DatabaseUrl::Postgres(dsn) => exec_with::<AsyncPgConnection>(dsn, sql).await,
+            DatabaseUrl::Mysql(dsn) => exec_with::<AsyncMysqlConnection>(dsn, sql).await,
+        };
+        run.map_err(|e| match e {
+            ServerError::Unreachable(e) | ServerError::Statement(e) => e,
+        })
+    }
+
+    async fn sqlite_with(migrate: bool) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new().prefix("gw-test-db-").tempdir()?;
         let path: PathBuf = dir.path().join("gateway.db");
         let url = DatabaseUrl::Sqlite(path.clone());
-        run_migrations(&url)
-            .await
-            .context("migrating the SQLite test database")?;
+        if migrate {
+            run_migrations(&url)
+                .await
+                .context("migrating the SQLite test database")?;
+        }
         Ok(Self {
             url,
             dsn: path.to_string_lossy().into_owned(),
@@ -73,13 +110,13 @@ impl TestDb {
     /// A new database on the server of `TEST_POSTGRES_DSN`, migrated. `Ok(None)`: no server
     /// configured or reachable and `REQUIRE_SERVICES` is not set, so the test should skip.
     pub async fn postgres() -> anyhow::Result<Option<Self>> {
-        Self::on_server(Server::Postgres).await
+        Self::on_server(Server::Postgres, true).await
     }
 
     /// A new database on the server of `TEST_MYSQL_DSN`, migrated. `Ok(None)` as for
     /// [`TestDb::postgres`].
     pub async fn mysql() -> anyhow::Result<Option<Self>> {
-        Self::on_server(Server::Mysql).await
+        Self::on_server(Server::Mysql, true).await
     }
 
     /// The DSN as `DATABASE_DSN` would carry it (a file path for SQLite).
@@ -127,7 +164,7 @@ impl TestDb {
             })
     }
 
-    async fn on_server(server: Server) -> anyhow::Result<Option<Self>> {
+    async fn on_server(server: Server, migrate: bool) -> anyhow::Result<Option<Self>> {
         let var = match server {
             Server::Postgres => POSTGRES_ENV,
             Server::Mysql => MYSQL_ENV,
@@ -184,9 +221,11 @@ impl TestDb {
                 name,
             }),
         };
-        run_migrations(&db.url)
-            .await
-            .with_context(|| format!("migrating test database on {var}"))?;
+        if migrate {
+            run_migrations(&db.url)
+                .await
+                .with_context(|| format!("migrating test database on {var}"))?;
+        }
         Ok(Some(db))
     }
 }

@@ -1505,6 +1505,7 @@ on_every_backend!(
     background_validation_on_mysql
 );
 
+mod gpt_load_import;
 mod login_throttle;
 mod logs;
 mod manual_control;
