@@ -265,18 +265,18 @@ impl GatewayService {
             let rewritten = match group.rewrite.apply(group.channel, rest, body.clone()) {
                 Ok(r) => r,
                 Err(model) => {
-                    // Logged as a final attempt without a key, as GPT-Load does.
-                    if ctx.log.is_none() {
-                        ctx.log = log_draft(
-                            session.req_header(),
-                            ctx,
-                            &group,
-                            &self.client_ip(session),
-                            query.as_deref(),
-                            &model,
-                            &body,
-                        );
-                    }
+                    // Logged as a final attempt without a key, as GPT-Load does (under this
+                    // member when another one failed before).
+                    let client_ip = self.client_ip(session);
+                    log_for(
+                        session,
+                        ctx,
+                        &group,
+                        &client_ip,
+                        query.as_deref(),
+                        &model,
+                        &body,
+                    );
                     return respond_gateway_error(
                         session,
                         ctx,
@@ -357,22 +357,7 @@ impl GatewayService {
             default_cooldown: secs(cfg.key_cooldown_seconds),
         };
         let client_ip = self.client_ip(session);
-        match ctx.log.as_mut() {
-            // Another member of the aggregate tried first: its records stay, the next ones
-            // name this member.
-            Some(log) => log.serve_with(group.id, &group.name),
-            None => {
-                ctx.log = log_draft(
-                    session.req_header(),
-                    ctx,
-                    group,
-                    &client_ip,
-                    query,
-                    &facts.model,
-                    &body,
-                );
-            }
-        }
+        log_for(session, ctx, group, &client_ip, query, &facts.model, &body);
         let model = facts.model.as_str();
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
@@ -1079,6 +1064,33 @@ fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
 }
 
 /// The request-log draft of a request to `group` (`None` when the group does not log).
+/// Starts the request's log draft; when another member of the aggregate tried first, its
+/// records stay and the next ones name `group`.
+fn log_for(
+    session: &Session,
+    ctx: &mut RequestContext,
+    group: &GroupRuntime,
+    client_ip: &str,
+    query: Option<&str>,
+    model: &str,
+    body: &Bytes,
+) {
+    match ctx.log.as_mut() {
+        Some(log) => log.serve_with(group.id, &group.name),
+        None => {
+            ctx.log = log_draft(
+                session.req_header(),
+                ctx,
+                group,
+                client_ip,
+                query,
+                model,
+                body,
+            );
+        }
+    }
+}
+
 fn log_draft(
     req: &pingora::http::RequestHeader,
     ctx: &RequestContext,
