@@ -145,7 +145,7 @@ async fn aggregate(gw: &Gateway, name: &str, members: &[(i64, u32)], config: Val
         Some(json!({ "sub_groups": subs })),
     )
     .await;
-    gw.wait_served(name, 0).await;
+    gw.wait_synced().await;
     id
 }
 

@@ -282,6 +282,31 @@ impl Gateway {
         (status, resp.json().await.expect("api json"))
     }
 
+    /// Waits until the proxy serves every change written so far: its routing revision (`/health`)
+    /// has reached the database's (the admin's `/health`).
+    pub(crate) async fn wait_synced(&self) {
+        let admin: Value = self
+            .client
+            .get(format!("http://{}/health", self.admin_listen))
+            .send()
+            .await
+            .expect("admin health")
+            .json()
+            .await
+            .expect("admin health json");
+        let wanted = admin["config_revision"].as_i64().expect("config_revision");
+        self.wait_until(Duration::from_secs(10), || async {
+            let proxy: Value = match self.client.get(self.url("/health")).send().await {
+                Ok(r) => r.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            };
+            proxy["routing_revision"]
+                .as_i64()
+                .is_some_and(|r| r >= wanted)
+        })
+        .await;
+    }
+
     /// Makes the proxy write request logs at once (`request_log_write_interval_minutes` = 0).
     pub(crate) async fn log_at_once(&self) {
         self.api(
