@@ -15,13 +15,13 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::Context as _;
 use chrono::Utc;
 use gateway_core::key_crypto::KeyCipher;
-use gateway_core::settings_catalogue::{self, normalise_key_list};
+use gateway_core::settings_catalogue;
 use gateway_core::{GatewayConfig, Secret};
 use gateway_schema::models::{Group, GroupChangeset, NewGroup};
 use gateway_schema::{Database, DatabaseUrl, NewGroupKeys, SourceGroup, SourceKey};
 use serde_json::Value;
 
-use crate::dto;
+use crate::dto::CreateGroup;
 
 /// Keys read from the source per round.
 const KEY_PAGE: i64 = 5000;
@@ -280,75 +280,34 @@ async fn import_settings(
     Ok(())
 }
 
-/// A GPT-Load group as this gateway stores it, or why it cannot be.
+/// A GPT-Load group as this gateway stores it, or why it cannot be: its JSON columns read, then
+/// validated as `POST /api/groups` would take it.
 fn converted(g: &SourceGroup) -> Result<NewGroup, String> {
-    let json = |field: &str, text: &str, empty: Value| -> Result<Value, String> {
+    let json = |field: &str, text: &str| -> Result<Value, String> {
         if text.trim().is_empty() || text.trim() == "null" {
-            return Ok(empty);
+            return Ok(Value::Null);
         }
         serde_json::from_str(text).map_err(|e| format!("{field}: not valid JSON: {e}"))
     };
-    let name = dto::validate_name(&g.name).map_err(|e| e.to_string())?;
-    let channel = dto::validate_channel(&g.channel_type).map_err(|e| e.to_string())?;
-    let aggregate = g.group_type == "aggregate";
-    let now = Utc::now().naive_utc();
-    let config = json("config", &g.config, Value::Object(Default::default()))?;
-    let checked = |r: Result<String, crate::error::ApiError>| r.map_err(|e| e.to_string());
-    Ok(NewGroup {
-        name,
-        display_name: g.display_name.trim().to_owned(),
-        proxy_keys: normalise_key_list(&g.proxy_keys),
-        description: g.description.trim().to_owned(),
-        group_type: if aggregate { "aggregate" } else { "standard" }.to_owned(),
-        upstreams: if aggregate {
-            "[]".to_owned()
-        } else {
-            checked(dto::validate_upstreams(&json(
-                "upstreams",
-                &g.upstreams,
-                Value::Array(vec![]),
-            )?))?
-        },
-        validation_endpoint: if aggregate {
-            String::new()
-        } else {
-            checked(dto::validate_validation_endpoint(&g.validation_endpoint))?
-        },
-        channel_type: channel.as_str().to_owned(),
+    let body = CreateGroup {
+        name: g.name.clone(),
+        display_name: g.display_name.clone(),
+        description: g.description.clone(),
+        group_type: g.group_type.clone(),
+        upstreams: json("upstreams", &g.upstreams)?,
+        channel_type: g.channel_type.clone(),
         sort: i32::try_from(g.sort).unwrap_or(0),
-        test_model: if aggregate {
-            "-".to_owned()
-        } else {
-            g.test_model.trim().to_owned()
-        },
-        param_overrides: checked(dto::validate_object(
-            "param_overrides",
-            &json(
-                "param_overrides",
-                &g.param_overrides,
-                Value::Object(Default::default()),
-            )?,
-        ))?,
-        config: checked(dto::validate_config(&config))?,
-        header_rules: checked(dto::validate_header_rules(&json(
-            "header_rules",
-            &g.header_rules,
-            Value::Array(vec![]),
-        )?))?,
-        model_redirect_rules: if aggregate {
-            "{}".to_owned()
-        } else {
-            checked(dto::validate_redirect_rules(&json(
-                "model_redirect_rules",
-                &g.model_redirect_rules,
-                Value::Object(Default::default()),
-            )?))?
-        },
+        test_model: g.test_model.clone(),
+        validation_endpoint: g.validation_endpoint.clone(),
+        param_overrides: json("param_overrides", &g.param_overrides)?,
+        model_redirect_rules: json("model_redirect_rules", &g.model_redirect_rules)?,
         model_redirect_strict: g.model_redirect_strict != 0,
-        created_at: now,
-        updated_at: now,
+        config: json("config", &g.config)?,
+        header_rules: json("header_rules", &g.header_rules)?,
+        proxy_keys: g.proxy_keys.clone(),
         enabled: true,
-    })
+    };
+    crate::routes::new_group(&body).map_err(|e| e.to_string())
 }
 
 /// The changes that make `current` what GPT-Load has (`None` when it already is).

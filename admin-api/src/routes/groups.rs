@@ -65,11 +65,9 @@ pub(crate) async fn config_options(State(state): State<AppState>) -> ApiResult {
     Ok(ok(options))
 }
 
-/// `POST /api/groups`.
-pub(crate) async fn create(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<CreateGroup>,
-) -> ApiResult {
+/// The group `body` describes, validated as `POST /api/groups` takes it (also the way a
+/// GPT-Load group is brought in by `import-gpt-load`).
+pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
     let name = dto::validate_name(&body.name)?;
     let channel = dto::validate_channel(&body.channel_type)?;
     let aggregate = match body.group_type.trim() {
@@ -82,7 +80,7 @@ pub(crate) async fn create(
         }
     };
     let now = Utc::now().naive_utc();
-    let new = if aggregate {
+    Ok(if aggregate {
         // An aggregate routes to its sub-groups: it has no upstreams, keys, test model,
         // validation endpoint or model redirects of its own.
         let redirects = dto::validate_redirect_rules(&body.model_redirect_rules)?;
@@ -99,7 +97,7 @@ pub(crate) async fn create(
             ));
         }
         NewGroup {
-            name: name.clone(),
+            name,
             display_name: body.display_name.trim().to_owned(),
             proxy_keys: normalise_key_list(&body.proxy_keys),
             description: body.description.trim().to_owned(),
@@ -124,7 +122,7 @@ pub(crate) async fn create(
             return Err(ApiError::Validation("test_model: is required".to_owned()));
         }
         NewGroup {
-            name: name.clone(),
+            name,
             display_name: body.display_name.trim().to_owned(),
             proxy_keys: normalise_key_list(&body.proxy_keys),
             description: body.description.trim().to_owned(),
@@ -143,7 +141,16 @@ pub(crate) async fn create(
             updated_at: now,
             enabled: body.enabled,
         }
-    };
+    })
+}
+
+/// `POST /api/groups`.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<CreateGroup>,
+) -> ApiResult {
+    let new = new_group(&body)?;
+    let name = &new.name;
     let group = state.db.create_group(&new).await.map_err(|e| {
         if e.is_unique_violation() {
             ApiError::Duplicate(format!("name: a group named '{name}' already exists"))

@@ -8,6 +8,8 @@ mod logs;
 mod settings;
 mod sub_groups;
 
+pub(crate) use groups::new_group;
+
 pub(crate) use groups::{CopyGroup, Reorder};
 pub(crate) use keys::{GroupBody, KeysBody, NotesBody, ValidateGroup};
 pub(crate) use sub_groups::{AddMembers, Weight};
