@@ -126,7 +126,7 @@ impl ClusterSync {
             LinkEvent::Message(ClusterMessage::UpstreamEjected { upstreams }) => {
                 let snapshot = self.snapshot.load();
                 for e in &upstreams {
-                    let Some(group) = snapshot.groups.values().find(|g| g.id == e.group_id) else {
+                    let Some(group) = snapshot.group_by_id(e.group_id) else {
                         continue;
                     };
                     if let Some(u) = group.upstreams.upstreams().iter().find(|u| u.url == e.url)
@@ -141,7 +141,7 @@ impl ClusterSync {
 
     fn adopt_keys(&self, snapshot: &RoutingSnapshot, keys: &[KeyHealthNote]) {
         for note in keys {
-            let Some(group) = snapshot.groups.values().find(|g| g.id == note.group_id) else {
+            let Some(group) = snapshot.group_by_id(note.group_id) else {
                 continue;
             };
             let Some(key) = group.keys.keys().iter().find(|k| k.id == note.key_id) else {

@@ -213,11 +213,16 @@ impl GatewayService {
             return respond_error(session, &error, channel).await;
         }
         let query = strip_key_param(req.uri.query());
-        let accept = req
-            .headers
-            .get(http::header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned);
+        // Only a model-aware aggregate looks at the body (and so the Accept header) before the
+        // attempts; the header is gone from reach once the body is read.
+        let accept = match &target {
+            Target::Aggregate(a) if a.routing.model_aware => req
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            _ => None,
+        };
         let body = match read_body(
             session,
             self.limits.max_request_body_bytes,
@@ -1063,7 +1068,6 @@ fn retry_after(header: &ResponseHeader, now: u64) -> Option<Duration> {
     parse_retry_after(get("retry-after-ms"), get("retry-after"), now)
 }
 
-/// The request-log draft of a request to `group` (`None` when the group does not log).
 /// Starts the request's log draft; when another member of the aggregate tried first, its
 /// records stay and the next ones name `group`.
 fn log_for(
@@ -1091,6 +1095,7 @@ fn log_for(
     }
 }
 
+/// The request-log draft of a request to `group` (`None` when the group does not log).
 fn log_draft(
     req: &pingora::http::RequestHeader,
     ctx: &RequestContext,

@@ -28,15 +28,21 @@ pub struct FinalWrites {
     done: Notify,
 }
 
-/// One registered piece of final work; `finish` (or dropping it) marks it done.
+/// One registered piece of final work; `finish` (or dropping it) marks it done, once.
 #[derive(Debug)]
-pub struct FinalWrite(Arc<FinalWrites>);
+pub struct FinalWrite {
+    writes: Arc<FinalWrites>,
+    finished: AtomicBool,
+}
 
 impl FinalWrites {
     /// Registers one more piece of final work.
     pub fn register(self: &Arc<Self>) -> FinalWrite {
         self.pending.fetch_add(1, Ordering::AcqRel);
-        FinalWrite(Arc::clone(self))
+        FinalWrite {
+            writes: Arc::clone(self),
+            finished: AtomicBool::new(false),
+        }
     }
 
     async fn all_done(&self) {
@@ -52,14 +58,18 @@ impl FinalWrites {
 
 impl Drop for FinalWrite {
     fn drop(&mut self) {
-        self.0.pending.fetch_sub(1, Ordering::AcqRel);
-        self.0.done.notify_waiters();
+        self.finish();
     }
 }
 
 impl FinalWrite {
-    /// The work is done.
-    pub fn finish(self) {}
+    /// The work is done (a second call changes nothing).
+    pub fn finish(&self) {
+        if !self.finished.swap(true, Ordering::AcqRel) {
+            self.writes.pending.fetch_sub(1, Ordering::AcqRel);
+            self.writes.done.notify_waiters();
+        }
+    }
 }
 
 /// The background service that ends the process once it is drained.

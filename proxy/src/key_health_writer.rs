@@ -73,8 +73,8 @@ pub struct KeyHealthWriter {
     db: Database,
     interval: Duration,
     rx: Mutex<mpsc::UnboundedReceiver<Queued>>,
-    /// Released after the last write at a stop.
-    final_write: std::sync::Mutex<Option<FinalWrite>>,
+    /// Finished after the last write at a stop.
+    final_write: FinalWrite,
 }
 
 impl KeyHealthWriter {
@@ -90,7 +90,7 @@ impl KeyHealthWriter {
             db,
             interval,
             rx: Mutex::new(rx),
-            final_write: std::sync::Mutex::new(Some(final_write)),
+            final_write,
         }
     }
 }
@@ -197,12 +197,7 @@ impl BackgroundService for KeyHealthWriter {
             state.flush(&self.db, now).await;
             state.end_cooldowns(&self.db, now, false).await;
             if stop {
-                drop(
-                    self.final_write
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner)
-                        .take(),
-                );
+                self.final_write.finish();
                 return;
             }
         }

@@ -54,13 +54,12 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
     let snapshot = SnapshotHandle::default();
     load_first_snapshot(&url, &cipher, &snapshot)?;
-    let cluster = match &config.redis_dsn {
-        Some(dsn) => Some(
-            gateway_cluster::ClusterLink::new(dsn.expose(), &config.redis_key_prefix)
-                .context("REDIS_DSN")?,
-        ),
-        None => None,
-    };
+    let cluster = config
+        .redis_dsn
+        .as_ref()
+        .map(|dsn| gateway_cluster::ClusterLink::new(dsn.expose(), &config.redis_key_prefix))
+        .transpose()
+        .context("REDIS_DSN")?;
     let opt = Opt {
         upgrade,
         ..Opt::default()
@@ -136,7 +135,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let registration = ProcessRegistration {
         db: db.clone(),
         me: ProcessRow::this_process("proxy"),
-        final_write: std::sync::Mutex::new(Some(final_writes.register())),
+        final_write: final_writes.register(),
     };
     server.add_service(background_service("process registration", registration));
     let refresher = SnapshotRefresher::new(
@@ -193,8 +192,8 @@ fn load_first_snapshot(
 struct ProcessRegistration {
     db: Database,
     me: ProcessRow,
-    /// Released once the row is removed at a stop.
-    final_write: std::sync::Mutex<Option<FinalWrite>>,
+    /// Finished once the row is removed at a stop.
+    final_write: FinalWrite,
 }
 
 #[async_trait::async_trait]
@@ -204,11 +203,6 @@ impl pingora::services::background::BackgroundService for ProcessRegistration {
             let _ = shutdown.changed().await;
         };
         gateway_schema::stay_registered(self.db.clone(), self.me.clone(), stop).await;
-        drop(
-            self.final_write
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .take(),
-        );
+        self.final_write.finish();
     }
 }

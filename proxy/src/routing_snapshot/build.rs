@@ -170,11 +170,7 @@ fn build_aggregates(
             gateway_core::settings_catalogue::split_key_list(&row.proxy_keys)
                 .chain(settings.proxy_keys()),
         );
-        let overrides = GroupConfig::from_stored(&row.config).unwrap_or_else(|e| {
-            tracing::warn!(group = %row.name, "ignoring invalid group config: {e}");
-            GroupConfig::default()
-        });
-        let effective = settings.effective(&overrides);
+        let effective = settings.effective(&overrides_of(&row));
         let routing = MemberRouting {
             failover: effective.sub_group_failover,
             model_aware: effective.model_aware_routing,
@@ -193,6 +189,14 @@ fn build_aggregates(
         );
     }
     out
+}
+
+/// A group's setting overrides (`config`); an invalid one is logged and ignored.
+fn overrides_of(group: &Group) -> GroupConfig {
+    GroupConfig::from_stored(&group.config).unwrap_or_else(|e| {
+        tracing::warn!(group = %group.name, "ignoring invalid group config: {e}");
+        GroupConfig::default()
+    })
 }
 
 /// Runtime health from the previous snapshot.
@@ -226,10 +230,7 @@ fn build_group(
             Err(e) => tracing::warn!(group = %group.name, "{e}"),
         }
     }
-    let overrides = GroupConfig::from_stored(&group.config).unwrap_or_else(|e| {
-        tracing::warn!(group = %group.name, "ignoring invalid group config: {e}");
-        GroupConfig::default()
-    });
+    let overrides = overrides_of(group);
     let rewrite = RewriteRules::from_json(
         &group.param_overrides,
         &group.model_redirect_rules,

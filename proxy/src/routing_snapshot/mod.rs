@@ -61,6 +61,11 @@ pub struct GroupRuntime {
 }
 
 impl RoutingSnapshot {
+    /// The standard group with database id `id`.
+    pub fn group_by_id(&self, id: i64) -> Option<&Arc<GroupRuntime>> {
+        self.groups.values().find(|g| g.id == id)
+    }
+
     /// True once a snapshot was loaded from the database.
     pub fn is_loaded(&self) -> bool {
         self.revision > 0
