@@ -1,6 +1,6 @@
 //! The Redis link between the nodes of a cluster (design §9): one pub/sub channel that carries
-//! configuration revisions and key/upstream health between nodes, and shared windowed counters
-//! (login throttling). Nothing here is on the request path of a healthy request: the proxy
+//! configuration revisions, key/upstream health and rate-limit usage between nodes, and shared
+//! windowed counters (login throttling). Nothing here is on the request path of a healthy request: the proxy
 //! publishes from a background task and applies what it receives to its snapshot.
 //!
 //! Redis is an accelerator, never a dependency for serving: every call has a short timeout, a
@@ -18,7 +18,7 @@ use deadpool_redis::{Config, Pool, PoolConfig, Runtime, Timeouts};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-pub use message::{ClusterMessage, KeyHealthNote, UpstreamEjection};
+pub use message::{ClusterMessage, KeyHealthNote, UpstreamEjection, UsageNote};
 
 /// The longest any one Redis command may take before it counts as a failure.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(1);

@@ -21,6 +21,26 @@ pub enum ClusterMessage {
         /// Each ejection.
         upstreams: Vec<UpstreamEjection>,
     },
+    /// What the sending node admitted under rate limits since its last report (about every
+    /// 100 ms): the receivers charge it to their own buckets, so limits hold cluster-wide.
+    RateUsage {
+        /// Use per group, or per key of a group.
+        usage: Vec<UsageNote>,
+    },
+}
+
+/// A group's or a key's use on the sending node since its last report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageNote {
+    /// The group (the scope itself when `key_id` is absent).
+    pub group_id: i64,
+    /// The key, when this is a key's use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<i64>,
+    /// Requests admitted.
+    pub requests: u64,
+    /// Tokens used.
+    pub tokens: u64,
 }
 
 /// A key's health as the sending node holds it now.
@@ -95,5 +115,19 @@ mod tests {
         assert!(text.contains(r#""type":"key_health""#), "{text}");
         assert_eq!(decode(&wire).unwrap(), ("node-a".to_owned(), m));
         assert!(decode(br#"{"node":"x","type":"nonsense"}"#).is_err());
+        let usage = ClusterMessage::RateUsage {
+            usage: vec![UsageNote {
+                group_id: 3,
+                key_id: None,
+                requests: 2,
+                tokens: 40,
+            }],
+        };
+        let wire = encode("node-b", &usage);
+        assert!(
+            !String::from_utf8_lossy(&wire).contains("key_id"),
+            "a group's use names no key"
+        );
+        assert_eq!(decode(&wire).unwrap(), ("node-b".to_owned(), usage));
     }
 }

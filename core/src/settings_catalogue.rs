@@ -98,7 +98,7 @@ const fn int(
 }
 
 /// Every dynamic setting, in GPT-Load's order.
-pub const CATALOGUE: [SettingDef; 27] = [
+pub const CATALOGUE: [SettingDef; 32] = [
     SettingDef {
         key: "app_url",
         name: "Project URL",
@@ -315,6 +315,51 @@ pub const CATALOGUE: [SettingDef; 27] = [
         default: "false",
         group_override: true,
     },
+    int(
+        "group_rpm_limit",
+        "Group requests per minute",
+        "Requests a group may send upstream per minute (a bucket of that many, refilled continuously); over it a request waits or gets 429 with Retry-After. Counted across the cluster. 0 = no limit",
+        SettingCategory::Request,
+        "0",
+        0,
+        true,
+    ),
+    int(
+        "group_tpm_limit",
+        "Group tokens per minute",
+        "Tokens (input + output, as the provider reports them) a group may use per minute; once used up, requests wait or get 429 until the minute's allowance refills. 0 = no limit",
+        SettingCategory::Request,
+        "0",
+        0,
+        true,
+    ),
+    int(
+        "key_rpm_limit",
+        "Key requests per minute",
+        "Requests each API key may receive per minute; a key at its limit is skipped for another key with room. 0 = no limit",
+        SettingCategory::Request,
+        "0",
+        0,
+        true,
+    ),
+    int(
+        "key_tpm_limit",
+        "Key tokens per minute",
+        "Tokens each API key may use per minute (as the provider reports them); a key that used its allowance is skipped until it refills. 0 = no limit",
+        SettingCategory::Request,
+        "0",
+        0,
+        true,
+    ),
+    int(
+        "rate_limit_max_wait_seconds",
+        "Rate limit wait (s)",
+        "Longest a request waits for room under a rate limit before it is answered 429 with Retry-After; 0 answers at once",
+        SettingCategory::Request,
+        "5",
+        0,
+        true,
+    ),
     int(
         "key_validation_interval_minutes",
         "Key validation interval (minutes)",
@@ -578,12 +623,21 @@ impl SystemSettings {
             model_aware_routing: overrides
                 .model_aware_routing
                 .unwrap_or_else(|| self.value("model_aware_routing").as_bool().unwrap_or(false)),
+            group_rpm_limit: int("group_rpm_limit", overrides.group_rpm_limit),
+            group_tpm_limit: int("group_tpm_limit", overrides.group_tpm_limit),
+            key_rpm_limit: int("key_rpm_limit", overrides.key_rpm_limit),
+            key_tpm_limit: int("key_tpm_limit", overrides.key_tpm_limit),
+            rate_limit_max_wait_seconds: int(
+                "rate_limit_max_wait_seconds",
+                overrides.rate_limit_max_wait_seconds,
+            ),
         }
     }
 }
 
 /// A group's overrides (`groups.config`): GPT-Load's 14 overridable keys plus our key-policy and
-/// stream keys, and the aggregate routing keys (`sub_group_failover`, `model_aware_routing`).
+/// stream keys, the aggregate routing keys (`sub_group_failover`, `model_aware_routing`) and the
+/// rate limits.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GroupConfig {
@@ -653,6 +707,21 @@ pub struct GroupConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     /// Overrides the system setting of the same name (see `CATALOGUE`).
     pub model_aware_routing: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub group_rpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub group_tpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub key_rpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub key_tpm_limit: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Overrides the system setting of the same name (see `CATALOGUE`).
+    pub rate_limit_max_wait_seconds: Option<i64>,
 }
 
 impl GroupConfig {
@@ -727,6 +796,16 @@ pub struct EffectiveConfig {
     pub sub_group_failover: bool,
     /// Aggregates: prefer sub-groups whose redirect rules name the requested model.
     pub model_aware_routing: bool,
+    /// Requests per minute for the group (0 = no limit).
+    pub group_rpm_limit: i64,
+    /// Tokens per minute for the group (0 = no limit).
+    pub group_tpm_limit: i64,
+    /// Requests per minute for each key (0 = no limit).
+    pub key_rpm_limit: i64,
+    /// Tokens per minute for each key (0 = no limit).
+    pub key_tpm_limit: i64,
+    /// Longest wait for room under a rate limit, seconds (0 = answer 429 at once).
+    pub rate_limit_max_wait_seconds: i64,
 }
 
 #[cfg(test)]
@@ -740,7 +819,7 @@ mod tests {
         assert_eq!(s.int("max_retries"), 3);
         assert_eq!(s.int("request_timeout"), 600);
         assert_eq!(s.string("failover_status_codes"), "400-403,405-999");
-        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 22);
+        assert_eq!(CATALOGUE.iter().filter(|d| d.group_override).count(), 27);
         assert_eq!(s.string("client_error_status_codes"), "400,404,413,422");
     }
 

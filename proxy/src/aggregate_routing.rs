@@ -80,9 +80,11 @@ impl AggregateRuntime {
     }
 
     /// The next member in weighted order that has a usable key at `now_ms` and is not in
-    /// `tried` (group ids); `None` when there is none. Model-aware (`routing.model_aware` and a
-    /// `model`): a member whose redirect rules name the model comes first, then members that
-    /// pass any model through; a strict member without a rule for it is never chosen.
+    /// `tried` (group ids); `None` when there is none. A member whose own rate limit has no room
+    /// is passed over while another member has room (else it is chosen, and its request waits
+    /// or is answered 429 there). Model-aware (`routing.model_aware` and a `model`): a member
+    /// whose redirect rules name the model comes first, then members that pass any model
+    /// through; a strict member without a rule for it is never chosen.
     pub fn pick(
         &self,
         now_ms: u64,
@@ -100,12 +102,26 @@ impl AggregateRuntime {
         } else {
             self.cursor.load(Ordering::Relaxed)
         };
+        let now_ns = crate::rate_limit::now_ns();
+        self.pick_from(start, now_ms, tried, model, |m| m.has_rate_room(now_ns))
+            .or_else(|| self.pick_from(start, now_ms, tried, model, |_| true))
+    }
+
+    fn pick_from(
+        &self,
+        start: usize,
+        now_ms: u64,
+        tried: &[i64],
+        model: Option<&str>,
+        room: impl Fn(&GroupRuntime) -> bool,
+    ) -> Option<Arc<GroupRuntime>> {
+        let n = self.sequence.len();
         let mut candidates = (0..n)
             .filter_map(|i| {
                 self.members
                     .get(usize::from(self.sequence[(start + i) % n]))
             })
-            .filter(|m| !tried.contains(&m.id) && m.keys.has_usable(now_ms));
+            .filter(|m| !tried.contains(&m.id) && m.keys.has_usable(now_ms) && room(m));
         let Some(model) = model.filter(|_| self.routing.model_aware) else {
             return candidates.next().map(Arc::clone);
         };

@@ -4,14 +4,22 @@
 //! messages wake the snapshot refresher; a link that comes back after an outage makes it
 //! rebuild, so keys take on what other nodes saved meanwhile.
 //!
-//! The request path only does a `try_send` when health changed (never for a healthy request);
+//! Rate-limit usage travels the same way: what this node admitted under a limit is reported
+//! about every 100 ms and charged to the other nodes' buckets, so a limit holds for the cluster
+//! (overshooting by at most what other nodes admitted within one report interval).
+//!
+//! The request path only does a `try_send` when health changed (never for a healthy request)
+//! or, under a rate limit, when a scope's first use since the last report was counted;
 //! publishing and applying happen in this background service.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use gateway_cluster::{ClusterLink, ClusterMessage, KeyHealthNote, LinkEvent, UpstreamEjection};
+use gateway_cluster::{
+    ClusterLink, ClusterMessage, KeyHealthNote, LinkEvent, UpstreamEjection, UsageNote,
+};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::sync::{Mutex, mpsc};
@@ -19,11 +27,18 @@ use tokio::sync::{Mutex, mpsc};
 use crate::key_health_writer::HealthJournal;
 use crate::key_ring::{KeyHealth, StoredHealth};
 use crate::metrics::ProxyMetrics;
+use crate::rate_limit::{self, Usage};
 use crate::routing_snapshot::{RefreshTrigger, RoutingSnapshot, SnapshotHandle};
 
 /// Changes waiting to be published; beyond it they are dropped (the other nodes catch up from
 /// the database at their next rebuild).
 const OUTBOX_CAPACITY: usize = 4096;
+
+/// How often rate-limit usage is reported to the other nodes.
+const USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// A scope of rate-limit usage: a group (`key: None`) or one of its keys.
+type UsageScope = (i64, Option<i64>);
 
 /// A change made on this node, for the other nodes.
 #[derive(Debug)]
@@ -39,6 +54,13 @@ pub enum Outgoing {
     },
     /// An upstream was ejected.
     Ejection(UpstreamEjection),
+    /// A group or key has rate-limit usage the other nodes did not hear of yet.
+    Usage {
+        /// Group, and key when it is a key's.
+        scope: UsageScope,
+        /// Its usage (the unreported part is taken when it is published).
+        usage: Arc<Usage>,
+    },
 }
 
 /// The request path's way to the other nodes. Cheap to clone.
@@ -60,6 +82,21 @@ impl ClusterOutbox {
             id,
             health: Arc::clone(health),
         });
+    }
+
+    /// Queues `usage` of group `group_id` (or of its key `key_id`) for the next report, unless
+    /// it is queued already.
+    pub(crate) fn usage_counted(&self, group_id: i64, key_id: Option<i64>, usage: &Arc<Usage>) {
+        if usage.queued.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let sent = self.tx.try_send(Outgoing::Usage {
+            scope: (group_id, key_id),
+            usage: Arc::clone(usage),
+        });
+        if sent.is_err() {
+            usage.queued.store(false, Ordering::Release);
+        }
     }
 
     pub(crate) fn upstream_ejected(&self, group_id: i64, url: &str, ejected_until_ms: u64) {
@@ -123,6 +160,15 @@ impl ClusterSync {
             LinkEvent::Message(ClusterMessage::KeyHealth { keys }) => {
                 self.adopt_keys(&self.snapshot.load(), &keys);
             }
+            LinkEvent::Message(ClusterMessage::RateUsage { usage }) => {
+                charge_remote_usage(&self.snapshot.load(), &usage);
+                let (requests, tokens) = usage
+                    .iter()
+                    .fold((0, 0), |(r, t), n| (r + n.requests, t + n.tokens));
+                let counted = &self.metrics.remote_usage;
+                counted.with_label_values(&["requests"]).inc_by(requests);
+                counted.with_label_values(&["tokens"]).inc_by(tokens);
+            }
             LinkEvent::Message(ClusterMessage::UpstreamEjected { upstreams }) => {
                 let snapshot = self.snapshot.load();
                 for e in &upstreams {
@@ -144,7 +190,7 @@ impl ClusterSync {
             let Some(group) = snapshot.group_by_id(note.group_id) else {
                 continue;
             };
-            let Some(key) = group.keys.keys().iter().find(|k| k.id == note.key_id) else {
+            let Some(key) = group.keys.by_id(note.key_id) else {
                 continue;
             };
             let was_invalid = key.health.is_invalid();
@@ -162,8 +208,14 @@ impl ClusterSync {
         }
     }
 
-    /// Publishes `first` and whatever else is waiting, as one message per kind.
-    async fn publish(&self, first: Outgoing, outbox: &mut mpsc::Receiver<Outgoing>) {
+    /// Publishes `first` and whatever else is waiting, as one message per kind; rate-limit
+    /// usage is gathered in `usage` for the next report instead.
+    async fn publish(
+        &self,
+        first: Outgoing,
+        outbox: &mut mpsc::Receiver<Outgoing>,
+        usage: &mut HashMap<UsageScope, Arc<Usage>>,
+    ) {
         let mut keys: HashMap<i64, (i64, Arc<KeyHealth>)> = HashMap::new();
         let mut upstreams = Vec::new();
         let mut next = Some(first);
@@ -177,6 +229,9 @@ impl ClusterSync {
                     keys.insert(id, (group_id, health));
                 }
                 Outgoing::Ejection(e) => upstreams.push(e),
+                Outgoing::Usage { scope, usage: u } => {
+                    usage.insert(scope, u);
+                }
             }
             next = outbox.try_recv().ok();
         }
@@ -204,6 +259,49 @@ impl ClusterSync {
                 .await;
         }
     }
+
+    /// Reports the usage gathered since the last report.
+    async fn report_usage(&self, usage: &mut HashMap<UsageScope, Arc<Usage>>) {
+        let notes: Vec<UsageNote> = usage
+            .drain()
+            .filter_map(|((group_id, key_id), u)| {
+                // Unqueued first: use counted from here on queues it again.
+                u.queued.store(false, Ordering::Release);
+                let (requests, tokens) = u.take_unsent();
+                (requests > 0 || tokens > 0).then_some(UsageNote {
+                    group_id,
+                    key_id,
+                    requests,
+                    tokens,
+                })
+            })
+            .collect();
+        if !notes.is_empty() {
+            let _ = self
+                .link
+                .publish(&ClusterMessage::RateUsage { usage: notes })
+                .await;
+        }
+    }
+}
+
+/// Charges what other nodes admitted to this node's buckets (under this node's limits).
+fn charge_remote_usage(snapshot: &RoutingSnapshot, notes: &[UsageNote]) {
+    let now = rate_limit::now_ns();
+    for note in notes {
+        let Some(group) = snapshot.group_by_id(note.group_id) else {
+            continue;
+        };
+        let used = (note.requests, note.tokens);
+        match note.key_id {
+            None => group.usage.charge_remote(group.limits.group, used, now),
+            Some(id) => {
+                if let Some(usage) = group.keys.by_id(id).and_then(|k| k.usage.as_ref()) {
+                    usage.charge_remote(group.limits.key, used, now);
+                }
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -213,13 +311,17 @@ impl BackgroundService for ClusterSync {
         let link = self.link.clone();
         let subscription = tokio::spawn(async move { link.run_subscription(tx).await });
         let mut outbox = self.outbox.lock().await;
+        let mut usage = HashMap::new();
+        let mut report = tokio::time::interval(USAGE_INTERVAL);
+        report.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = events.recv() => match event {
                     Some(event) => self.on_event(event),
                     None => break,
                 },
-                Some(first) = outbox.recv() => self.publish(first, &mut outbox).await,
+                Some(first) = outbox.recv() => self.publish(first, &mut outbox, &mut usage).await,
+                _ = report.tick(), if !usage.is_empty() => self.report_usage(&mut usage).await,
                 _ = shutdown.changed() => break,
             }
         }

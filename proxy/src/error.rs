@@ -3,6 +3,8 @@
 
 use gateway_core::ChannelType;
 
+use crate::rate_limit::RateScope;
+
 /// Errors the data plane answers on its own (the upstream's own errors are passed through).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum GatewayError {
@@ -26,6 +28,17 @@ pub enum GatewayError {
         /// Group name.
         group: String,
         /// Seconds until the first key is back.
+        retry_after_secs: u64,
+    },
+    /// A rate limit of the group or of every usable key has no room, and none came within
+    /// `rate_limit_max_wait_seconds`.
+    #[error("{}", rate_limited(group, *scope, *retry_after_secs))]
+    RateLimited {
+        /// Group name.
+        group: String,
+        /// Whose limit.
+        scope: RateScope,
+        /// Seconds until there is room.
         retry_after_secs: u64,
     },
     /// No member of an aggregate group has a usable key.
@@ -78,7 +91,9 @@ impl GatewayError {
             | GatewayError::NotReady => 503,
             GatewayError::BodyTooLarge(_) => 413,
             GatewayError::ModelNotConfigured(_) => 400,
-            GatewayError::TooManyRequests(_) | GatewayError::AllKeysCooling { .. } => 429,
+            GatewayError::TooManyRequests(_)
+            | GatewayError::AllKeysCooling { .. }
+            | GatewayError::RateLimited { .. } => 429,
             GatewayError::UpstreamUnreachable { .. } => 502,
             GatewayError::UpstreamTimeout { .. } => 504,
         }
@@ -92,6 +107,7 @@ impl GatewayError {
             GatewayError::InvalidProxyKey(_) => "invalid_proxy_key",
             GatewayError::NoActiveKeys(_) => "no_active_keys",
             GatewayError::AllKeysCooling { .. } => "all_keys_rate_limited",
+            GatewayError::RateLimited { .. } => "rate_limited",
             GatewayError::NoAvailableSubGroups(_) => "no_available_sub_groups",
             GatewayError::NoUpstream(_) => "no_upstream",
             GatewayError::GroupDisabled(_) => "group_disabled",
@@ -110,6 +126,9 @@ impl GatewayError {
             GatewayError::TooManyRequests(_) => Some(1),
             GatewayError::AllKeysCooling {
                 retry_after_secs, ..
+            }
+            | GatewayError::RateLimited {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,
         }
@@ -123,6 +142,17 @@ impl GatewayError {
             .error_body(self.status(), self.code(), &self.to_string())
             .to_string()
             .into_bytes()
+    }
+}
+
+fn rate_limited(group: &str, scope: RateScope, retry_after_secs: u64) -> String {
+    match scope {
+        RateScope::Group => format!(
+            "group '{group}' reached its rate limit (group_rpm_limit / group_tpm_limit); retry after {retry_after_secs} s"
+        ),
+        RateScope::Key => format!(
+            "every API key of group '{group}' reached its rate limit (key_rpm_limit / key_tpm_limit); retry after {retry_after_secs} s"
+        ),
     }
 }
 

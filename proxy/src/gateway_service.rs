@@ -41,8 +41,9 @@ use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
 use crate::key_health_writer::HealthJournal;
 use crate::key_ring::{KeyFailure, PoolKey};
-use crate::metrics::{KeyEvent, Outcome, ProxyMetrics};
+use crate::metrics::{KeyEvent, Outcome, ProxyMetrics, RateAction};
 use crate::model_list;
+use crate::rate_limit::{self, RateScope, Usage};
 use crate::request_context::{InflightGuard, RequestContext};
 use crate::request_log::{AttemptRecord, LogSink, RequestFields, RequestLogDraft};
 use crate::routing_snapshot::{GroupRuntime, SnapshotHandle};
@@ -93,6 +94,8 @@ pub struct Observers {
     pub stopping: Arc<std::sync::atomic::AtomicBool>,
     /// The cluster link when `REDIS_DSN` is set (its state is shown by `/health`).
     pub cluster: Option<gateway_cluster::ClusterLink>,
+    /// With a cluster link: where rate-limit usage goes to be reported to the other nodes.
+    pub outbox: Option<crate::cluster_sync::ClusterOutbox>,
 }
 
 impl GatewayService {
@@ -364,13 +367,74 @@ impl GatewayService {
         let client_ip = self.client_ip(session);
         log_for(session, ctx, group, &client_ip, query, &facts.model, &body);
         let model = facts.model.as_str();
+        let limits = group.limits;
+        // The group's own limit counts each request once (once per member of an aggregate).
+        let group_admitted = !limits.group.is_off();
+        while group_admitted {
+            let Err(wait) = group.usage.admit(limits.group, rate_limit::now_ns()) else {
+                self.report_usage(group.id, None, &group.usage);
+                break;
+            };
+            match self
+                .wait_for_room(session, ctx, group, RateScope::Group, wait)
+                .await
+            {
+                Room::Again => {}
+                Room::GaveUp(error) => {
+                    return Ok(LoopEnd::Exhausted(Some(Failure::Gateway(error))));
+                }
+                Room::ClientGone => return Ok(LoopEnd::Answered),
+            }
+        }
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
         let mut last_failure: Option<Failure> = None;
         while ctx.attempts - attempts_before < max_attempts {
             let now = now_ms();
-            let Some(key) = group.keys.pick(&ctx.tried_keys, now) else {
-                break;
+            // Under a per-key limit, a key without room is passed over for one with room;
+            // `limited` is the soonest any of them has room again.
+            let mut limited: Option<Duration> = None;
+            let picked = if limits.key.is_off() {
+                group.keys.pick(&ctx.tried_keys, now)
+            } else {
+                let now_ns = rate_limit::now_ns();
+                group.keys.pick_admitted(&ctx.tried_keys, now, |k| {
+                    let Some(usage) = &k.usage else { return true };
+                    match usage.admit(limits.key, now_ns) {
+                        Ok(()) => true,
+                        Err(wait) => {
+                            limited = Some(limited.map_or(wait, |l| l.min(wait)));
+                            false
+                        }
+                    }
+                })
+            };
+            let key = match (picked, limited) {
+                (Some(key), limited) => {
+                    if let Some(usage) = &key.usage {
+                        self.report_usage(group.id, Some(key.id), usage);
+                    }
+                    if limited.is_some() {
+                        self.observe.metrics.rate_limited(
+                            &group.name,
+                            RateScope::Key,
+                            RateAction::Rerouted,
+                        );
+                    }
+                    key
+                }
+                (None, Some(wait)) => match self
+                    .wait_for_room(session, ctx, group, RateScope::Key, wait)
+                    .await
+                {
+                    Room::Again => continue,
+                    Room::GaveUp(error) => {
+                        last_failure = Some(Failure::Gateway(error));
+                        break;
+                    }
+                    Room::ClientGone => return Ok(LoopEnd::Answered),
+                },
+                (None, None) => break,
             };
             let Some(upstream) = group.upstreams.pick(now) else {
                 return respond_gateway_error(
@@ -509,6 +573,9 @@ impl GatewayService {
                         .await
                 };
                 attempt.usage = usage.and_then(UsageScanner::finish);
+                if let Some(used) = attempt.usage {
+                    self.charge_tokens(group, &key, u64::try_from(used.total).unwrap_or(0));
+                }
                 attempt.duration = attempt_started.elapsed();
                 let (outcome, result, error) = match relayed {
                     // The upstream served: the attempt is a success (as GPT-Load logs it), with
@@ -571,7 +638,76 @@ impl GatewayService {
             }
             last_failure = Some(failure);
         }
+        if group_admitted && ctx.attempts == attempts_before {
+            // Nothing was sent: the group's allowance is not spent.
+            group.usage.give_back(limits.group);
+        }
         Ok(LoopEnd::Exhausted(last_failure))
+    }
+
+    /// Waits `wait` for room under a rate limit when the request's waits stay within
+    /// `rate_limit_max_wait_seconds` (the client hanging up ends the wait); else the 429 to
+    /// answer.
+    async fn wait_for_room(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+        group: &GroupRuntime,
+        scope: RateScope,
+        wait: Duration,
+    ) -> Room {
+        let metrics = &self.observe.metrics;
+        if ctx.rate_waited + wait > group.limits.max_wait {
+            metrics.rate_limited(&group.name, scope, RateAction::Rejected);
+            return Room::GaveUp(GatewayError::RateLimited {
+                group: group.name.clone(),
+                scope,
+                retry_after_secs: wait
+                    .as_millis()
+                    .div_ceil(1000)
+                    .max(1)
+                    .try_into()
+                    .unwrap_or(u64::MAX),
+            });
+        }
+        if ctx.rate_waited.is_zero() {
+            metrics.rate_limited(&group.name, scope, RateAction::Waited);
+        }
+        // At least a millisecond, so a wait never spins.
+        let wait = wait.max(Duration::from_millis(1));
+        ctx.rate_waited += wait;
+        tokio::select! {
+            biased;
+            _ = session.as_downstream_mut().read_body_or_idle(true) => {
+                client_closed(session, group, "while it waited under a rate limit");
+                ctx.outcome = Some(Outcome::ClientClosed);
+                Room::ClientGone
+            }
+            () = tokio::time::sleep(wait) => Room::Again,
+        }
+    }
+
+    /// Queues a scope's rate-limit usage for the other nodes of a cluster.
+    fn report_usage(&self, group_id: i64, key_id: Option<i64>, usage: &Arc<Usage>) {
+        if let Some(outbox) = &self.observe.outbox {
+            outbox.usage_counted(group_id, key_id, usage);
+        }
+    }
+
+    /// Charges the tokens an answer reported to the group's and the key's token limits.
+    fn charge_tokens(&self, group: &GroupRuntime, key: &PoolKey, tokens: u64) {
+        let limits = group.limits;
+        let now = rate_limit::now_ns();
+        if limits.group.tpm > 0 {
+            group.usage.charge_tokens(limits.group, tokens, now);
+            self.report_usage(group.id, None, &group.usage);
+        }
+        if limits.key.tpm > 0
+            && let Some(usage) = &key.usage
+        {
+            usage.charge_tokens(limits.key, tokens, now);
+            self.report_usage(group.id, Some(key.id), usage);
+        }
     }
 
     /// Answers a request whose attempts all failed: the last failure, or our own error when no
@@ -585,11 +721,11 @@ impl GatewayService {
     ) -> Result<()> {
         let channel = Some(group.channel);
         match last_failure {
+            Some(Failure::Gateway(error)) => {
+                respond_gateway_error(session, ctx, error, channel).await
+            }
             Some(failure) => {
-                ctx.outcome = Some(match failure {
-                    Failure::Upstream { .. } => Outcome::UpstreamError,
-                    Failure::Gateway(_) => Outcome::GatewayError,
-                });
+                ctx.outcome = Some(Outcome::UpstreamError);
                 respond_failure(session, failure, channel).await
             }
             None => {
@@ -989,6 +1125,16 @@ enum LoopEnd {
     Answered,
     /// Nothing was sent: every attempt failed (the last failure) or none could be made.
     Exhausted(Option<Failure>),
+}
+
+/// How a wait for room under a rate limit ended.
+enum Room {
+    /// Waited: look again.
+    Again,
+    /// The wait would be longer than allowed: answer this.
+    GaveUp(GatewayError),
+    /// The client hung up while waiting.
+    ClientGone,
 }
 
 /// How the last failed attempt ended.

@@ -181,6 +181,7 @@ mod tests {
             hash: String::new(),
             sealed: None,
             health: Arc::default(),
+            usage: None,
         });
         UpstreamRequest {
             channel,

@@ -6,6 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 
 use gateway_core::Secret;
 
+use crate::rate_limit::Usage;
+
 /// Runtime health of one key. Not configuration: it lives across snapshot rebuilds, and its
 /// changes reach the database through the health writer (`key_health_writer`), never on the
 /// request path. Every change bumps `version`; the writer records the version it saved, so a
@@ -190,6 +192,8 @@ pub struct PoolKey {
     pub sealed: Option<Box<str>>,
     /// Shared runtime health.
     pub health: Arc<KeyHealth>,
+    /// Use against the group's per-key rate limits (`None` while the group sets none).
+    pub usage: Option<Arc<Usage>>,
 }
 
 impl PoolKey {
@@ -199,7 +203,7 @@ impl PoolKey {
     }
 }
 
-/// A group's keys in rotation order.
+/// A group's keys in rotation order (by key id).
 #[derive(Debug, Default)]
 pub struct KeyRing {
     keys: Vec<Arc<PoolKey>>,
@@ -207,8 +211,11 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// A ring over `keys` (in the order given).
-    pub fn new(keys: Vec<Arc<PoolKey>>) -> Self {
+    /// A ring over `keys`, rotated in id order (the order the database hands them out).
+    pub fn new(mut keys: Vec<Arc<PoolKey>>) -> Self {
+        if !keys.is_sorted_by_key(|k| k.id) {
+            keys.sort_unstable_by_key(|k| k.id);
+        }
         Self {
             keys,
             cursor: AtomicUsize::new(0),
@@ -230,29 +237,53 @@ impl KeyRing {
         &self.keys
     }
 
+    /// The key with database id `id`.
+    pub fn by_id(&self, id: i64) -> Option<&Arc<PoolKey>> {
+        self.keys
+            .binary_search_by_key(&id, |k| k.id)
+            .ok()
+            .and_then(|i| self.keys.get(i))
+    }
+
     /// The next usable key in rotation that is not in `tried`; when every usable key was tried
     /// already, the next usable key regardless (a retry may reuse a key only when no other is
     /// left). `None` when no key is usable.
     pub fn pick(&self, tried: &[i64], now_ms: u64) -> Option<Arc<PoolKey>> {
+        self.pick_admitted(tried, now_ms, |_| true)
+    }
+
+    /// Like [`KeyRing::pick`], among the keys `admit` accepts. `admit` is asked about candidates
+    /// in rotation order until one is accepted (a rate limit counts the request there); a key
+    /// already tried is asked only when no untried usable key was accepted.
+    pub fn pick_admitted(
+        &self,
+        tried: &[i64],
+        now_ms: u64,
+        mut admit: impl FnMut(&PoolKey) -> bool,
+    ) -> Option<Arc<PoolKey>> {
         let n = self.keys.len();
         if n == 0 {
             return None;
         }
         let start = self.cursor.fetch_add(1, Ordering::Relaxed);
-        let mut fallback = None;
-        for i in 0..n {
-            let key = &self.keys[(start + i) % n];
-            if !key.health.is_usable(now_ms) {
-                continue;
-            }
-            if !tried.contains(&key.id) {
+        let in_rotation = (0..n)
+            .map(|i| &self.keys[(start + i) % n])
+            .filter(|k| k.health.is_usable(now_ms));
+        let mut any_tried = false;
+        for key in in_rotation.clone() {
+            if tried.contains(&key.id) {
+                any_tried = true;
+            } else if admit(key) {
                 return Some(Arc::clone(key));
             }
-            if fallback.is_none() {
-                fallback = Some(key);
-            }
         }
-        fallback.map(Arc::clone)
+        if !any_tried {
+            return None;
+        }
+        in_rotation
+            .filter(|k| tried.contains(&k.id))
+            .find(|k| admit(k))
+            .map(Arc::clone)
     }
 }
 
@@ -294,6 +325,7 @@ mod tests {
                         hash: String::new(),
                         sealed: None,
                         health: Arc::default(),
+                        usage: None,
                     })
                 })
                 .collect(),
@@ -323,6 +355,26 @@ mod tests {
         // cooling is over
         assert!((0..3).any(|_| r.pick(&[1, 3], 2_000).unwrap().id == 2));
         assert!(KeyRing::default().pick(&[], 0).is_none());
+    }
+
+    #[test]
+    fn admission_skips_keys_without_room_and_finds_keys_by_id() {
+        let r = ring(3);
+        let mut asked = Vec::new();
+        let k = r.pick_admitted(&[], 0, |k| {
+            asked.push(k.id);
+            k.id == 3
+        });
+        assert_eq!(k.map(|k| k.id), Some(3));
+        assert_eq!(asked.last(), Some(&3));
+        assert!(r.pick_admitted(&[], 0, |_| false).is_none());
+        // untried keys refuse: a tried one with room is used again
+        assert_eq!(
+            r.pick_admitted(&[2], 0, |k| k.id == 2).map(|k| k.id),
+            Some(2)
+        );
+        assert_eq!(r.by_id(2).map(|k| k.id), Some(2));
+        assert!(r.by_id(7).is_none());
     }
 
     #[test]

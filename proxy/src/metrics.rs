@@ -17,6 +17,7 @@ use prometheus::{
 };
 
 use crate::clock::now_ms;
+use crate::rate_limit::RateScope;
 use crate::routing_snapshot::SnapshotHandle;
 
 /// Distinct `(group, model)` pairs counted by name; later ones count as model `other`.
@@ -66,6 +67,27 @@ pub enum KeyEvent {
     Cooling,
 }
 
+/// What a rate limit did to a request, for `gateway_rate_limited_total{action}`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateAction {
+    /// A key at its limit was passed over for another key with room.
+    Rerouted,
+    /// The request waited for room.
+    Waited,
+    /// The request was answered 429.
+    Rejected,
+}
+
+impl RateAction {
+    fn label(self) -> &'static str {
+        match self {
+            RateAction::Rerouted => "rerouted",
+            RateAction::Waited => "waited",
+            RateAction::Rejected => "rejected",
+        }
+    }
+}
+
 /// The data plane's collectors.
 pub struct ProxyMetrics {
     registry: Registry,
@@ -77,6 +99,7 @@ pub struct ProxyMetrics {
     key_events: IntCounterVec,
     ejections: IntCounterVec,
     failovers: IntCounterVec,
+    rate_limited: IntCounterVec,
     keys: IntGaugeVec,
     inflight: IntGauge,
     streaming: IntGauge,
@@ -89,6 +112,8 @@ pub struct ProxyMetrics {
     pub cluster_linked: IntGauge,
     /// Cluster messages from other nodes applied here.
     pub cluster_received: IntCounter,
+    /// Rate-limit usage other nodes reported, by unit (`requests`, `tokens`).
+    pub remote_usage: IntCounterVec,
     /// Records written to the database.
     pub log_written: IntCounter,
     /// Failed batch writes (each is retried).
@@ -187,6 +212,12 @@ impl ProxyMetrics {
                 "Requests an aggregate moved to another sub-group after one's attempts all failed",
                 &["group"],
             )?,
+            rate_limited: counter_vec(
+                &r,
+                "gateway_rate_limited_total",
+                "Requests a rate limit acted on, by group, scope (group, key) and action (rerouted to another key, waited, rejected with 429)",
+                &["group", "scope", "action"],
+            )?,
             keys,
             inflight: gauge(
                 "gateway_inflight_requests",
@@ -213,6 +244,12 @@ impl ProxyMetrics {
             cluster_received: counter(
                 "gateway_cluster_messages_received_total",
                 "Messages from other nodes received on the cluster channel",
+            )?,
+            remote_usage: counter_vec(
+                &r,
+                "gateway_rate_limit_remote_usage_total",
+                "Requests and tokens other nodes admitted under rate limits and reported, charged to this node's limits, by unit",
+                &["unit"],
             )?,
             log_dropped: counter(
                 "gateway_request_log_dropped_total",
@@ -272,6 +309,13 @@ impl ProxyMetrics {
     /// Counts a request the aggregate `group` moved to another sub-group.
     pub fn failover(&self, group: &str) {
         self.failovers.with_label_values(&[group]).inc();
+    }
+
+    /// Counts what a rate limit did to a request.
+    pub fn rate_limited(&self, group: &str, scope: RateScope, action: RateAction) {
+        self.rate_limited
+            .with_label_values(&[group, scope.label(), action.label()])
+            .inc();
     }
 
     /// Adds reported tokens.
@@ -421,6 +465,7 @@ mod tests {
         m.key_event("g", KeyEvent::Cooling);
         m.ejection("g");
         m.failover("agg");
+        m.rate_limited("g", RateScope::Key, RateAction::Rerouted);
         m.tokens("g", "gpt-x", 3, 4);
         m.log_dropped.inc();
         let _s = m.streaming();
@@ -438,6 +483,7 @@ mod tests {
             "gateway_request_log_dropped_total 1",
             r#"gateway_upstream_ttfb_seconds_count{group="g"} 1"#,
             r#"gateway_sub_group_failovers_total{group="agg"} 1"#,
+            r#"gateway_rate_limited_total{action="rerouted",group="g",scope="key"} 1"#,
         ] {
             assert!(text.contains(line), "missing {line} in\n{text}");
         }

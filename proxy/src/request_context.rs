@@ -37,6 +37,8 @@ pub struct RequestContext {
     pub outcome: Option<Outcome>,
     /// The error the gateway answered itself, for the log record of a request without attempts.
     pub gateway_error: Option<String>,
+    /// Time spent waiting for room under rate limits (at most `rate_limit_max_wait_seconds`).
+    pub rate_waited: std::time::Duration,
 }
 
 impl Default for RequestContext {
@@ -54,6 +56,7 @@ impl Default for RequestContext {
             log: None,
             outcome: None,
             gateway_error: None,
+            rate_waited: std::time::Duration::ZERO,
         }
     }
 }

@@ -70,7 +70,8 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         &server.configuration,
     )));
     let (outbox, outbox_rx) = ClusterOutbox::new();
-    let (journal, journal_rx) = HealthJournal::new(cluster.is_some().then_some(outbox));
+    let outbox = cluster.is_some().then_some(outbox);
+    let (journal, journal_rx) = HealthJournal::new(outbox.clone());
     let final_writes = Arc::new(FinalWrites::default());
     let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
     let logs = LogSink::new(Arc::clone(&metrics));
@@ -82,6 +83,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         inflight: Arc::clone(&inflight),
         stopping: Arc::clone(&stopping),
         cluster: cluster.clone(),
+        outbox,
     };
     if let Some(addr) = config.metrics_listen {
         let app = MetricsApp::new(

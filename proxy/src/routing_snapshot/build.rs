@@ -16,6 +16,7 @@ use crate::aggregate_routing::{AggregateRuntime, MemberRouting};
 use crate::client_auth::ProxyKeySet;
 use crate::key_health_writer::stored_health;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
+use crate::rate_limit::{self, RateLimits, Usage};
 use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{Upstream, UpstreamHealth, UpstreamTable};
 
@@ -108,6 +109,7 @@ pub async fn build(
     let health = Carried {
         keys: carried_keys,
         upstreams: previous.upstream_health(),
+        usage: previous.group_usage(),
     };
     let mut out = HashMap::with_capacity(groups.len());
     let (aggregate_rows, groups): (Vec<Group>, Vec<Group>) = groups
@@ -199,10 +201,11 @@ fn overrides_of(group: &Group) -> GroupConfig {
     })
 }
 
-/// Runtime health from the previous snapshot.
+/// Runtime health and rate-limit usage from the previous snapshot.
 struct Carried {
     keys: HashMap<i64, Arc<PoolKey>>,
     upstreams: HashMap<(i64, String), Arc<UpstreamHealth>>,
+    usage: HashMap<i64, Arc<Usage>>,
 }
 
 fn build_group(
@@ -231,6 +234,8 @@ fn build_group(
         }
     }
     let overrides = overrides_of(group);
+    let config = settings.effective(&overrides);
+    let limits = RateLimits::of(&config);
     let rewrite = RewriteRules::from_json(
         &group.param_overrides,
         &group.model_redirect_rules,
@@ -242,19 +247,24 @@ fn build_group(
             .map(|k| {
                 // Memory is newer unless the row changed since (a person restored the key).
                 let stored = stored_health(false, k.row.failure_count, k.row.cooldown_until);
-                let h = match health.keys.get(&k.row.id).map(|p| &p.health) {
+                let previous = health.keys.get(&k.row.id);
+                let h = match previous.map(|p| &p.health) {
                     Some(h) => {
                         h.adopt_stored(stored);
                         Arc::clone(h)
                     }
                     None => Arc::new(KeyHealth::from_stored(stored)),
                 };
+                // Keys carry usage only while their group limits keys.
+                let usage = (!limits.key.is_off())
+                    .then(|| rate_limit::carried(previous.and_then(|p| p.usage.as_ref())));
                 Arc::new(PoolKey {
                     id: k.row.id,
                     value: k.plain,
                     hash: k.row.key_hash,
                     sealed: k.sealed,
                     health: h,
+                    usage,
                 })
             })
             .collect(),
@@ -270,8 +280,10 @@ fn build_group(
         upstreams: UpstreamTable::new(upstreams),
         keys: ring,
         proxy_keys,
-        config: settings.effective(&overrides),
+        config,
         rewrite,
         enabled: group.enabled,
+        limits,
+        usage: rate_limit::carried(health.usage.get(&group.id)),
     })
 }

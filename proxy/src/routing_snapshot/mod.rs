@@ -18,6 +18,7 @@ pub use refresher::{RefreshTrigger, SnapshotRefresher, refresh};
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyRing, PoolKey};
+use crate::rate_limit::{RateLimits, Usage};
 use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{UpstreamHealth, UpstreamTable};
 
@@ -58,6 +59,17 @@ pub struct GroupRuntime {
     pub rewrite: RewriteRules,
     /// False when a person switched the group off: its requests get 503, aggregates skip it.
     pub enabled: bool,
+    /// Rate limits of the group and of each of its keys (from `config`).
+    pub limits: RateLimits,
+    /// What the group used against its own limits (carried across rebuilds by group id).
+    pub usage: Arc<Usage>,
+}
+
+impl GroupRuntime {
+    /// True unless the group's own rate limit has no room at `now_ns` (`rate_limit::now_ns`).
+    pub fn has_rate_room(&self, now_ns: u64) -> bool {
+        self.limits.group.is_off() || self.usage.room(self.limits.group, now_ns).is_ok()
+    }
 }
 
 impl RoutingSnapshot {
@@ -76,6 +88,14 @@ impl RoutingSnapshot {
         self.groups
             .values()
             .flat_map(|g| g.keys.keys().iter().map(|k| (k.id, Arc::clone(k))))
+            .collect()
+    }
+
+    /// Rate-limit usage of every group, by group id, to carry into the next snapshot.
+    pub fn group_usage(&self) -> HashMap<i64, Arc<Usage>> {
+        self.groups
+            .values()
+            .map(|g| (g.id, Arc::clone(&g.usage)))
             .collect()
     }
 

@@ -122,7 +122,12 @@ async fn an_aggregate_spreads_requests_over_its_members_by_weight() {
 }
 
 /// An aggregate over `members` (`(id, weight)`) with `config`; returns its id once it serves.
-async fn aggregate(gw: &Gateway, name: &str, members: &[(i64, u32)], config: Value) -> i64 {
+pub(crate) async fn aggregate(
+    gw: &Gateway,
+    name: &str,
+    members: &[(i64, u32)],
+    config: Value,
+) -> i64 {
     let id = gw
         .api(
             reqwest::Method::POST,

@@ -1,7 +1,7 @@
 //! Cluster mode on the machine's real servers: one admin (the master) and two proxies (A and B,
 //! the second a follower) on PostgreSQL or MariaDB, linked through Redis (behind a relay the
-//! test can cut). Changes and key health travel between the nodes within a second; losing
-//! Redis fails no request, and the nodes converge again when it is back.
+//! test can cut). Changes, key health and rate-limit usage travel between the nodes within a
+//! second; losing Redis fails no request, and the nodes converge again when it is back.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -503,6 +503,43 @@ async fn scenario(db: TestDb) {
         .create_group("rejoined", &mock.base_url(), &["sk-rejoined"], json!({}))
         .await;
     cluster.served_in_time("rejoined", t).await;
+
+    // 5. Rate limits hold for the cluster: what proxy A admitted is charged on proxy B, which
+    // hears of it within a report interval and refuses what would go over the key's limit.
+    cluster
+        .create_group(
+            "rl",
+            &mock.base_url(),
+            &["sk-rl-cluster"],
+            json!({"key_rpm_limit": 3, "rate_limit_max_wait_seconds": 0}),
+        )
+        .await;
+    cluster.served_everywhere("rl", Instant::now()).await;
+    cluster
+        .until(Duration::from_secs(5), || async {
+            cluster.keys(&cluster.a_metrics, "rl", "active").await == Some(1)
+                && cluster.keys(&cluster.b_metrics, "rl", "active").await == Some(1)
+        })
+        .await;
+    mock.clear();
+    for _ in 0..3 {
+        assert_eq!(cluster.chat(cluster.gw.port, "rl").await, 200);
+    }
+    let used_on_a = Instant::now();
+    let reported = r#"gateway_rate_limit_remote_usage_total{unit="requests"}"#;
+    cluster
+        .until(CLUSTER_DEADLINE, || async {
+            cluster.metric(&cluster.b_metrics, reported).await == Some(3)
+        })
+        .await;
+    assert!(used_on_a.elapsed() < CLUSTER_DEADLINE);
+    assert_eq!(cluster.chat(cluster.b_port, "rl").await, 429);
+    assert_eq!(cluster.chat(cluster.gw.port, "rl").await, 429);
+    assert_eq!(
+        mock.requests_for_key("sk-rl-cluster").len(),
+        3,
+        "three requests a minute for the key, whichever node sends them"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,6 +18,7 @@ mod key_policy;
 mod lifecycle;
 mod manual_control;
 mod process_logs;
+mod rate_limits;
 mod reload;
 mod request_logs;
 mod rewrite;

@@ -1,0 +1,334 @@
+//! Rate limits as clients meet them: a key at its `key_rpm_limit` is passed over for a key with
+//! room, and with no room left anywhere the request waits (within
+//! `rate_limit_max_wait_seconds`) or gets 429 with `Retry-After` in the provider's error shape;
+//! token limits count the usage providers report; an aggregate passes over a member at its
+//! limit. (Across a cluster: `cluster.rs`.)
+
+use std::time::{Duration, Instant};
+
+use gateway_testkit::{MockProvider, free_port};
+use serde_json::{Value, json};
+
+use crate::aggregates::aggregate;
+use crate::support::Gateway;
+
+/// Sets a group's `config` and waits until the proxy serves it. (Groups are created without
+/// limits: the readiness probes of `create_group` would count against them.)
+async fn limit(gw: &Gateway, id: i64, config: Value) {
+    gw.api(
+        reqwest::Method::PUT,
+        &format!("/api/groups/{id}"),
+        Some(json!({ "config": config })),
+    )
+    .await;
+    gw.wait_synced().await;
+}
+
+/// The value of the series `series` at `metrics` (0 when absent).
+async fn metric(metrics: &str, series: &str) -> i64 {
+    let text = reqwest::get(format!("http://{metrics}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = format!("{series} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&line))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn retry_after(r: &reqwest::Response) -> u64 {
+    r.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no Retry-After on {}", r.status()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry_after() {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let gw = Gateway::start_with(&[("METRICS_LISTEN", &metrics)]).await;
+    gw.log_at_once().await;
+    let mock = MockProvider::start().await.unwrap();
+    let id = gw
+        .create_group("rl", "openai", &[(&mock.base_url(), 1)], &["sk-rl-1"])
+        .await;
+    limit(
+        &gw,
+        id,
+        json!({"key_rpm_limit": 2, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    mock.clear();
+    // Two requests a minute for each key: the first key takes two, then a second key comes.
+    for _ in 0..2 {
+        let (status, body) = gw.chat("rl", "gpt-4o").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    gw.api(
+        reqwest::Method::POST,
+        "/api/keys/add-multiple",
+        Some(json!({"group_id": id, "keys_text": "sk-rl-2"})),
+    )
+    .await;
+    gw.wait_synced().await;
+    // Rotation comes back to the first key, which is passed over: both go to the new key.
+    for _ in 0..2 {
+        let (status, body) = gw.chat("rl", "gpt-4o").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(mock.requests_for_key("sk-rl-1").len(), 2);
+    assert_eq!(mock.requests_for_key("sk-rl-2").len(), 2);
+    // The fifth finds no key with room: 429 at once, in OpenAI's shape, with the time until a
+    // key has room again (one request's share of the minute: 30 s).
+    let t = Instant::now();
+    let r = gw
+        .post(
+            "rl",
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "messages": []}),
+        )
+        .await;
+    assert!(t.elapsed() < Duration::from_secs(1), "no wait was allowed");
+    assert_eq!(r.status(), 429);
+    let wait = retry_after(&r);
+    assert!((25..=30).contains(&wait), "Retry-After {wait}");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited", "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("key_rpm_limit"), "{message}");
+    assert_eq!(mock.requests().len(), 4, "nothing more was sent upstream");
+    // Counted: the keys passed over for another, and the request refused.
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"gateway_rate_limited_total{action="rerouted",group="rl",scope="key"}"#
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"gateway_rate_limited_total{action="rejected",group="rl",scope="key"}"#
+        )
+        .await,
+        1
+    );
+    // The refused request is in the request log with its status and reason.
+    gw.wait_until(Duration::from_secs(5), || async {
+        let logs = gw
+            .api(
+                reqwest::Method::GET,
+                "/api/logs?group_name=rl&status_code=429",
+                None,
+            )
+            .await;
+        logs["data"]["items"][0]["error_message"]
+            .as_str()
+            .is_some_and(|e| e.contains("rate limit"))
+    })
+    .await;
+
+    // Anthropic clients get Anthropic's shape; the group's own limit answers for the group.
+    let claude = gw
+        .create_group(
+            "rl-claude",
+            "anthropic",
+            &[(&mock.base_url(), 1)],
+            &["sk-ant-rl"],
+        )
+        .await;
+    limit(
+        &gw,
+        claude,
+        json!({"group_rpm_limit": 1, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    let ask = || {
+        gw.post(
+            "rl-claude",
+            "/v1/messages",
+            json!({"model": "claude-x", "max_tokens": 5, "messages": []}),
+        )
+    };
+    assert_eq!(ask().await.status(), 200);
+    let r = ask().await;
+    assert_eq!(r.status(), 429);
+    assert!((55..=60).contains(&retry_after(&r)));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["type"], "error", "{body}");
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("group_rpm_limit"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_over_the_limit_waits_for_room_when_it_comes_soon_enough() {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let gw = Gateway::start_with(&[("METRICS_LISTEN", &metrics)]).await;
+    let mock = MockProvider::start().await.unwrap();
+    let id = gw
+        .create_group("rw", "openai", &[(&mock.base_url(), 1)], &["sk-rw-1"])
+        .await;
+    // 30 a minute: a burst of 30, then room every 2 s; requests may wait up to 5 s.
+    limit(
+        &gw,
+        id,
+        json!({"group_rpm_limit": 30, "rate_limit_max_wait_seconds": 5}),
+    )
+    .await;
+    let burst = Instant::now();
+    for _ in 0..30 {
+        assert_eq!(gw.chat("rw", "gpt-4o").await.0, 200);
+    }
+    let burst = burst.elapsed();
+    // The 31st waits for the next slot (2 s after the burst began) and then goes through.
+    let t = Instant::now();
+    let (status, body) = gw.chat("rw", "gpt-4o").await;
+    let waited = t.elapsed();
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        waited + burst >= Duration::from_millis(1_900) && waited < Duration::from_secs(5),
+        "waited {waited:?} after a burst of {burst:?}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"gateway_rate_limited_total{action="waited",group="rw",scope="group"}"#
+        )
+        .await,
+        1
+    );
+    // With no wait allowed, the next one is refused at once.
+    limit(
+        &gw,
+        id,
+        json!({"group_rpm_limit": 30, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    assert_eq!(gw.chat("rw", "gpt-4o").await.0, 429);
+    assert_eq!(
+        mock.requests().len(),
+        31 + 1,
+        "31 served and one readiness probe"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_limits_count_the_usage_the_provider_reports() {
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    let id = gw
+        .create_group("rt", "openai", &[(&mock.base_url(), 1)], &["sk-rt-1"])
+        .await;
+    // The mock reports 16 tokens (9 in, 7 out) per answer; 40 a minute: the third answer
+    // still starts with room (32 used), the fourth finds it spent (48 used).
+    limit(
+        &gw,
+        id,
+        json!({"group_tpm_limit": 40, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    for _ in 0..3 {
+        assert_eq!(gw.chat("rt", "gpt-4o").await.0, 200);
+    }
+    let r = gw
+        .post(
+            "rt",
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "messages": []}),
+        )
+        .await;
+    assert_eq!(r.status(), 429);
+    // 48 used of 40: 9 tokens must refill (13.5 s at 40 a minute).
+    assert!((13..=15).contains(&retry_after(&r)), "{}", retry_after(&r));
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("group_tpm_limit"),
+        "{body}"
+    );
+    // Streamed answers count too (their usage comes in the last events).
+    let streamed = gw
+        .create_group(
+            "rt-stream",
+            "openai",
+            &[(&mock.base_url(), 1)],
+            &["sk-rt-2"],
+        )
+        .await;
+    // 10 a minute: the prompt alone (9 tokens) and the streamed answer spend them.
+    limit(
+        &gw,
+        streamed,
+        json!({"key_tpm_limit": 10, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    let stream = || {
+        gw.post(
+            "rt-stream",
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "messages": [], "stream": true,
+                   "stream_options": {"include_usage": true}}),
+        )
+    };
+    let first = stream().await;
+    assert_eq!(first.status(), 200);
+    assert!(first.text().await.unwrap().contains("usage"));
+    let second = stream().await;
+    assert_eq!(second.status(), 429);
+    let body: Value = second.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("key_tpm_limit"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aggregate_passes_over_a_member_at_its_limit() {
+    let gw = Gateway::start().await;
+    let (a_mock, b_mock) = (
+        MockProvider::start().await.unwrap(),
+        MockProvider::start().await.unwrap(),
+    );
+    let a = gw
+        .create_group("ra-a", "openai", &[(&a_mock.base_url(), 1)], &["sk-ra-a"])
+        .await;
+    let b = gw
+        .create_group("ra-b", "openai", &[(&b_mock.base_url(), 1)], &["sk-ra-b"])
+        .await;
+    limit(
+        &gw,
+        a,
+        json!({"group_rpm_limit": 1, "rate_limit_max_wait_seconds": 0}),
+    )
+    .await;
+    aggregate(&gw, "ra-pool", &[(a, 1), (b, 1)], json!({})).await;
+    a_mock.clear();
+    b_mock.clear();
+    for _ in 0..6 {
+        let (status, body) = gw.chat("ra-pool", "gpt-4o").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert_eq!(
+        a_mock.requests().len(),
+        1,
+        "member a's one request a minute"
+    );
+    assert_eq!(b_mock.requests().len(), 5);
+}
