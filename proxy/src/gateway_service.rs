@@ -370,21 +370,8 @@ impl GatewayService {
         let limits = group.limits;
         // The group's own limit counts each request once (once per member of an aggregate).
         let group_admitted = !limits.group.is_off();
-        while group_admitted {
-            let Err(wait) = group.usage.admit(limits.group, rate_limit::now_ns()) else {
-                self.report_usage(group.id, None, &group.usage);
-                break;
-            };
-            match self
-                .wait_for_room(session, ctx, group, RateScope::Group, wait)
-                .await
-            {
-                Room::Again => {}
-                Room::GaveUp(error) => {
-                    return Ok(LoopEnd::Exhausted(Some(Failure::Gateway(error))));
-                }
-                Room::ClientGone => return Ok(LoopEnd::Answered),
-            }
+        if group_admitted && let Some(end) = self.admit_to_group(session, ctx, group).await {
+            return Ok(end);
         }
         // What the client gets if every attempt fails: the last upstream error response
         // (keys redacted), or our own error for a transport failure.
@@ -643,6 +630,32 @@ impl GatewayService {
             group.usage.give_back(limits.group);
         }
         Ok(LoopEnd::Exhausted(last_failure))
+    }
+
+    /// Counts the request against the group's own rate limit, waiting for room when allowed.
+    /// `Some` when the group's attempts end here instead: a 429 to answer, or the client left.
+    async fn admit_to_group(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestContext,
+        group: &GroupRuntime,
+    ) -> Option<LoopEnd> {
+        loop {
+            let Err(wait) = group.usage.admit(group.limits.group, rate_limit::now_ns()) else {
+                self.report_usage(group.id, None, &group.usage);
+                return None;
+            };
+            match self
+                .wait_for_room(session, ctx, group, RateScope::Group, wait)
+                .await
+            {
+                Room::Again => {}
+                Room::GaveUp(error) => {
+                    return Some(LoopEnd::Exhausted(Some(Failure::Gateway(error))));
+                }
+                Room::ClientGone => return Some(LoopEnd::Answered),
+            }
+        }
     }
 
     /// Waits `wait` for room under a rate limit when the request's waits stay within

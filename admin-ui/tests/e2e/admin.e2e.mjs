@@ -12,6 +12,7 @@ const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const SHOTS = join(ROOT, "target/ui-screenshots");
 const GROUP = "e2e-openai";
 const AGGREGATE = "e2e-all";
+const LIMITED = "e2e-limited";
 const PROXY_KEY = "sk-e2e-proxy-key-0001";
 const GOOD_KEYS = ["sk-e2e-good-aaaaaaaaaaaaaaaa01", "sk-e2e-good-aaaaaaaaaaaaaaaa02", "sk-e2e-good-aaaaaaaaaaaaaaaa03"];
 const REVOKED = "sk-e2e-revoked-bbbbbbbbbbbbbb99";
@@ -71,20 +72,32 @@ async function choose(testid, label) {
   await page.locator(".n-base-select-option", { hasText: label }).first().click();
 }
 
+/** Picks `label` in a filterable Naive UI select by typing it (a long list renders only the options in view). */
+async function chooseTyped(testid, label) {
+  await page.getByTestId(testid).click();
+  await page.keyboard.type(label);
+  await page.locator(".n-base-select-option", { hasText: label }).first().click();
+}
+
 async function shoot(name) {
   await page.waitForTimeout(300);
   const width = page.viewportSize().width;
   await page.screenshot({ path: join(SHOTS, `${name}-${width}.png`), fullPage: true });
 }
 
+/** One chat completion through the proxy to `group`, as a client sends it. */
+function ask(group, content) {
+  return fetch(`${gw.base}/proxy/${group}/v1/chat/completions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${PROXY_KEY}`, "Content-Type": "application/json" },
+    body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] }),
+  });
+}
+
 async function chat(n) {
   const statuses = [];
   for (let i = 0; i < n; i++) {
-    const res = await fetch(`${gw.base}/proxy/${GROUP}/v1/chat/completions`, {
-      method: "POST",
-      headers: { Authorization: `Bearer ${PROXY_KEY}`, "Content-Type": "application/json" },
-      body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: `hello ${i}` }] }),
-    });
+    const res = await ask(GROUP, `hello ${i}`);
     await res.arrayBuffer();
     statuses.push(res.status);
   }
@@ -101,6 +114,26 @@ async function proxyAnswers(want) {
     await new Promise((r) => setTimeout(r, 150));
   }
   assert.fail(`the proxy answered ${got[0]}, expected ${want}`);
+}
+
+/** Waits until the proxy serves the configuration last saved: its routing revision reaches the database's. */
+async function proxyServesLatest() {
+  const { config_revision: want } = await (await fetch(`${gw.adminBase}/health`)).json();
+  const deadline = Date.now() + WAIT;
+  let got;
+  while (Date.now() < deadline) {
+    got = (await (await fetch(`${gw.base}/health`)).json()).routing_revision;
+    if (got >= want) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.fail(`the proxy serves revision ${got}, the database is at ${want}`);
+}
+
+/** Opens a Naive UI collapse item unless it is open already. */
+async function expand(testid) {
+  const item = page.getByTestId(testid);
+  if (!(await item.getAttribute("class")).includes("n-collapse-item--active")) await item.locator(".n-collapse-item__header-main").click();
+  await page.locator(`[data-testid="${testid}"].n-collapse-item--active`).waitFor();
 }
 
 /** Waits for a toast containing `text`. */
@@ -363,6 +396,93 @@ test("an aggregate group's routing between sub-groups", () =>
       await new Promise((r) => setTimeout(r, 150));
     }
     assert.equal(status, 200, "the aggregate's proxy answer");
+  }));
+
+test("rate limits: a group's key_rpm_limit override refuses the request over the limit", () =>
+  step("rate-limit", async () => {
+    // A group of its own with one key: a key limit refuses a request only once every key is at it.
+    await page.getByTestId("create-group").click();
+    const form = page.getByTestId("group-form");
+    await form.waitFor();
+    await page.getByTestId("group-name").locator("input").fill(LIMITED);
+    await page.getByTestId("group-display-name").locator("input").fill("E2E Limited");
+    await page.getByTestId("upstream-url-0").locator("input").fill(gw.mockUrls[0]);
+    await page.getByTestId("group-proxy-keys").locator("textarea").fill(PROXY_KEY);
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    await page.getByTestId(`group-item-${LIMITED}`).waitFor();
+    await seeText(page.getByTestId("group-info-title"), "E2E Limited");
+    await page.getByTestId("add-keys").click();
+    await page.getByTestId("add-keys-text").locator("textarea").fill("sk-e2e-limited-cccccccccccccc01");
+    await page.getByTestId("add-keys-submit").click();
+    await page.locator('[data-testid="key-card"][data-status="active"]').waitFor();
+    assert.equal(await page.getByTestId("key-card").count(), 1);
+
+    // The overrides, picked by their English names; a picked setting starts at the system value.
+    await page.getByTestId("group-edit").click();
+    await form.waitFor();
+    await expand("group-advanced");
+    await page.getByTestId("add-config").click();
+    await chooseTyped("config-key-0", "Key requests per minute");
+    const rpm = page.getByTestId("config-value-0").locator("input");
+    assert.equal(await rpm.inputValue(), "0");
+    await seeText(form, "System value: 0");
+    await rpm.fill("1");
+    await page.getByTestId("add-config").click();
+    await chooseTyped("config-key-1", "Rate limit wait (s)");
+    const wait = page.getByTestId("config-value-1").locator("input");
+    assert.equal(await wait.inputValue(), "5");
+    await wait.fill("0");
+    await shoot("rate-limit-form");
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    const find = async () => (await gw.api("GET", "/groups")).find((g) => g.name === LIMITED);
+    const deadline = Date.now() + WAIT;
+    while (Object.keys((await find()).config).length < 2 && Date.now() < deadline) await page.waitForTimeout(100);
+    assert.deepEqual((await find()).config, { key_rpm_limit: 1, rate_limit_max_wait_seconds: 0 });
+
+    // The info card's details list the group's own settings.
+    await expand("group-details");
+    const details = page.getByTestId("group-details");
+    await seeText(details, /Key requests per minute\s*1\b/);
+    await seeText(details, /Rate limit wait \(s\)\s*0\b/);
+    await shoot("rate-limit-details");
+
+    // One request a minute for the only key: the first passes, the next is refused at once.
+    await proxyServesLatest();
+    const first = await ask(LIMITED, "first");
+    assert.equal(first.status, 200, await first.text());
+    const second = await ask(LIMITED, "second");
+    const body = await second.json();
+    assert.equal(second.status, 429, JSON.stringify(body));
+    const retryAfter = Number(second.headers.get("retry-after"));
+    assert.ok(Number.isInteger(retryAfter) && retryAfter >= 1, `retry-after: ${second.headers.get("retry-after")}`);
+    assert.equal(body.error?.code, "rate_limited", JSON.stringify(body));
+    assert.match(body.error.message, /key_rpm_limit/);
+
+    // Without the overrides the group follows the system settings (no limit) again.
+    await page.getByTestId("group-edit").click();
+    await form.waitFor();
+    await expand("group-advanced");
+    for (let i = 0; i < 2; i++) await form.locator(".config-row").first().getByRole("button", { name: "Remove this row" }).click();
+    assert.equal(await form.locator(".config-row").count(), 0);
+    await page.getByTestId("group-form-submit").click();
+    await form.waitFor({ state: "hidden" });
+    const until = Date.now() + WAIT;
+    while (Object.keys((await find()).config).length > 0 && Date.now() < until) await page.waitForTimeout(100);
+    assert.deepEqual((await find()).config, {});
+    await seeText(details, "None: system settings apply");
+    await proxyServesLatest();
+    const third = await ask(LIMITED, "third");
+    assert.equal(third.status, 200, await third.text());
+
+    // The system settings themselves are in Request Settings, off by default.
+    await page.getByTestId("nav-settings").click();
+    const field = page.getByTestId("setting-key_rpm_limit");
+    await seeText(field, "Key requests per minute");
+    await seeText(page.getByTestId("settings-category").filter({ has: field }), "Request Settings");
+    assert.equal(await field.locator("input").inputValue(), "0");
+    assert.equal(await page.getByTestId("setting-rate_limit_max_wait_seconds").locator("input").inputValue(), "5");
   }));
 
 test("switch language and theme", () =>

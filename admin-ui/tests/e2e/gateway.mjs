@@ -95,6 +95,8 @@ export async function startGateway({ revokedKeys = [] } = {}) {
   let stopped = false;
   return {
     base,
+    /** The admin process itself (its `/health` gives the database's configuration revision). */
+    adminBase: `http://127.0.0.1:${adminPort}`,
     authKey,
     mockUrls,
     dir,
