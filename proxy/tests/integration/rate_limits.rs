@@ -39,12 +39,19 @@ async fn metric(metrics: &str, series: &str) -> i64 {
         .unwrap_or(0)
 }
 
-fn retry_after(r: &reqwest::Response) -> u64 {
-    r.headers()
+/// Asserts `r` is the gateway's 429 naming `setting`; returns its `Retry-After` and body.
+async fn refused(r: reqwest::Response, setting: &str) -> (u64, Value) {
+    assert_eq!(r.status(), 429);
+    let retry_after = r
+        .headers()
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no Retry-After on {}", r.status()))
+        .expect("Retry-After");
+    let body: Value = r.json().await.unwrap();
+    let message = body["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains(setting), "{body}");
+    (retry_after, body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -93,14 +100,10 @@ async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry
         )
         .await;
     assert!(t.elapsed() < Duration::from_secs(1), "no wait was allowed");
-    assert_eq!(r.status(), 429);
-    let wait = retry_after(&r);
+    let (wait, body) = refused(r, "key_rpm_limit").await;
     assert!((25..=30).contains(&wait), "Retry-After {wait}");
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "rate_limited", "{body}");
     assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("key_rpm_limit"), "{message}");
     assert_eq!(mock.requests().len(), 4, "nothing more was sent upstream");
     // Counted: the keys passed over for another, and the request refused.
     assert_eq!(
@@ -157,19 +160,10 @@ async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry
         )
     };
     assert_eq!(ask().await.status(), 200);
-    let r = ask().await;
-    assert_eq!(r.status(), 429);
-    assert!((55..=60).contains(&retry_after(&r)));
-    let body: Value = r.json().await.unwrap();
+    let (wait, body) = refused(ask().await, "group_rpm_limit").await;
+    assert!((55..=60).contains(&wait), "Retry-After {wait}");
     assert_eq!(body["type"], "error", "{body}");
     assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("group_rpm_limit"),
-        "{body}"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,17 +243,9 @@ async fn token_limits_count_the_usage_the_provider_reports() {
             json!({"model": "gpt-4o", "messages": []}),
         )
         .await;
-    assert_eq!(r.status(), 429);
     // 48 used of 40: 9 tokens must refill (13.5 s at 40 a minute).
-    assert!((13..=15).contains(&retry_after(&r)), "{}", retry_after(&r));
-    let body: Value = r.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("group_tpm_limit"),
-        "{body}"
-    );
+    let (wait, _) = refused(r, "group_tpm_limit").await;
+    assert!((13..=15).contains(&wait), "Retry-After {wait}");
     // Streamed answers count too (their usage comes in the last events).
     let streamed = gw
         .create_group(
@@ -287,16 +273,7 @@ async fn token_limits_count_the_usage_the_provider_reports() {
     let first = stream().await;
     assert_eq!(first.status(), 200);
     assert!(first.text().await.unwrap().contains("usage"));
-    let second = stream().await;
-    assert_eq!(second.status(), 429);
-    let body: Value = second.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("key_tpm_limit"),
-        "{body}"
-    );
+    refused(stream().await, "key_tpm_limit").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
