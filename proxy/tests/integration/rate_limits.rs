@@ -24,6 +24,22 @@ async fn limit(gw: &Gateway, id: i64, config: Value) {
     gw.wait_synced().await;
 }
 
+/// A group on `mock` with `keys`, served with the limits in `config`.
+async fn limited_group(
+    gw: &Gateway,
+    name: &str,
+    channel: &str,
+    mock: &MockProvider,
+    keys: &[&str],
+    config: Value,
+) -> i64 {
+    let id = gw
+        .create_group(name, channel, &[(&mock.base_url(), 1)], keys)
+        .await;
+    limit(gw, id, config).await;
+    id
+}
+
 /// The value of the series `series` at `metrics` (0 when absent).
 async fn metric(metrics: &str, series: &str) -> i64 {
     let text = reqwest::get(format!("http://{metrics}/metrics"))
@@ -60,12 +76,12 @@ async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry
     let gw = Gateway::start_with(&[("METRICS_LISTEN", &metrics)]).await;
     gw.log_at_once().await;
     let mock = MockProvider::start().await.unwrap();
-    let id = gw
-        .create_group("rl", "openai", &[(&mock.base_url(), 1)], &["sk-rl-1"])
-        .await;
-    limit(
+    let id = limited_group(
         &gw,
-        id,
+        "rl",
+        "openai",
+        &mock,
+        &["sk-rl-1"],
         json!({"key_rpm_limit": 2, "rate_limit_max_wait_seconds": 0}),
     )
     .await;
@@ -138,17 +154,12 @@ async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry
     .await;
 
     // Anthropic clients get Anthropic's shape; the group's own limit answers for the group.
-    let claude = gw
-        .create_group(
-            "rl-claude",
-            "anthropic",
-            &[(&mock.base_url(), 1)],
-            &["sk-ant-rl"],
-        )
-        .await;
-    limit(
+    limited_group(
         &gw,
-        claude,
+        "rl-claude",
+        "anthropic",
+        &mock,
+        &["sk-ant-rl"],
         json!({"group_rpm_limit": 1, "rate_limit_max_wait_seconds": 0}),
     )
     .await;
@@ -171,13 +182,13 @@ async fn a_request_over_the_limit_waits_for_room_when_it_comes_soon_enough() {
     let metrics = format!("127.0.0.1:{}", free_port());
     let gw = Gateway::start_with(&[("METRICS_LISTEN", &metrics)]).await;
     let mock = MockProvider::start().await.unwrap();
-    let id = gw
-        .create_group("rw", "openai", &[(&mock.base_url(), 1)], &["sk-rw-1"])
-        .await;
     // 30 a minute: a burst of 30, then room every 2 s; requests may wait up to 5 s.
-    limit(
+    let id = limited_group(
         &gw,
-        id,
+        "rw",
+        "openai",
+        &mock,
+        &["sk-rw-1"],
         json!({"group_rpm_limit": 30, "rate_limit_max_wait_seconds": 5}),
     )
     .await;
@@ -222,14 +233,14 @@ async fn a_request_over_the_limit_waits_for_room_when_it_comes_soon_enough() {
 async fn token_limits_count_the_usage_the_provider_reports() {
     let gw = Gateway::start().await;
     let mock = MockProvider::start().await.unwrap();
-    let id = gw
-        .create_group("rt", "openai", &[(&mock.base_url(), 1)], &["sk-rt-1"])
-        .await;
     // The mock reports 16 tokens (9 in, 7 out) per answer; 40 a minute: the third answer
     // still starts with room (32 used), the fourth finds it spent (48 used).
-    limit(
+    limited_group(
         &gw,
-        id,
+        "rt",
+        "openai",
+        &mock,
+        &["sk-rt-1"],
         json!({"group_tpm_limit": 40, "rate_limit_max_wait_seconds": 0}),
     )
     .await;
@@ -247,18 +258,13 @@ async fn token_limits_count_the_usage_the_provider_reports() {
     let (wait, _) = refused(r, "group_tpm_limit").await;
     assert!((13..=15).contains(&wait), "Retry-After {wait}");
     // Streamed answers count too (their usage comes in the last events).
-    let streamed = gw
-        .create_group(
-            "rt-stream",
-            "openai",
-            &[(&mock.base_url(), 1)],
-            &["sk-rt-2"],
-        )
-        .await;
     // 10 a minute: the prompt alone (9 tokens) and the streamed answer spend them.
-    limit(
+    limited_group(
         &gw,
-        streamed,
+        "rt-stream",
+        "openai",
+        &mock,
+        &["sk-rt-2"],
         json!({"key_tpm_limit": 10, "rate_limit_max_wait_seconds": 0}),
     )
     .await;
@@ -283,18 +289,18 @@ async fn an_aggregate_passes_over_a_member_at_its_limit() {
         MockProvider::start().await.unwrap(),
         MockProvider::start().await.unwrap(),
     );
-    let a = gw
-        .create_group("ra-a", "openai", &[(&a_mock.base_url(), 1)], &["sk-ra-a"])
-        .await;
-    let b = gw
-        .create_group("ra-b", "openai", &[(&b_mock.base_url(), 1)], &["sk-ra-b"])
-        .await;
-    limit(
+    let a = limited_group(
         &gw,
-        a,
+        "ra-a",
+        "openai",
+        &a_mock,
+        &["sk-ra-a"],
         json!({"group_rpm_limit": 1, "rate_limit_max_wait_seconds": 0}),
     )
     .await;
+    let b = gw
+        .create_group("ra-b", "openai", &[(&b_mock.base_url(), 1)], &["sk-ra-b"])
+        .await;
     aggregate(&gw, "ra-pool", &[(a, 1), (b, 1)], json!({})).await;
     a_mock.clear();
     b_mock.clear();
