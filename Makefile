@@ -32,13 +32,16 @@ help: ## List the targets (default)
 	@echo
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{ printf "  %-14s %s\n", $$1, $$2 }'
 
-deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check, python3-venv for schemathesis, python3-yaml for the docker/ checks), if missing
+deps: ## Install what the build and tests need on Debian (cmake for pingora's libz-ng-sys, curl for the docs examples, promtool for the metrics check, python3-venv for schemathesis, python3-yaml for the docker/ checks, tinyproxy/microsocks/stunnel4 for the outbound proxy tests), if missing
 	@missing=""; \
 	command -v cmake >/dev/null 2>&1 || missing="$$missing cmake"; \
 	command -v curl >/dev/null 2>&1 || missing="$$missing curl ca-certificates"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing="$$missing python3-venv"; \
 	python3 -c 'import yaml' >/dev/null 2>&1 || missing="$$missing python3-yaml"; \
+	command -v tinyproxy >/dev/null 2>&1 || missing="$$missing tinyproxy"; \
+	command -v microsocks >/dev/null 2>&1 || missing="$$missing microsocks"; \
+	command -v stunnel4 >/dev/null 2>&1 || missing="$$missing stunnel4"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing$$missing"; \
 	  $(APT_INSTALL) $$missing || { $(SUDO) apt-get update && $(APT_INSTALL) $$missing; }; \

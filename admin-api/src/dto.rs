@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDateTime, SecondsFormat};
 use gateway_core::ChannelType;
 use gateway_core::key_crypto::KeyCipher;
+use gateway_core::outbound_proxy;
 use gateway_core::settings_catalogue::GroupConfig;
 use gateway_schema::models::{ApiKey, Group, RequestLog};
 use serde::{Deserialize, Serialize};
@@ -163,7 +164,7 @@ impl GroupResponse {
                 Value::Object(Default::default()),
             ),
             model_redirect_strict: group.model_redirect_strict,
-            config: json_or(&group.config, Value::Object(Default::default())),
+            config: masked_config(&group.config),
             header_rules: json_or(&group.header_rules, Value::Array(vec![])),
             proxy_keys: group.proxy_keys,
             enabled: group.enabled,
@@ -394,11 +395,11 @@ pub fn validate_redirect_rules(v: &Value) -> Result<String, ApiError> {
 }
 
 /// Group setting overrides, normalised (unknown keys and bad values rejected, nulls dropped).
-pub fn validate_config(v: &Value) -> Result<String, ApiError> {
+pub fn validate_config(v: &Value, stored: &str) -> Result<String, ApiError> {
     if v.is_null() {
         return Ok("{}".to_owned());
     }
-    let config = GroupConfig::validate(v).map_err(|e| {
+    let mut config = GroupConfig::validate(v).map_err(|e| {
         let detail = if e.key == "config" {
             e.reason
         } else {
@@ -406,7 +407,29 @@ pub fn validate_config(v: &Value) -> Result<String, ApiError> {
         };
         invalid(format!("config: invalid config format: {detail}"))
     })?;
+    if let Some(sent) = &config.proxy_url {
+        // The client shows `proxy_url` masked; a masked password sent back keeps the stored one.
+        let stored = GroupConfig::from_stored(stored)
+            .ok()
+            .and_then(|c| c.proxy_url)
+            .unwrap_or_default();
+        config.proxy_url = Some(
+            outbound_proxy::unmask_setting(sent, &stored)
+                .map_err(|e| invalid(format!("config: proxy_url: {e}")))?,
+        );
+    }
     serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
+}
+
+/// A group's `config` as the API shows it: `proxy_url`'s password masked.
+pub fn masked_config(stored: &str) -> Value {
+    let mut config = json_or(stored, Value::Object(Default::default()));
+    if let Some(url) = config.get_mut("proxy_url")
+        && let Some(text) = url.as_str()
+    {
+        *url = Value::String(outbound_proxy::mask_setting(text));
+    }
+    config
 }
 
 /// `[{key, value, action}]`: keys trimmed and canonicalised (`X-Foo-Bar`), empty keys dropped,
@@ -508,9 +531,9 @@ mod tests {
 
     #[test]
     fn config_and_redirects() {
-        assert!(validate_config(&json!({"max_retries": 2})).is_ok());
+        assert!(validate_config(&json!({"max_retries": 2}), "").is_ok());
         assert!(
-            validate_config(&json!({"nope": 2}))
+            validate_config(&json!({"nope": 2}), "")
                 .unwrap_err()
                 .to_string()
                 .contains("unknown config field: 'nope'")

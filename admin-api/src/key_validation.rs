@@ -11,6 +11,7 @@ use chrono::Utc;
 use gateway_core::ChannelType;
 use gateway_core::header_variables::HeaderVariables;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
+use gateway_core::outbound_proxy::ProxyUrl;
 use gateway_core::secret::redact_key;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_schema::models::{Group, KeyStatus};
@@ -48,6 +49,8 @@ pub struct GroupValidation {
     client_errors: gateway_core::status_matcher::StatusMatcher,
     /// Opens the stored keys before they are sent.
     cipher: KeyCipher,
+    /// The group's own outbound proxy (`None`: the environment's apply).
+    proxy: Option<ProxyUrl>,
 }
 
 impl GroupValidation {
@@ -103,6 +106,11 @@ impl GroupValidation {
             _ => channel.default_validation_endpoint().to_owned(),
         };
         let effective = settings.effective(overrides);
+        // Validation goes where the group's traffic goes: through its proxy, never around it.
+        let proxy = match effective.proxy_url.trim() {
+            "" => None,
+            text => Some(ProxyUrl::parse(text).map_err(|e| format!("proxy_url: {e}"))?),
+        };
         let int = |own: Option<i64>, key: &str| own.unwrap_or_else(|| settings.int(key)).max(1);
         #[derive(serde::Deserialize)]
         struct Rule {
@@ -150,6 +158,7 @@ impl GroupValidation {
             failover: effective.failover,
             client_errors: effective.client_errors,
             cipher: cipher.clone(),
+            proxy,
         })
     }
 
@@ -199,7 +208,10 @@ impl GroupValidation {
             }
         };
         let headers = self.apply_header_rules(headers, secret);
-        let resp = match http.post_json(&url, &headers, &body, self.timeout).await {
+        let resp = match http
+            .post_json(&url, &headers, &body, self.timeout, self.proxy.as_ref())
+            .await
+        {
             Ok(r) => r,
             Err(e) => {
                 // A network failure says nothing about the key.

@@ -71,6 +71,7 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         tokio::spawn(gateway_admin::validation_job::run_forever(
             db.clone(),
             cipher.clone(),
+            config.outbound.clone(),
             std::sync::Arc::clone(&metrics),
         ));
         tokio::spawn(gateway_admin::retention_job::run_forever(
@@ -118,6 +119,7 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         cipher,
         throttle: std::sync::Arc::new(gateway_admin::login_throttle::LoginThrottle::new(cluster)),
         revisions,
+        outbound: config.outbound.clone(),
         trusted_proxies: config.trusted_proxies.clone().with_loopback(),
         metrics,
         ui,

@@ -26,6 +26,9 @@ pub struct AppState {
     pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
     /// The built admin UI served at `/`.
     pub ui: crate::ui_assets::UiAssets,
+    /// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (key validation goes through them like the
+    /// proxy's traffic).
+    pub outbound: gateway_core::outbound_proxy::EnvProxies,
     /// Nudged after every successful write (publishes the new revision in a cluster).
     pub revisions: std::sync::Arc<crate::revision_announcer::RevisionAnnouncer>,
 }

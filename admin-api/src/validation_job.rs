@@ -94,9 +94,10 @@ pub async fn run_once(
 pub async fn run_forever(
     db: Database,
     cipher: KeyCipher,
+    outbound: gateway_core::outbound_proxy::EnvProxies,
     metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
 ) {
-    let http = match UpstreamClient::new() {
+    let http = match UpstreamClient::new(outbound) {
         Ok(h) => h,
         Err(e) => {
             tracing::error!("background key validation disabled: {e}");

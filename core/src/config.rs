@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::outbound_proxy::{EnvProxies, ProxyUrl};
 use crate::secret::Secret;
 
 /// Flags both binaries accept (flattened into each binary's clap parser).
@@ -92,6 +93,9 @@ const FIELDS: &[Field] = &[
     field("log.format", "LOG_FORMAT", "text"),
     field("log.enable_file", "LOG_ENABLE_FILE", "false"),
     field("log.file_path", "LOG_FILE_PATH", "./data/logs/app.log"),
+    field("outbound.http_proxy", "HTTP_PROXY", ""),
+    field("outbound.https_proxy", "HTTPS_PROXY", ""),
+    field("outbound.no_proxy", "NO_PROXY", ""),
     field("cors.enabled", "ENABLE_CORS", "false"),
     field("cors.allowed_origins", "ALLOWED_ORIGINS", ""),
     field(
@@ -187,6 +191,9 @@ pub struct GatewayConfig {
     pub log: LogConfig,
     /// CORS.
     pub cors: CorsConfig,
+    /// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY`: the outbound proxies of groups without a
+    /// `proxy_url`.
+    pub outbound: EnvProxies,
     /// Warnings found while loading (weak keys, raised minimums); log them at start.
     pub warnings: Vec<String>,
     /// The file that was read, if any.
@@ -250,7 +257,13 @@ impl GatewayConfig {
             }
         }
         for f in FIELDS {
-            if let Some(v) = env.get(f.env) {
+            // The proxy variables are also read in lower case, as curl and most tools do.
+            let lower = f
+                .path
+                .starts_with("outbound.")
+                .then(|| env.get(&f.env.to_ascii_lowercase()))
+                .flatten();
+            if let Some(v) = env.get(f.env).or(lower) {
                 raw.insert(f.path, (v.clone(), Origin::Env));
             }
         }
@@ -300,7 +313,7 @@ impl GatewayConfig {
     pub fn summary(&self) -> String {
         let set = |b: bool| if b { "set" } else { "not set" };
         format!(
-            "config file: {}\npublic listen: {}\nadmin listen: {}\ndatabase: {}\nredis: {}\nrole: {}\nauth key: {}\nencryption: {}\nmax concurrent requests: {}\nmax request body: {} bytes\nlog: {} ({})",
+            "config file: {}\npublic listen: {}\nadmin listen: {}\ndatabase: {}\nredis: {}\nrole: {}\nauth key: {}\nencryption: {}\nmax concurrent requests: {}\nmax request body: {} bytes\nlog: {} ({})\noutbound proxies (environment): {}",
             self.source_file
                 .as_ref()
                 .map_or("none (defaults + environment)".to_owned(), |p| p
@@ -329,6 +342,7 @@ impl GatewayConfig {
             } else {
                 "text"
             },
+            self.outbound.summary(),
         )
     }
 }
@@ -412,6 +426,8 @@ impl Parser {
         let env = FIELDS.iter().find(|f| f.path == path).map_or("", |f| f.env);
         let shown = if path.starts_with("auth.") || path.ends_with("dsn") {
             "*****".to_owned()
+        } else if path.starts_with("outbound.") {
+            format!("{:?}", crate::outbound_proxy::mask_setting(value))
         } else {
             format!("{value:?}")
         };
@@ -561,7 +577,21 @@ impl Parser {
                 "ALLOWED_ORIGINS contains `*`: any web page may call the admin API".to_owned(),
             );
         }
+        let proxy = |path: &str| -> anyhow::Result<Option<ProxyUrl>> {
+            match self.string(path).as_str() {
+                "" => Ok(None),
+                text => ProxyUrl::parse(text)
+                    .map(Some)
+                    .map_err(|e| self.error(path, &e)),
+            }
+        };
+        let outbound = EnvProxies {
+            http: proxy("outbound.http_proxy")?,
+            https: proxy("outbound.https_proxy")?,
+            no_proxy: crate::outbound_proxy::NoProxy::parse(&self.string("outbound.no_proxy")),
+        };
         Ok(GatewayConfig {
+            outbound,
             host,
             port,
             read_timeout: self.secs("server.read_timeout")?,

@@ -13,6 +13,7 @@ pub mod key_crypto;
 pub mod key_policy;
 pub mod key_text;
 pub mod logging;
+pub mod outbound_proxy;
 pub mod prometheus_text;
 pub mod secret;
 pub mod settings_catalogue;

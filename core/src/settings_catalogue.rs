@@ -456,6 +456,10 @@ pub fn validate_value(def: &SettingDef, value: &Value) -> Result<String, Setting
             ) {
                 StatusMatcher::parse(&s).map_err(|e| SettingError::new(def.key, e.to_string()))?;
             }
+            if def.key == "proxy_url" && !s.is_empty() {
+                crate::outbound_proxy::ProxyUrl::parse(&s)
+                    .map_err(|e| SettingError::new(def.key, e))?;
+            }
             if def.key == "app_url" && !(s.starts_with("http://") || s.starts_with("https://")) {
                 return Err(SettingError::new(
                     def.key,

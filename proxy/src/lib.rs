@@ -5,7 +5,8 @@
 //! Crate map: `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
 //! `aggregate_routing` (which member of an aggregate group serves a request),
 //! `client_auth`, `key_ring`, `rate_limit` (group and key rate limits), `upstream_selection`, `header_rewrite`, `request_rewrite`,
-//! `upstream_exchange` and `model_list`; the key policy itself (who is at fault) is
+//! `upstream_exchange` (through `outbound_route` when an outbound proxy applies) and
+//! `model_list`; the key policy itself (who is at fault) is
 //! `gateway_core::key_policy`; `routing_snapshot` holds the immutable routing table and its
 //! refresher; `key_health_writer` saves key health in batches; `request_log` records every
 //! attempt and writes the records in batches; `metrics` counts what happens and serves
@@ -31,6 +32,7 @@ pub mod key_health_writer;
 pub mod key_ring;
 pub mod metrics;
 pub mod model_list;
+pub mod outbound_route;
 pub mod rate_limit;
 pub mod request_context;
 pub mod request_log;

@@ -22,8 +22,9 @@ use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
 use crate::graceful_stop::{FinalWrite, FinalWrites, GracefulStop};
 use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::metrics::{MetricsApp, ProxyMetrics};
+use crate::outbound_route::OutboundProxies;
 use crate::request_log::{LogSink, RequestLogWriter};
-use crate::routing_snapshot::{RefreshTrigger, SnapshotHandle, SnapshotRefresher};
+use crate::routing_snapshot::{BuildContext, RefreshTrigger, SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
 
 /// How often changed key health is written to the database.
@@ -52,8 +53,25 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
     let db = Database::connect(&url, 4).context("database pool")?;
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
+    let tunneler = match gateway_tunnel::Tunneler::new() {
+        Ok(t) => Some(t),
+        Err(e) => {
+            tracing::warn!("https:// outbound proxies cannot be used: {e}");
+            None
+        }
+    };
+    if !config.outbound.is_empty() {
+        tracing::info!(
+            "outbound proxies from the environment: {}",
+            config.outbound.summary()
+        );
+    }
+    let context = BuildContext {
+        cipher,
+        outbound: OutboundProxies::new(config.outbound.clone(), tunneler),
+    };
     let snapshot = SnapshotHandle::default();
-    load_first_snapshot(&url, &cipher, &snapshot)?;
+    load_first_snapshot(&url, &context, &snapshot)?;
     let cluster = config
         .redis_dsn
         .as_ref()
@@ -142,7 +160,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     server.add_service(background_service("process registration", registration));
     let refresher = SnapshotRefresher::new(
         db,
-        cipher,
+        context,
         snapshot,
         config.reload_poll_interval,
         trigger,
@@ -167,7 +185,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
 /// proxy answers 503.
 fn load_first_snapshot(
     url: &DatabaseUrl,
-    cipher: &KeyCipher,
+    context: &BuildContext,
     snapshot: &SnapshotHandle,
 ) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -182,8 +200,10 @@ fn load_first_snapshot(
                 return Ok(());
             }
         };
-        cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
-        if let Err(e) = crate::routing_snapshot::refresh(&db, cipher, snapshot, true).await {
+        context
+            .cipher
+            .verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
+        if let Err(e) = crate::routing_snapshot::refresh(&db, context, snapshot, true).await {
             tracing::warn!("routing snapshot not loaded yet (retried in the background): {e}");
         }
         Ok(())

@@ -8,6 +8,7 @@
 //! connection returns to the pool, the client watched while streaming (`biased` select with a
 //! `response_done` check first), and downstream framing fixed up.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -110,14 +111,30 @@ impl UpstreamExchange {
         body: &Bytes,
         timeouts: AttemptTimeouts,
     ) -> std::result::Result<UpstreamResponse, ExchangeError> {
-        let addr = self
-            .dns
-            .resolve(&upstream.host, upstream.port)
-            .await
-            .map_err(|e| {
-                ExchangeError::Connect(format!("cannot resolve {}: {e}", upstream.host))
-            })?;
-        let mut peer = HttpPeer::new(addr, upstream.tls, upstream.host.clone());
+        let mut peer = match &upstream.route {
+            // Through a proxy, which resolves the name: the peer's address is a placeholder
+            // the tunnel connector ignores; its pool key keeps these connections apart.
+            Some(route) => {
+                let placeholder =
+                    std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, upstream.port));
+                let mut peer = HttpPeer::new(placeholder, upstream.tls, upstream.host.clone());
+                peer.group_key = route.pool_key;
+                let connector: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
+                    Arc::<crate::outbound_route::ProxyRoute>::clone(route);
+                peer.options.custom_l4 = Some(connector);
+                peer
+            }
+            None => {
+                let addr = self
+                    .dns
+                    .resolve(&upstream.host, upstream.port)
+                    .await
+                    .map_err(|e| {
+                        ExchangeError::Connect(format!("cannot resolve {}: {e}", upstream.host))
+                    })?;
+                HttpPeer::new(addr, upstream.tls, upstream.host.clone())
+            }
+        };
         peer.options.connection_timeout = Some(timeouts.connect);
         peer.options.total_connection_timeout = Some(timeouts.connect + Duration::from_secs(15));
         peer.options.read_timeout = Some(timeouts.read);

@@ -92,6 +92,8 @@ pub struct Upstream {
     pub weight: u32,
     /// Shared runtime health.
     pub health: Arc<UpstreamHealth>,
+    /// The outbound proxy it is reached through (`None`: directly).
+    pub route: Option<Arc<crate::outbound_route::ProxyRoute>>,
 }
 
 /// Why an upstream URL was rejected.
@@ -144,6 +146,7 @@ impl Upstream {
             host_header,
             weight,
             health: Arc::default(),
+            route: None,
         })
     }
 }

@@ -52,6 +52,18 @@ pub struct GatewayProcess {
     dir: TempDir,
 }
 
+/// The outbound-proxy variables, which a spawned gateway does not inherit.
+const PROXY_VARIABLES: [&str; 8] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
 impl GatewayProcess {
     /// Spawns `binary` (a workspace binary name resolved by [`binary_path`], or a path) with
     /// the extra `env` variables and `args`, in a fresh temporary working folder (so relative
@@ -71,7 +83,13 @@ impl GatewayProcess {
             File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
         // Several gateways run side by side in tests: the proxy's metrics listener (a fixed
         // default port) is off unless a test asks for it.
-        let child = Command::new(&path)
+        // Tests talk to loopback only: an outbound proxy of the machine's environment must not
+        // reach the gateways they start (a test that wants one sets it).
+        let mut command = Command::new(&path);
+        for name in PROXY_VARIABLES {
+            command.env_remove(name);
+        }
+        let child = command
             .args(args)
             .env("METRICS_LISTEN", "")
             .envs(env.iter().copied())

@@ -7,6 +7,7 @@ use gateway_core::settings_catalogue::{CATALOGUE, SystemSettings, normalise_key_
 use gateway_schema::models::{GroupChangeset, KeyStatus, NewGroup};
 
 use super::parse_id;
+use super::settings::shown_value;
 use crate::dto::{self, CreateGroup, GroupResponse, UpdateGroup};
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
@@ -58,7 +59,7 @@ pub(crate) async fn config_options(State(state): State<AppState>) -> ApiResult {
             serde_json::json!({
                 "key": d.key, "name": crate::i18n::setting_name(d.key, d.name),
                 "description": crate::i18n::setting_description(d.key, d.description),
-                "default_value": settings.value(d.key),
+                "default_value": shown_value(&settings, d.key),
             })
         })
         .collect();
@@ -108,7 +109,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             sort: body.sort,
             test_model: "-".to_owned(),
             param_overrides: "{}".to_owned(),
-            config: dto::validate_config(&body.config)?,
+            config: dto::validate_config(&body.config, "")?,
             header_rules: "[]".to_owned(),
             model_redirect_rules: "{}".to_owned(),
             model_redirect_strict: false,
@@ -133,7 +134,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             sort: body.sort,
             test_model,
             param_overrides: dto::validate_object("param_overrides", &body.param_overrides)?,
-            config: dto::validate_config(&body.config)?,
+            config: dto::validate_config(&body.config, "")?,
             header_rules: dto::validate_header_rules(&body.header_rules)?,
             model_redirect_rules: dto::validate_redirect_rules(&body.model_redirect_rules)?,
             model_redirect_strict: body.model_redirect_strict,
@@ -211,9 +212,6 @@ pub(crate) async fn update(
     if let Some(v) = body.model_redirect_strict {
         changes.model_redirect_strict = Some(v);
     }
-    if let Some(v) = body.config.as_ref().filter(|v| !v.is_null()) {
-        changes.config = Some(dto::validate_config(v)?);
-    }
     if let Some(v) = body.header_rules.as_ref().filter(|v| !v.is_null()) {
         changes.header_rules = Some(dto::validate_header_rules(v)?);
     }
@@ -224,6 +222,9 @@ pub(crate) async fn update(
     let Some(current) = state.db.group(id).await? else {
         return Err(ApiError::NotFound(format!("group {id} not found")));
     };
+    if let Some(v) = body.config.as_ref().filter(|v| !v.is_null()) {
+        changes.config = Some(dto::validate_config(v, &current.config)?);
+    }
     if current.group_type == "aggregate" {
         // An aggregate's channel follows its members; it has no upstreams or redirects.
         changes.channel_type = None;

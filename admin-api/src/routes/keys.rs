@@ -515,7 +515,7 @@ async fn validation_of(
     let (settings, _) = SystemSettings::from_stored(&rows);
     let validation = key_validation::GroupValidation::new(group, &settings, &state.cipher)
         .map_err(ApiError::Validation)?;
-    let http = UpstreamClient::new().map_err(ApiError::Unavailable)?;
+    let http = UpstreamClient::new(state.outbound.clone()).map_err(ApiError::Unavailable)?;
     Ok((validation, http))
 }
 

@@ -5,6 +5,8 @@ use gateway_core::settings_catalogue::{
     CATALOGUE, SettingCategory, SettingKind, SystemSettings, find, validate_value,
 };
 
+use gateway_core::outbound_proxy;
+
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
 use crate::i18n;
@@ -24,7 +26,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
                     let mut item = serde_json::json!({
                         "key": d.key,
                         "name": i18n::setting_name(d.key, d.name),
-                        "value": settings.value(d.key),
+                        "value": shown_value(&settings, d.key),
                         "type": d.kind.type_name(),
                         "default_value": d.default,
                         "description": i18n::setting_description(d.key, d.description),
@@ -43,6 +45,15 @@ pub(crate) async fn list(State(state): State<AppState>) -> ApiResult {
     Ok(ok(categories))
 }
 
+/// A setting's value as the API shows it: `proxy_url` with its password masked.
+pub(crate) fn shown_value(settings: &SystemSettings, key: &str) -> serde_json::Value {
+    if key == "proxy_url" {
+        outbound_proxy::mask_setting(settings.string(key)).into()
+    } else {
+        settings.value(key).clone()
+    }
+}
+
 /// `PUT /api/settings`: a flat object of key → value; every value is validated before any is
 /// written, and all are written in one transaction.
 pub(crate) async fn update(
@@ -50,10 +61,23 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult {
     let mut values = Vec::with_capacity(body.len());
+    let mut stored = None;
     for (key, value) in &body {
         let def =
             find(key).ok_or_else(|| ApiError::Validation(format!("{key}: unknown setting")))?;
-        let text = validate_value(def, value).map_err(|e| ApiError::Validation(e.to_string()))?;
+        let mut text =
+            validate_value(def, value).map_err(|e| ApiError::Validation(e.to_string()))?;
+        if key == "proxy_url" {
+            // Shown masked: a masked password sent back keeps the stored one.
+            let rows = match stored.take() {
+                Some(rows) => rows,
+                None => state.db.settings().await?,
+            };
+            let (current, _) = SystemSettings::from_stored(&rows);
+            text = outbound_proxy::unmask_setting(&text, current.string("proxy_url"))
+                .map_err(|e| ApiError::Validation(format!("proxy_url: {e}")))?;
+            stored = Some(rows);
+        }
         values.push((key.clone(), text));
     }
     if !values.is_empty() {

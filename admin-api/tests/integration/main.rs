@@ -82,6 +82,7 @@ impl TestApp {
             cipher: gateway_core::key_crypto::KeyCipher::plaintext(),
             throttle: std::sync::Arc::default(),
             revisions: std::sync::Arc::default(),
+            outbound: gateway_core::outbound_proxy::EnvProxies::default(),
             trusted_proxies: gateway_core::client_address::TrustedProxies::default()
                 .with_loopback(),
             metrics: std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new().unwrap()),
@@ -1464,7 +1465,7 @@ async fn background_validation_flow(app: &TestApp) {
     .await;
     app.invalidate(id, &["sk-back", "sk-dead"]).await;
     mock.always("sk-dead", gateway_testkit::Reply::status(401));
-    let http = gateway_admin::upstream_client::UpstreamClient::new().unwrap();
+    let http = gateway_admin::upstream_client::UpstreamClient::new(Default::default()).unwrap();
     let r0 = app.revision().await;
     let summary = gateway_admin::validation_job::run_once(&app.state.db, &app.state.cipher, &http)
         .await

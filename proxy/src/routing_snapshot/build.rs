@@ -6,16 +6,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gateway_core::key_crypto::{ENCRYPTED_PREFIX, KeyCipher, Mismatch};
+use gateway_core::outbound_proxy::ProxyUrl;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_core::{ChannelType, Secret};
 use gateway_schema::models::Group;
 use gateway_schema::{Database, DbError, KeyRow};
 
-use super::{GroupRuntime, RoutingSnapshot};
+use super::{BuildContext, GroupRuntime, RoutingSnapshot};
 use crate::aggregate_routing::{AggregateRuntime, MemberRouting};
 use crate::client_auth::ProxyKeySet;
 use crate::key_health_writer::stored_health;
 use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
+use crate::outbound_route::OutboundProxies;
 use crate::rate_limit::{self, RateLimits, Usage};
 use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{Upstream, UpstreamHealth, UpstreamTable};
@@ -79,8 +81,9 @@ struct UpstreamEntry {
 pub async fn build(
     db: &Database,
     previous: &RoutingSnapshot,
-    cipher: &KeyCipher,
+    context: &BuildContext,
 ) -> Result<RoutingSnapshot, BuildError> {
+    let cipher = &context.cipher;
     let revision = db.revision().await?;
     let samples = db.encryption_samples().await?;
     cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
@@ -117,7 +120,7 @@ pub async fn build(
         .partition(|g| g.group_type == "aggregate");
     for group in groups {
         let keys = keys_by_group.remove(&group.id).unwrap_or_default();
-        match build_group(&group, keys, &settings, &health) {
+        match build_group(&group, keys, &settings, &health, &context.outbound) {
             Ok(runtime) => {
                 out.insert(group.name.clone(), Arc::new(runtime));
             }
@@ -213,6 +216,7 @@ fn build_group(
     keys: Vec<OpenedKey>,
     settings: &SystemSettings,
     health: &Carried,
+    outbound: &OutboundProxies,
 ) -> Result<GroupRuntime, String> {
     if group.group_type != "standard" {
         return Err(format!("unknown group type '{}'", group.group_type));
@@ -236,6 +240,16 @@ fn build_group(
     let overrides = overrides_of(group);
     let config = settings.effective(&overrides);
     let limits = RateLimits::of(&config);
+    let proxy = match config.proxy_url.trim() {
+        "" => None,
+        // Never sent direct when a proxy was asked for: a group whose proxy is unusable is out.
+        text => Some(ProxyUrl::parse(text).map_err(|e| format!("proxy_url is invalid: {e}"))?),
+    };
+    let connect_timeout =
+        std::time::Duration::from_secs(u64::try_from(config.connect_timeout.max(1)).unwrap_or(1));
+    for u in &mut upstreams {
+        u.route = outbound.route(proxy.as_ref(), u.tls, &u.host, u.port, connect_timeout);
+    }
     let rewrite = RewriteRules::from_json(
         &group.param_overrides,
         &group.model_redirect_rules,

@@ -18,9 +18,19 @@ pub use refresher::{RefreshTrigger, SnapshotRefresher, refresh};
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::ProxyKeySet;
 use crate::key_ring::{KeyRing, PoolKey};
+use crate::outbound_route::OutboundProxies;
 use crate::rate_limit::{RateLimits, Usage};
 use crate::request_rewrite::RewriteRules;
 use crate::upstream_selection::{UpstreamHealth, UpstreamTable};
+
+/// What snapshots are built with besides the database rows.
+#[derive(Clone)]
+pub struct BuildContext {
+    /// Opens keys stored encrypted (`ENCRYPTION_KEY`).
+    pub cipher: gateway_core::key_crypto::KeyCipher,
+    /// Which proxy each upstream goes through.
+    pub outbound: OutboundProxies,
+}
 
 /// One routing table version.
 #[derive(Debug, Default)]

@@ -10,13 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use gateway_cluster::ClusterLink;
-use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::Database;
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::sync::Notify;
 
-use super::{SnapshotHandle, build};
+use super::{BuildContext, SnapshotHandle, build};
 
 /// The database poll while cluster messages announce every change.
 const SUBSCRIBED_POLL_INTERVAL: Duration = Duration::from_secs(5);
@@ -46,7 +45,7 @@ impl RefreshTrigger {
 /// Checks `config_revision` and swaps in rebuilt snapshots.
 pub struct SnapshotRefresher {
     db: Database,
-    cipher: KeyCipher,
+    context: BuildContext,
     handle: SnapshotHandle,
     interval: Duration,
     trigger: Arc<RefreshTrigger>,
@@ -58,7 +57,7 @@ impl SnapshotRefresher {
     /// subscribed) or when `trigger` fires.
     pub fn new(
         db: Database,
-        cipher: KeyCipher,
+        context: BuildContext,
         handle: SnapshotHandle,
         interval: Duration,
         trigger: Arc<RefreshTrigger>,
@@ -66,7 +65,7 @@ impl SnapshotRefresher {
     ) -> Self {
         Self {
             db,
-            cipher,
+            context,
             handle,
             interval,
             trigger,
@@ -86,7 +85,7 @@ impl SnapshotRefresher {
 /// text on failure.
 pub async fn refresh(
     db: &Database,
-    cipher: &KeyCipher,
+    context: &BuildContext,
     handle: &SnapshotHandle,
     full: bool,
 ) -> Result<bool, String> {
@@ -96,7 +95,7 @@ pub async fn refresh(
         return Ok(false);
     }
     let started = std::time::Instant::now();
-    let next = build(db, &current, cipher)
+    let next = build(db, &current, context)
         .await
         .map_err(|e| e.to_string())?;
     let (groups, keys) = (
@@ -121,7 +120,7 @@ impl BackgroundService for SnapshotRefresher {
         let mut last_error: Option<String> = None;
         loop {
             let full = self.trigger.full.swap(false, Ordering::AcqRel);
-            match refresh(&self.db, &self.cipher, &self.handle, full).await {
+            match refresh(&self.db, &self.context, &self.handle, full).await {
                 Ok(_) => {
                     if last_error.take().is_some() {
                         tracing::info!("database reachable again; routing snapshot is current");

@@ -17,6 +17,7 @@ mod errors;
 mod key_policy;
 mod lifecycle;
 mod manual_control;
+mod outbound_proxies;
 mod process_logs;
 mod rate_limits;
 mod reload;

@@ -12,7 +12,7 @@ use crate::support::Gateway;
 
 /// The address `localhost` resolves to first, port 0: the proxy connects to the first address
 /// too, so a mock bound here is reached whether the system lists `127.0.0.1` or `::1` first.
-async fn localhost_any_port() -> SocketAddr {
+pub(crate) async fn localhost_any_port() -> SocketAddr {
     tokio::net::lookup_host(("localhost", 0))
         .await
         .unwrap()
@@ -22,7 +22,7 @@ async fn localhost_any_port() -> SocketAddr {
 
 /// An HTTPS mock on `localhost` presenting a certificate for `names` signed by `ca`, and its
 /// upstream URL `https://localhost:PORT`.
-async fn https_mock(ca: &TestCa, names: &[&str]) -> (MockProvider, String) {
+pub(crate) async fn https_mock(ca: &TestCa, names: &[&str]) -> (MockProvider, String) {
     let leaf = ca.leaf(names).unwrap();
     let mock = MockProvider::bind_tls(localhost_any_port().await, &leaf.cert_pem, &leaf.key_pem)
         .await
