@@ -37,17 +37,6 @@ async fn system_proxy(gw: &Gateway, url: &str) {
     gw.wait_synced().await;
 }
 
-/// Sets a group's `config` and waits until the proxy serves it.
-async fn group_config(gw: &Gateway, id: i64, config: Value) {
-    gw.api(
-        reqwest::Method::PUT,
-        &format!("/api/groups/{id}"),
-        Some(json!({ "config": config })),
-    )
-    .await;
-    gw.wait_synced().await;
-}
-
 /// A streamed chat completion: status and the whole body.
 async fn stream(gw: &Gateway, group: &str) -> (u16, String) {
     let r = gw
@@ -135,17 +124,18 @@ async fn refused_credentials_and_a_dead_proxy_are_502s_naming_the_proxy_not_the_
     // never ejected: if the key were blamed it would be out of rotation afterwards.
     let strict =
         |url: String| json!({"proxy_url": url, "max_retries": 0, "upstream_failure_threshold": 0});
-    group_config(&gw, id, strict(proxy.url_with(None))).await;
+    gw.configure_group(id, strict(proxy.url_with(None))).await;
     for _ in 0..4 {
         let (status, body) = gw.chat("auth", "gpt-4o").await;
         assert_proxy_failure(status, &body, &endpoint, "requires authentication (40");
     }
-    group_config(&gw, id, strict(proxy.url_with(Some((USER, "wrong-pass"))))).await;
+    gw.configure_group(id, strict(proxy.url_with(Some((USER, "wrong-pass")))))
+        .await;
     let (status, body) = gw.chat("auth", "gpt-4o").await;
     assert_proxy_failure(status, &body, &endpoint, "refused the credentials");
     assert!(!body.to_string().contains("wrong-pass"));
     // The right credentials: the same (only) key serves, so none of that was charged to it.
-    group_config(&gw, id, strict(proxy.url())).await;
+    gw.configure_group(id, strict(proxy.url())).await;
     let (status, body) = gw.chat("auth", "gpt-4o").await;
     assert_eq!(status, 200, "{body}");
     // The proxy goes away: pooled tunnels die with it and new ones cannot be opened.
@@ -181,7 +171,8 @@ async fn a_groups_socks5_proxy_beats_the_system_setting() {
         .await;
     // The system's proxy is dead; the group's own is the SOCKS5 proxy.
     system_proxy(&gw, "http://127.0.0.1:1").await;
-    group_config(&gw, id, json!({"proxy_url": socks.url()})).await;
+    gw.configure_group(id, json!({"proxy_url": socks.url()}))
+        .await;
     let (status, body) = gw.chat("sys", "gpt-4o").await;
     assert_proxy_failure(status, &body, "127.0.0.1:1", "cannot connect");
     let connections = mock.connections();
@@ -204,7 +195,8 @@ async fn a_groups_socks5_proxy_beats_the_system_setting() {
         "one SOCKS5 tunnel, reused"
     );
     // Without the credentials the SOCKS5 proxy refuses.
-    group_config(&gw, id, json!({"proxy_url": socks.url_with(None)})).await;
+    gw.configure_group(id, json!({"proxy_url": socks.url_with(None)}))
+        .await;
     let (status, body) = gw.chat("socks", "gpt-4o").await;
     assert_proxy_failure(
         status,
@@ -225,7 +217,8 @@ async fn an_https_proxy_speaks_tls_to_the_proxy_and_to_the_provider_inside() {
     let id = gw
         .create_group("tls-proxy", "anthropic", &[(&upstream, 1)], &["sk-ant-tls"])
         .await;
-    group_config(&gw, id, json!({"proxy_url": proxy.url()})).await;
+    gw.configure_group(id, json!({"proxy_url": proxy.url()}))
+        .await;
     let before = proxy.connect_requests();
     let r = gw
         .post(
@@ -291,7 +284,8 @@ async fn key_validation_goes_through_the_groups_proxy() {
     let id = gw
         .create_group("checked", "openai", &[(&upstream, 1)], &["sk-checked-1"])
         .await;
-    group_config(&gw, id, json!({"proxy_url": proxy.url()})).await;
+    gw.configure_group(id, json!({"proxy_url": proxy.url()}))
+        .await;
     let before = proxy.connect_requests();
     mock.clear();
     let test = |keys: &'static str| {
@@ -310,12 +304,8 @@ async fn key_validation_goes_through_the_groups_proxy() {
     );
     assert_eq!(mock.requests_for_key("sk-checked-1").len(), 1);
     // Through a dead proxy, validation fails and says where.
-    group_config(
-        &gw,
-        id,
-        json!({"proxy_url": "socks5://u:hidden@127.0.0.1:1"}),
-    )
-    .await;
+    gw.configure_group(id, json!({"proxy_url": "socks5://u:hidden@127.0.0.1:1"}))
+        .await;
     let answer = test("sk-checked-1").await;
     let error = answer["data"]["results"][0]["error"]
         .as_str()

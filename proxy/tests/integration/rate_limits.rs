@@ -12,19 +12,8 @@ use serde_json::{Value, json};
 use crate::aggregates::aggregate;
 use crate::support::Gateway;
 
-/// Sets a group's `config` and waits until the proxy serves it. (Groups are created without
-/// limits: the readiness probes of `create_group` would count against them.)
-async fn limit(gw: &Gateway, id: i64, config: Value) {
-    gw.api(
-        reqwest::Method::PUT,
-        &format!("/api/groups/{id}"),
-        Some(json!({ "config": config })),
-    )
-    .await;
-    gw.wait_synced().await;
-}
-
-/// A group on `mock` with `keys`, served with the limits in `config`.
+/// A group on `mock` with `keys`, served with the limits in `config` (set after it is served:
+/// the readiness probes of `create_group` would count against them).
 async fn limited_group(
     gw: &Gateway,
     name: &str,
@@ -36,7 +25,7 @@ async fn limited_group(
     let id = gw
         .create_group(name, channel, &[(&mock.base_url(), 1)], keys)
         .await;
-    limit(gw, id, config).await;
+    gw.configure_group(id, config).await;
     id
 }
 
@@ -215,8 +204,7 @@ async fn a_request_over_the_limit_waits_for_room_when_it_comes_soon_enough() {
         1
     );
     // With no wait allowed, the next one is refused at once.
-    limit(
-        &gw,
+    gw.configure_group(
         id,
         json!({"group_rpm_limit": 30, "rate_limit_max_wait_seconds": 0}),
     )

@@ -307,6 +307,17 @@ impl Gateway {
         .await;
     }
 
+    /// Replaces the `config` of group `id` and waits until the proxy serves it.
+    pub(crate) async fn configure_group(&self, id: i64, config: Value) {
+        self.api(
+            reqwest::Method::PUT,
+            &format!("/api/groups/{id}"),
+            Some(json!({ "config": config })),
+        )
+        .await;
+        self.wait_synced().await;
+    }
+
     /// Makes the proxy write request logs at once (`request_log_write_interval_minutes` = 0).
     pub(crate) async fn log_at_once(&self) {
         self.api(
