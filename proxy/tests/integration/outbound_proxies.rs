@@ -26,6 +26,26 @@ async fn gateway(ca: &TestCa, env: &[(&str, &str)]) -> (Gateway, tempfile::Named
     (Gateway::start_with(&all).await, file)
 }
 
+/// A gateway trusting `ca` and an HTTPS mock provider on `localhost` with a certificate from it:
+/// the gateway, the CA file it reads (kept while the test runs), the mock and its URL.
+struct Scene {
+    gw: Gateway,
+    _ca_file: tempfile::NamedTempFile,
+    mock: MockProvider,
+    upstream: String,
+}
+
+async fn scene(ca: &TestCa) -> Scene {
+    let (gw, _ca_file) = gateway(ca, &[]).await;
+    let (mock, upstream) = https_mock(ca, &["localhost"]).await;
+    Scene {
+        gw,
+        _ca_file,
+        mock,
+        upstream,
+    }
+}
+
 /// Sets the system `proxy_url` and waits until the proxy serves it.
 async fn system_proxy(gw: &Gateway, url: &str) {
     gw.api(
@@ -65,8 +85,12 @@ async fn an_http_connect_proxy_carries_requests_and_streams_over_pooled_tunnels(
         return;
     };
     let ca = TestCa::new().unwrap();
-    let (gw, _ca_file) = gateway(&ca, &[]).await;
-    let (mock, upstream) = https_mock(&ca, &["localhost"]).await;
+    let Scene {
+        gw,
+        mock,
+        upstream,
+        _ca_file,
+    } = scene(&ca).await;
     system_proxy(&gw, &proxy.url()).await;
     gw.create_group("via-http", "openai", &[(&upstream, 1)], &["sk-via-http-1"])
         .await;
@@ -114,8 +138,12 @@ async fn refused_credentials_and_a_dead_proxy_are_502s_naming_the_proxy_not_the_
         return;
     };
     let ca = TestCa::new().unwrap();
-    let (gw, _ca_file) = gateway(&ca, &[]).await;
-    let (_mock, upstream) = https_mock(&ca, &["localhost"]).await;
+    let Scene {
+        gw,
+        mock: _mock,
+        upstream,
+        _ca_file,
+    } = scene(&ca).await;
     let id = gw
         .create_group("auth", "openai", &[(&upstream, 1)], &["sk-auth-only"])
         .await;
@@ -162,8 +190,12 @@ async fn a_groups_socks5_proxy_beats_the_system_setting() {
         return;
     };
     let ca = TestCa::new().unwrap();
-    let (gw, _ca_file) = gateway(&ca, &[]).await;
-    let (mock, upstream) = https_mock(&ca, &["localhost"]).await;
+    let Scene {
+        gw,
+        mock,
+        upstream,
+        _ca_file,
+    } = scene(&ca).await;
     let id = gw
         .create_group("socks", "openai", &[(&upstream, 1)], &["sk-socks-1"])
         .await;
@@ -212,8 +244,12 @@ async fn an_https_proxy_speaks_tls_to_the_proxy_and_to_the_provider_inside() {
     let Some(proxy) = TestProxy::https(&ca, Some((USER, PASS))).await.unwrap() else {
         return;
     };
-    let (gw, _ca_file) = gateway(&ca, &[]).await;
-    let (mock, upstream) = https_mock(&ca, &["localhost"]).await;
+    let Scene {
+        gw,
+        mock,
+        upstream,
+        _ca_file,
+    } = scene(&ca).await;
     let id = gw
         .create_group("tls-proxy", "anthropic", &[(&upstream, 1)], &["sk-ant-tls"])
         .await;
@@ -279,8 +315,12 @@ async fn key_validation_goes_through_the_groups_proxy() {
         return;
     };
     let ca = TestCa::new().unwrap();
-    let (gw, _ca_file) = gateway(&ca, &[]).await;
-    let (mock, upstream) = https_mock(&ca, &["localhost"]).await;
+    let Scene {
+        gw,
+        mock,
+        upstream,
+        _ca_file,
+    } = scene(&ca).await;
     let id = gw
         .create_group("checked", "openai", &[(&upstream, 1)], &["sk-checked-1"])
         .await;
