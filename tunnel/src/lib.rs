@@ -145,14 +145,7 @@ impl Tunneler {
                 .await
                 .map_err(|e| fail(format!("cannot connect: {e}")))?;
             let _ = tcp.set_nodelay(true);
-            match proxy.scheme {
-                ProxyScheme::Http => {
-                    let mut s = TunnelStream::Tcp(tcp);
-                    http_connect(&mut s, proxy, host, port)
-                        .await
-                        .map_err(fail)?;
-                    Ok(s)
-                }
+            let mut s = match proxy.scheme {
                 ProxyScheme::Https => {
                     let name = ServerName::try_from(proxy.host.clone())
                         .map_err(|e| fail(format!("not a TLS server name: {e}")))?;
@@ -160,20 +153,18 @@ impl Tunneler {
                         self.tls.connect(name, tcp).await.map_err(|e| {
                             fail(format!("TLS handshake with the proxy failed: {e}"))
                         })?;
-                    let mut s = TunnelStream::Tls(Box::new(tls));
-                    http_connect(&mut s, proxy, host, port)
-                        .await
-                        .map_err(fail)?;
-                    Ok(s)
+                    TunnelStream::Tls(Box::new(tls))
                 }
-                ProxyScheme::Socks5 => {
-                    let mut s = TunnelStream::Tcp(tcp);
-                    socks5_connect(&mut s, proxy, host, port)
-                        .await
-                        .map_err(fail)?;
-                    Ok(s)
+                ProxyScheme::Http | ProxyScheme::Socks5 => TunnelStream::Tcp(tcp),
+            };
+            let handshake = match proxy.scheme {
+                ProxyScheme::Socks5 => socks5_connect(&mut s, proxy, host, port).await,
+                ProxyScheme::Http | ProxyScheme::Https => {
+                    http_connect(&mut s, proxy, host, port).await
                 }
-            }
+            };
+            handshake.map_err(fail)?;
+            Ok(s)
         };
         match tokio::time::timeout(timeout, opening).await {
             Ok(opened) => opened,
