@@ -15,7 +15,6 @@ use gateway_tunnel::{TunnelStream, Tunneler};
 use pingora::connectors::L4Connect;
 use pingora::protocols::l4::socket::SocketAddr;
 use pingora::protocols::l4::stream::Stream;
-use pingora::protocols::l4::virt::{VirtualSockOpt, VirtualSocket, VirtualSocketStream};
 use pingora::{Error, ErrorType, Result};
 
 /// The process's outbound proxies: the environment's, and the tunnel opener.
@@ -92,55 +91,22 @@ impl L4Connect for ProxyRoute {
             .await
         {
             Ok(TunnelStream::Tcp(tcp)) => Ok(tcp.into()),
-            Ok(tls) => Ok(VirtualSocketStream::new(Box::new(TunnelSocket(tls))).into()),
+            Ok(tls) => relay_through_socket_pair(tls),
             Err(e) => Error::e_explain(ErrorType::ConnectError, e.to_string()),
         }
     }
 }
 
-/// A tunnel over TLS to an `https://` proxy, as a Pingora virtual socket.
-#[derive(Debug)]
-struct TunnelSocket(TunnelStream);
-
-impl VirtualSocket for TunnelSocket {
-    fn set_socket_option(&self, opt: VirtualSockOpt) -> std::io::Result<()> {
-        match opt {
-            VirtualSockOpt::NoDelay => self.0.tcp().set_nodelay(true),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl tokio::io::AsyncRead for TunnelSocket {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_read(cx, buf)
-    }
-}
-
-impl tokio::io::AsyncWrite for TunnelSocket {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_write(cx, buf)
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_flush(cx)
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        std::pin::Pin::new(&mut self.get_mut().0).poll_shutdown(cx)
-    }
+/// A tunnel over TLS to an `https://` proxy, handed to Pingora as one end of a Unix socket pair
+/// whose other end a task relays to the tunnel. Pingora pools only connections with a real file
+/// descriptor (it checks the peer of the descriptor before reusing one), so a tunnel wrapped as
+/// a virtual socket would be opened anew for every request; this one is pooled like the others.
+fn relay_through_socket_pair(mut tunnel: TunnelStream) -> Result<Stream> {
+    let (ours, mut theirs) = tokio::net::UnixStream::pair()
+        .map_err(|e| Error::because(ErrorType::ConnectError, "socket pair for a TLS tunnel", e))?;
+    tokio::spawn(async move {
+        // Ends when either side closes: Pingora dropping the connection, or the proxy.
+        let _ = tokio::io::copy_bidirectional(&mut tunnel, &mut theirs).await;
+    });
+    Ok(ours.into())
 }

@@ -113,7 +113,10 @@ impl UpstreamExchange {
     ) -> std::result::Result<UpstreamResponse, ExchangeError> {
         let mut peer = match &upstream.route {
             // Through a proxy, which resolves the name: the peer's address is a placeholder
-            // the tunnel connector ignores; its pool key keeps these connections apart.
+            // the tunnel connector ignores. It is 0.0.0.0 because Pingora, before reusing a
+            // pooled connection, checks that the socket's peer is the peer's address, except
+            // for 0.0.0.0; the tunnel's socket goes to the proxy. The pool key (`group_key`)
+            // keeps tunnels of different proxies and direct connections apart.
             Some(route) => {
                 let placeholder =
                     std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, upstream.port));

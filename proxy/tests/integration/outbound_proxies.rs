@@ -264,12 +264,24 @@ async fn an_https_proxy_speaks_tls_to_the_proxy_and_to_the_provider_inside() {
         )
         .await;
     assert_eq!(r.status(), 200, "{}", gw.proxy.output_log());
-    assert_eq!(proxy.connect_requests(), before + 1);
+    r.text().await.unwrap();
+    // A stream over the same (pooled) tunnel, relayed event by event.
+    let r = gw
+        .post(
+            "tls-proxy",
+            "/v1/messages",
+            json!({"model": "claude-x", "max_tokens": 5, "messages": [], "stream": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let events = r.text().await.unwrap();
+    assert!(events.contains("event: message_stop"), "{events}");
+    assert_eq!(proxy.connect_requests(), before + 1, "one tunnel for both");
     assert!(
         mock.tls_server_names()
             .contains(&Some("localhost".to_owned()))
     );
-    assert_eq!(mock.requests_for_key("sk-ant-tls").len(), 1);
+    assert_eq!(mock.requests_for_key("sk-ant-tls").len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
