@@ -4,6 +4,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { ROOT, startGateway } from "./gateway.mjs";
@@ -92,6 +94,47 @@ function ask(group, content) {
     headers: { Authorization: `Bearer ${PROXY_KEY}`, "Content-Type": "application/json" },
     body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content }] }),
   });
+}
+
+/**
+ * An outbound proxy for the gateway: opens CONNECT tunnels for `user:password` only (407
+ * otherwise) and records every tunnel asked for, with the Proxy-Authorization it came with.
+ */
+async function tunnelProxy(user, password) {
+  const want = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+  const tunnels = [];
+  const sockets = new Set();
+  const track = (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+    s.on("error", () => s.destroy());
+  };
+  const server = createServer((_req, res) => res.writeHead(405).end());
+  server.on("connection", track);
+  server.on("connect", (req, client, head) => {
+    const auth = req.headers["proxy-authorization"] ?? "";
+    tunnels.push({ target: req.url, auth });
+    if (auth !== want) return client.end("HTTP/1.1 407 Proxy Authentication Required\r\n\r\n");
+    const { hostname, port } = new URL(`http://${req.url}`);
+    const upstream = connect(Number(port), hostname, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    track(upstream);
+    upstream.on("close", () => client.destroy());
+    client.on("close", () => upstream.destroy());
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  return {
+    port: server.address().port,
+    tunnels,
+    close() {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
 }
 
 async function chat(n) {
@@ -483,6 +526,88 @@ test("rate limits: a group's key_rpm_limit override refuses the request over the
     await seeText(page.getByTestId("settings-category").filter({ has: field }), "Request Settings");
     assert.equal(await field.locator("input").inputValue(), "0");
     assert.equal(await page.getByTestId("setting-rate_limit_max_wait_seconds").locator("input").inputValue(), "5");
+  }));
+
+test("outbound proxy: the proxy URL's password is masked and a bad URL is refused", () =>
+  step("outbound-proxy", async () => {
+    const secret = "e2e-Secret-99";
+    const tunnel = await tunnelProxy("e2e-user", secret);
+    try {
+      const masked = `http://e2e-user:****@127.0.0.1:${tunnel.port}`;
+      const proxyUrl = async () => (await gw.api("GET", "/settings")).flatMap((c) => c.settings).find((s) => s.key === "proxy_url").value;
+      await page.getByTestId("nav-settings").click();
+      const field = page.getByTestId("setting-proxy_url");
+      await seeText(field, "Outbound proxy URL");
+      await seeText(page.getByTestId("settings-category").filter({ has: field }), "Request Settings");
+      const input = field.locator("input");
+      assert.equal(await input.inputValue(), "");
+
+      // A scheme the gateway cannot use: the server refuses it, the user sees why, nothing is stored.
+      await input.fill("ftp://someone:pw@127.0.0.1:21");
+      await page.getByTestId("settings-save").click();
+      await seeToast("unsupported scheme");
+      await seeText(field, /unsupported scheme 'ftp'/);
+      await shoot("proxy-url-refused");
+      assert.equal(await proxyUrl(), "");
+
+      // With credentials: shown from then on with the password masked, on no page in clear.
+      await input.fill(`http://e2e-user:${secret}@127.0.0.1:${tunnel.port}`);
+      await page.getByTestId("settings-save").click();
+      await seeToast("updated");
+      assert.equal(await proxyUrl(), masked);
+      await page.getByTestId("nav-dashboard").click();
+      await page.getByTestId("stat-key-count").waitFor();
+      await page.getByTestId("nav-settings").click();
+      await field.waitFor();
+      assert.equal(await input.inputValue(), masked);
+      await page.reload();
+      await field.waitFor();
+      assert.equal(await input.inputValue(), masked);
+      const shown = await page.evaluate(() => [document.body.innerText, ...[...document.querySelectorAll("input, textarea")].map((e) => e.value)].join("\n"));
+      assert.ok(!shown.includes(secret), "the proxy password is on the page");
+      await shoot("proxy-url-masked");
+
+      // Saved again with the masked URL left as shown (another setting changed), and the masked URL
+      // sent back as a client would: the stored password is kept, the proxy still lets the gateway in.
+      const timeout = page.getByTestId("setting-connect_timeout").locator("input");
+      assert.equal(await timeout.inputValue(), "15");
+      await timeout.fill("16");
+      await page.getByTestId("settings-save").click();
+      await seeToast("updated");
+      const saved = (await gw.api("GET", "/settings")).flatMap((c) => c.settings);
+      assert.equal(saved.find((s) => s.key === "connect_timeout").value, 16);
+      assert.equal(saved.find((s) => s.key === "proxy_url").value, masked);
+      assert.equal(await input.inputValue(), masked);
+      await gw.api("PUT", "/settings", { proxy_url: masked });
+      assert.equal(await proxyUrl(), masked);
+      await proxyServesLatest();
+      const through = await ask(GROUP, "through the outbound proxy");
+      assert.equal(through.status, 200, await through.text());
+      assert.ok(tunnel.tunnels.length > 0, "no tunnel through the outbound proxy");
+      for (const { target, auth } of tunnel.tunnels) {
+        assert.ok(gw.mockUrls.includes(`http://${target}`), `tunnel to ${target}`);
+        assert.equal(Buffer.from(auth.replace(/^Basic /, ""), "base64").toString(), `e2e-user:${secret}`);
+      }
+
+      // Cleared (and the timeout back), so the steps after this one reach the providers directly.
+      await page.locator(".n-message", { hasText: "updated" }).waitFor({ state: "detached" });
+      await input.fill("");
+      await timeout.fill("15");
+      await page.getByTestId("settings-save").click();
+      await seeToast("updated");
+      assert.equal(await proxyUrl(), "");
+      await page.reload();
+      await field.waitFor();
+      assert.equal(await input.inputValue(), "");
+      assert.equal(await timeout.inputValue(), "15");
+      await proxyServesLatest();
+      const tunnels = tunnel.tunnels.length;
+      const direct = await ask(GROUP, "without a proxy");
+      assert.equal(direct.status, 200, await direct.text());
+      assert.equal(tunnel.tunnels.length, tunnels, "a tunnel after the proxy URL was cleared");
+    } finally {
+      tunnel.close();
+    }
   }));
 
 test("switch language and theme", () =>

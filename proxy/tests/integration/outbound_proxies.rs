@@ -226,6 +226,18 @@ async fn a_groups_socks5_proxy_beats_the_system_setting() {
         connections + 1,
         "one SOCKS5 tunnel, reused"
     );
+    // The group shows its proxy masked; a form sending the whole config back keeps the password.
+    let groups = gw.api(reqwest::Method::GET, "/api/groups", None).await;
+    let shown = groups["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["id"] == id)
+        .unwrap()["config"]
+        .clone();
+    assert_eq!(shown["proxy_url"], socks.url().replace(PASS, "****"));
+    gw.configure_group(id, shown).await;
+    assert_eq!(gw.chat("socks", "gpt-4o").await.0, 200);
     // Without the credentials the SOCKS5 proxy refuses.
     gw.configure_group(id, json!({"proxy_url": socks.url_with(None)}))
         .await;
