@@ -135,6 +135,9 @@ bench-failover: deps bench-deps ## Failover benchmark: 4 healthy keys vs 1 of 4 
 bench-logging: deps bench-deps ## Request logging on vs off: the same gateway, a group with logging off (benches/results/logging.md)
 	TARGETS="gateway gateway-nolog" RESULTS=benches/results/logging.md scripts/bench.sh
 
+bench-limits: deps bench-deps ## Rate limits counting vs none: the same gateway, a group under limits that never refuse (benches/results/limits.md)
+	TARGETS="gateway gateway-limited" RESULTS=benches/results/limits.md scripts/bench.sh
+
 ci: ## Exactly what CI runs: lint, check-config, test
 	$(MAKE) lint
 	$(MAKE) check-config

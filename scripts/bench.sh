@@ -12,6 +12,8 @@
 #                (OpenAI's rate_limit_exceeded with Retry-After: 1)
 # and, for the request-logging benchmark (`make bench-logging`; `gateway` logs every request):
 #   gateway-nolog  the gateway with a group of 10 keys and enable_request_logging off
+#   gateway-limited  the gateway with a group of 10 keys under group and key rate limits (request
+#                and token limits far above the load: the counting costs, nothing is refused)
 # Each target is run RUNS times, interleaved (direct, nginx, gateway, direct, ...) so that drift of
 # the machine hits every target alike; the report shows medians of requests/s, p50 and p99 latency
 # and, for nginx and the gateway, the proxy's CPU time per request (utime+stime from /proc).
@@ -59,7 +61,7 @@ log() { echo "bench: $*" >&2; }
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
 for t in $TARGETS; do
-    case $t in direct | nginx | gateway | gateway-4 | gateway-429 | gateway-nolog) ;; *) die "unknown target '$t' (TARGETS takes direct, nginx, gateway, gateway-4, gateway-429, gateway-nolog)" ;; esac
+    case $t in direct | nginx | gateway | gateway-4 | gateway-429 | gateway-nolog | gateway-limited) ;; *) die "unknown target '$t' (TARGETS takes direct, nginx, gateway, gateway-4, gateway-429, gateway-nolog, gateway-limited)" ;; esac
 done
 need=(wrk curl)
 [[ " $TARGETS " == *" nginx "* ]] && need+=(nginx)
@@ -283,10 +285,15 @@ if wants_gateway; then
     create_group bench429 "$LIMITED_KEY,sk-bench429-1,sk-bench429-2,sk-bench429-3" >/dev/null
     nolog_keys=$(printf 'sk-benchnolog-%d,' $(seq 0 9))
     create_group benchnolog "${nolog_keys%,}" '{"enable_request_logging":false}' >/dev/null
+    limited_keys=$(printf 'sk-benchlimited-%d,' $(seq 0 9))
+    create_group benchlimited "${limited_keys%,}" \
+        '{"group_rpm_limit":1000000000,"group_tpm_limit":1000000000,"key_rpm_limit":1000000000,"key_tpm_limit":1000000000}' >/dev/null
     URL[gateway]=http://127.0.0.1:$GW_PORT/proxy/$GROUP/v1/chat/completions
     URL[gateway-4]=http://127.0.0.1:$GW_PORT/proxy/bench4/v1/chat/completions
     URL[gateway-429]=http://127.0.0.1:$GW_PORT/proxy/bench429/v1/chat/completions
     URL[gateway-nolog]=http://127.0.0.1:$GW_PORT/proxy/benchnolog/v1/chat/completions
+    URL[gateway-limited]=http://127.0.0.1:$GW_PORT/proxy/benchlimited/v1/chat/completions
+    PROXY_PID[gateway-limited]=${PROXY_PID[gateway]}
     PROXY_PID[gateway-nolog]=${PROXY_PID[gateway]}
     PROXY_PID[gateway-4]=${PROXY_PID[gateway]}
     PROXY_PID[gateway-429]=${PROXY_PID[gateway]}
@@ -377,7 +384,7 @@ med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median "${2:-%.0f}"; }
     echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (with local changes)')"
     echo "- machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1); load average before the runs: $LOADAVG (anything well above 0 means something else competed for the CPUs)"
     echo "- load: wrk -t$WRK_THREADS -c$CONNECTIONS -d$DURATION, POST ${#body}-byte JSON body, response $MOCK_RESPONSE_BYTES bytes; warm-up $WARMUP"
-    echo "- pinning: $PINNING; mock threads: $MOCK_THREADS; nginx: 1 worker; gateway: SERVER_THREADS=1, 10 keys, every request logged to SQLite (gateway-nolog: the same with enable_request_logging off; gateway-4: 4 healthy keys; gateway-429: 4 keys, one always answering 429 with Retry-After: 1)"
+    echo "- pinning: $PINNING; mock threads: $MOCK_THREADS; nginx: 1 worker; gateway: SERVER_THREADS=1, 10 keys, every request logged to SQLite (gateway-nolog: the same with enable_request_logging off; gateway-4: 4 healthy keys; gateway-429: 4 keys, one always answering 429 with Retry-After: 1; gateway-limited: 10 keys under group and key request and token limits that never refuse)"
     echo "- medians of $RUNS run(s) per target (runs interleaved)"
     echo
     echo "| target | req/s | p50 latency (µs) | p99 latency (µs) | proxy CPU per request (µs) | errors + non-2xx (median) |"
@@ -398,6 +405,13 @@ med() { tr ' ' '\n' <<<"${1:-}" | { grep . || true; } | median "${2:-%.0f}"; }
             'BEGIN { printf "request logging on / off, requests/s: **%.2f**\n", on / off }'
         awk -v on="$(med "${CPU[gateway]}" %.3f)" -v off="$(med "${CPU[gateway-nolog]}" %.3f)" \
             'BEGIN { if (off > 0) printf "\nrequest logging on / off, proxy CPU per request: **%.2f**\n", on / off }'
+    fi
+    if [[ " $TARGETS " == *" gateway "* && " $TARGETS " == *" gateway-limited "* ]]; then
+        echo
+        awk -v l="$(med "${RPS[gateway-limited]}")" -v g="$(med "${RPS[gateway]}")" \
+            'BEGIN { printf "rate limits counting / no limits, requests/s: **%.2f**\n", l / g }'
+        awk -v l="$(med "${CPU[gateway-limited]}" %.3f)" -v g="$(med "${CPU[gateway]}" %.3f)" \
+            'BEGIN { if (g > 0) printf "\nrate limits counting / no limits, proxy CPU per request: **%.2f**\n", l / g }'
     fi
     if [[ " $TARGETS " == *" gateway-4 "* && " $TARGETS " == *" gateway-429 "* ]]; then
         echo
