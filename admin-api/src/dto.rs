@@ -421,6 +421,20 @@ pub fn validate_config(v: &Value, stored: &str) -> Result<String, ApiError> {
     serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
 }
 
+/// Refuses rate-limit settings in an aggregate's stored `config`: they would do nothing there.
+pub fn reject_aggregate_rate_limits(config: &str) -> Result<(), ApiError> {
+    let parsed: Value = serde_json::from_str(config).unwrap_or(Value::Null);
+    match gateway_core::settings_catalogue::RATE_LIMIT_KEYS
+        .iter()
+        .find(|k| parsed.get(**k).is_some())
+    {
+        Some(key) => Err(invalid(format!(
+            "config: {key}: aggregate groups have no rate limits of their own; set them on the sub-groups"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// A group's `config` as the API shows it: `proxy_url`'s password masked.
 pub fn masked_config(stored: &str) -> Value {
     let mut config = json_or(stored, Value::Object(Default::default()));

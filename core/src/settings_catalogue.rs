@@ -389,6 +389,16 @@ pub const CATALOGUE: [SettingDef; 32] = [
     ),
 ];
 
+/// The rate-limit settings: they limit a standard group and its keys. An aggregate has none of
+/// its own (each request counts against the member that serves it).
+pub const RATE_LIMIT_KEYS: [&str; 5] = [
+    "group_rpm_limit",
+    "group_tpm_limit",
+    "key_rpm_limit",
+    "key_tpm_limit",
+    "rate_limit_max_wait_seconds",
+];
+
 /// Looks a setting up by key.
 pub fn find(key: &str) -> Option<&'static SettingDef> {
     CATALOGUE.iter().find(|d| d.key == key)

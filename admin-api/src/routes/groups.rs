@@ -97,6 +97,8 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
                     .to_owned(),
             ));
         }
+        let config = dto::validate_config(&body.config, "")?;
+        dto::reject_aggregate_rate_limits(&config)?;
         NewGroup {
             name,
             display_name: body.display_name.trim().to_owned(),
@@ -109,7 +111,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             sort: body.sort,
             test_model: "-".to_owned(),
             param_overrides: "{}".to_owned(),
-            config: dto::validate_config(&body.config, "")?,
+            config,
             header_rules: "[]".to_owned(),
             model_redirect_rules: "{}".to_owned(),
             model_redirect_strict: false,
@@ -226,8 +228,12 @@ pub(crate) async fn update(
         changes.config = Some(dto::validate_config(v, &current.config)?);
     }
     if current.group_type == "aggregate" {
-        // An aggregate's channel follows its members; it has no upstreams or redirects.
+        // An aggregate's channel follows its members; it has no upstreams, redirects or rate
+        // limits.
         changes.channel_type = None;
+        if let Some(config) = &changes.config {
+            dto::reject_aggregate_rate_limits(config)?;
+        }
         if changes.upstreams.as_deref().is_some_and(|u| u != "[]") {
             return Err(ApiError::Validation(
                 "upstreams: aggregate groups have no upstreams of their own; add sub-groups"

@@ -1106,6 +1106,42 @@ async fn aggregate_flow(app: &TestApp) {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    // Rate limits belong to the members: refused on an aggregate, on create and on update.
+    let (status, body) = app
+        .call(
+            Method::POST,
+            "/api/groups",
+            Some(
+                json!({"name": "limited-all", "group_type": "aggregate", "channel_type": "openai",
+                        "config": {"group_rpm_limit": 10}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("group_rpm_limit: aggregate groups have no rate limits"),
+        "{body}"
+    );
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{agg}"),
+            Some(json!({"config": {"key_tpm_limit": 5, "sub_group_failover": false}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = app
+        .call(
+            Method::PUT,
+            &format!("/api/groups/{agg}"),
+            Some(json!({"config": {"sub_group_failover": false}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["config"], json!({"sub_group_failover": false}));
 
     let r0 = app.revision().await;
     let add = |members: Value| async move {
