@@ -735,6 +735,24 @@ impl GatewayService {
         let channel = Some(group.channel);
         match last_failure {
             Some(Failure::Gateway(error)) => {
+                if ctx.attempts > 0 && matches!(error, GatewayError::RateLimited { .. }) {
+                    // A rate limit met after failed attempts: the log's final record is the
+                    // answer the client got, the attempts become its retries.
+                    let text = error.to_string();
+                    if let Some(log) = ctx.log.as_mut() {
+                        log.attempt(&AttemptRecord {
+                            key: None,
+                            upstream: "",
+                            status: error.status(),
+                            ok: false,
+                            error: &text,
+                            duration: ctx.started.elapsed(),
+                            ttfb: Duration::ZERO,
+                            stream: false,
+                            usage: None,
+                        });
+                    }
+                }
                 respond_gateway_error(session, ctx, error, channel).await
             }
             Some(failure) => {

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use gateway_testkit::{MockProvider, free_port};
+use gateway_testkit::{MockProvider, Reply, free_port};
 use serde_json::{Value, json};
 
 use crate::aggregates::aggregate;
@@ -164,6 +164,61 @@ async fn keys_at_their_limit_are_passed_over_then_the_client_gets_429_with_retry
     assert!((55..=60).contains(&wait), "Retry-After {wait}");
     assert_eq!(body["type"], "error", "{body}");
     assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_met_after_a_failed_attempt_is_the_logged_answer() {
+    let gw = Gateway::start().await;
+    gw.log_at_once().await;
+    let mock = MockProvider::start().await.unwrap();
+    mock.always("sk-rf-1", Reply::status(500));
+    // One key, one request a minute: the retry after the 500 finds the key at its limit.
+    limited_group(
+        &gw,
+        "rf",
+        "openai",
+        &mock,
+        &["sk-rf-1"],
+        json!({"key_rpm_limit": 1, "max_retries": 1, "rate_limit_max_wait_seconds": 0,
+               "upstream_failure_threshold": 0}),
+    )
+    .await;
+    mock.clear();
+    let r = gw
+        .post(
+            "rf",
+            "/v1/chat/completions",
+            json!({"model": "gpt-4o", "messages": []}),
+        )
+        .await;
+    refused(r, "key_rpm_limit").await;
+    assert_eq!(mock.requests().len(), 1, "one attempt, no second");
+    // The log: the failed attempt as a retry, then the 429 the client got as the final record.
+    gw.wait_until(Duration::from_secs(5), || async {
+        let logs = gw
+            .api(
+                reqwest::Method::GET,
+                "/api/logs?group_name=rf&page_size=10",
+                None,
+            )
+            .await;
+        let items = logs["data"]["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let kinds: Vec<(String, i64)> = items
+            .iter()
+            .filter(|r| !r["request_path"].as_str().unwrap_or("").contains("__probe"))
+            .map(|r| {
+                (
+                    r["request_type"].as_str().unwrap_or("").to_owned(),
+                    r["status_code"].as_i64().unwrap_or(0),
+                )
+            })
+            .collect();
+        kinds.contains(&("retry".to_owned(), 500)) && kinds.contains(&("final".to_owned(), 429))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
