@@ -256,6 +256,7 @@ if wants_gateway; then
     mkdir -p "$TMP/gateway"
     # Run in the temporary folder so neither config/gateway.toml nor a .env of the checkout applies.
     gw_env=(env -u GATEWAY_CONFIG -u REDIS_DSN -u ENCRYPTION_KEY
+        -u HTTP_PROXY -u HTTPS_PROXY -u NO_PROXY -u http_proxy -u https_proxy -u no_proxy
         AUTH_KEY=$AUTH_KEY_VALUE HOST=127.0.0.1 PORT=$GW_PORT ADMIN_LISTEN=127.0.0.1:$ADMIN_PORT
         DATABASE_DSN=${BENCH_DATABASE_DSN:-$TMP/gateway/gw.db} SERVER_THREADS=1 LOG_LEVEL=warn
         MAX_CONCURRENT_REQUESTS=$((CONNECTIONS * 4 > 100 ? CONNECTIONS * 4 : 100)))

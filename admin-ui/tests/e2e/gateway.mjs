@@ -55,7 +55,9 @@ export async function startGateway({ revokedKeys = [] } = {}) {
   /** Starts `bin` (default: `name`), its output in `<name>.log`. */
   const run = (name, args, env, bin = name) => {
     const out = openSync(logOf(name), "a");
-    const child = spawn(binary(bin), args, { cwd: dir, env: { ...process.env, ...env }, stdio: ["ignore", out, out] });
+    // Loopback only: an outbound proxy of the machine's environment must not reach the gateway.
+    const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(https?|no|all)_proxy$/i.test(k)));
+    const child = spawn(binary(bin), args, { cwd: dir, env: { ...inherited, ...env }, stdio: ["ignore", out, out] });
     procs.push({ name, child });
     return child;
   };
