@@ -421,12 +421,12 @@ pub fn validate_config(v: &Value, stored: &str) -> Result<String, ApiError> {
     serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
 }
 
-/// Refuses rate-limit settings in an aggregate's stored `config`: they would do nothing there.
-pub fn reject_aggregate_rate_limits(config: &str) -> Result<(), ApiError> {
-    let parsed: Value = serde_json::from_str(config).unwrap_or(Value::Null);
+/// Refuses rate-limit settings in an aggregate's `config` as sent: they would do nothing there.
+/// (`null` values are dropped by [`validate_config`], so they are no setting.)
+pub fn reject_aggregate_rate_limits(config: &Value) -> Result<(), ApiError> {
     match gateway_core::settings_catalogue::RATE_LIMIT_KEYS
         .iter()
-        .find(|k| parsed.get(**k).is_some())
+        .find(|k| config.get(**k).is_some_and(|v| !v.is_null()))
     {
         Some(key) => Err(invalid(format!(
             "config: {key}: aggregate groups have no rate limits of their own; set them on the sub-groups"

@@ -54,26 +54,20 @@ pub struct Answer {
 impl UpstreamClient {
     /// A client trusting the system's root certificates, with the environment's proxies `env`.
     pub fn new(env: EnvProxies) -> Result<Self, String> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // One trust store, read once, for providers (direct or tunneled) and https:// proxies.
+        let tls = gateway_tunnel::native_tls_config()
+            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?;
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_native_roots(Arc::clone(&provider))
-            .map_err(|e| format!("cannot load the system's root certificates: {e}"))?
+            .with_tls_config(tls.clone())
             .https_or_http()
             .enable_http1()
             .build();
-        let mut roots = rustls::RootCertStore::empty();
-        roots.add_parsable_certificates(rustls_native_certs::load_native_certs().certs);
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS settings: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
         Ok(Self {
             direct: Client::builder(TokioExecutor::new())
                 .pool_idle_timeout(Duration::from_secs(90))
                 .build(https),
             env,
-            tunneler: Tunneler::new()?,
+            tunneler: Tunneler::new(tls.clone()),
             tls,
             proxied: Arc::default(),
         })

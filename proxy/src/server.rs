@@ -53,8 +53,8 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
     let db = Database::connect(&url, 4).context("database pool")?;
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
-    let tunneler = match gateway_tunnel::Tunneler::new() {
-        Ok(t) => Some(t),
+    let tunneler = match gateway_tunnel::native_tls_config() {
+        Ok(tls) => Some(gateway_tunnel::Tunneler::new(tls)),
         Err(e) => {
             tracing::warn!("https:// outbound proxies cannot be used: {e}");
             None

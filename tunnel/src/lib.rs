@@ -104,27 +104,32 @@ impl std::fmt::Debug for Tunneler {
     }
 }
 
+/// TLS client settings (ring) trusting the system's root certificates, `SSL_CERT_FILE` too: for
+/// `https://` proxies, and for providers where the caller speaks TLS itself.
+pub fn native_tls_config() -> Result<rustls::ClientConfig, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err(match found.errors.first() {
+            Some(e) => format!("no root certificate could be loaded: {e}"),
+            None => "no root certificate was found on this system".to_owned(),
+        });
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS settings: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
 impl Tunneler {
-    /// A tunneler trusting the system's root certificates for `https://` proxies.
-    pub fn new() -> Result<Self, String> {
-        let mut roots = rustls::RootCertStore::empty();
-        let found = rustls_native_certs::load_native_certs();
-        let (added, _) = roots.add_parsable_certificates(found.certs);
-        if added == 0 {
-            return Err(match found.errors.first() {
-                Some(e) => format!("no root certificate could be loaded: {e}"),
-                None => "no root certificate was found on this system".to_owned(),
-            });
+    /// A tunneler speaking TLS to `https://` proxies with `tls` (see [`native_tls_config`]).
+    pub fn new(tls: rustls::ClientConfig) -> Self {
+        Self {
+            tls: TlsConnector::from(Arc::new(tls)),
         }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| format!("TLS settings: {e}"))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        Ok(Self {
-            tls: TlsConnector::from(Arc::new(config)),
-        })
     }
 
     /// A tunnel through `proxy` to `host:port`, opened within `timeout` (connecting to the proxy,
@@ -377,9 +382,7 @@ mod tests {
         )])
         .await;
         let proxy = ProxyUrl::parse(&format!("http://u:p@{addr}")).unwrap();
-        let tunneler = Tunneler {
-            tls: TlsConnector::from(Arc::new(test_tls())),
-        };
+        let tunneler = Tunneler::new(test_tls());
         let mut s = tunneler
             .open(&proxy, "api.example.com", 443, Duration::from_secs(5))
             .await
@@ -402,9 +405,7 @@ mod tests {
         )])
         .await;
         let proxy = ProxyUrl::parse(&format!("http://u:secret@{addr}")).unwrap();
-        let tunneler = Tunneler {
-            tls: TlsConnector::from(Arc::new(test_tls())),
-        };
+        let tunneler = Tunneler::new(test_tls());
         let e = tunneler
             .open(&proxy, "h", 443, Duration::from_secs(5))
             .await
@@ -440,9 +441,7 @@ mod tests {
         ])
         .await;
         let proxy = ProxyUrl::parse(&format!("socks5://u:secret@{addr}")).unwrap();
-        let tunneler = Tunneler {
-            tls: TlsConnector::from(Arc::new(test_tls())),
-        };
+        let tunneler = Tunneler::new(test_tls());
         tunneler
             .open(&proxy, "api.example.com", 443, Duration::from_secs(5))
             .await

@@ -98,7 +98,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             ));
         }
         let config = dto::validate_config(&body.config, "")?;
-        dto::reject_aggregate_rate_limits(&config)?;
+        dto::reject_aggregate_rate_limits(&body.config)?;
         NewGroup {
             name,
             display_name: body.display_name.trim().to_owned(),
@@ -231,7 +231,7 @@ pub(crate) async fn update(
         // An aggregate's channel follows its members; it has no upstreams, redirects or rate
         // limits.
         changes.channel_type = None;
-        if let Some(config) = &changes.config {
+        if let Some(config) = &body.config {
             dto::reject_aggregate_rate_limits(config)?;
         }
         if changes.upstreams.as_deref().is_some_and(|u| u != "[]") {

@@ -61,7 +61,6 @@ pub(crate) async fn update(
     ApiJson(body): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> ApiResult {
     let mut values = Vec::with_capacity(body.len());
-    let mut stored = None;
     for (key, value) in &body {
         let def =
             find(key).ok_or_else(|| ApiError::Validation(format!("{key}: unknown setting")))?;
@@ -69,14 +68,9 @@ pub(crate) async fn update(
             validate_value(def, value).map_err(|e| ApiError::Validation(e.to_string()))?;
         if key == "proxy_url" {
             // Shown masked: a masked password sent back keeps the stored one.
-            let rows = match stored.take() {
-                Some(rows) => rows,
-                None => state.db.settings().await?,
-            };
-            let (current, _) = SystemSettings::from_stored(&rows);
+            let (current, _) = SystemSettings::from_stored(&state.db.settings().await?);
             text = outbound_proxy::unmask_setting(&text, current.string("proxy_url"))
                 .map_err(|e| ApiError::Validation(format!("proxy_url: {e}")))?;
-            stored = Some(rows);
         }
         values.push((key.clone(), text));
     }

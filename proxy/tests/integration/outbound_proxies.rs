@@ -348,10 +348,6 @@ async fn key_validation_goes_through_the_groups_proxy() {
     let id = gw
         .create_group("checked", "openai", &[(&upstream, 1)], &["sk-checked-1"])
         .await;
-    gw.configure_group(id, json!({"proxy_url": proxy.url()}))
-        .await;
-    let before = proxy.connect_requests();
-    mock.clear();
     let test = |keys: &'static str| {
         gw.api(
             reqwest::Method::POST,
@@ -359,6 +355,16 @@ async fn key_validation_goes_through_the_groups_proxy() {
             Some(json!({"group_id": id, "keys_text": keys})),
         )
     };
+    // Without a proxy: straight to the provider over TLS, trusting the same roots.
+    mock.clear();
+    let answer = test("sk-checked-1").await;
+    assert_eq!(answer["data"]["results"][0]["is_valid"], true, "{answer}");
+    assert_eq!(proxy.connect_requests(), 0);
+    assert_eq!(mock.requests_for_key("sk-checked-1").len(), 1);
+    gw.configure_group(id, json!({"proxy_url": proxy.url()}))
+        .await;
+    let before = proxy.connect_requests();
+    mock.clear();
     let answer = test("sk-checked-1").await;
     assert_eq!(answer["data"]["results"][0]["is_valid"], true, "{answer}");
     assert_eq!(
