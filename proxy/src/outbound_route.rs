@@ -32,11 +32,6 @@ impl OutboundProxies {
         Self { env, tunneler }
     }
 
-    /// No proxy at all (tests, tools).
-    pub fn none() -> Self {
-        Self::new(EnvProxies::default(), None)
-    }
-
     /// The route of one upstream of a group whose effective `proxy_url` is `setting` (empty =
     /// none): `None` to connect directly.
     pub fn route(

@@ -41,16 +41,6 @@ pub enum TunnelStream {
     Tls(Box<TlsStream<TcpStream>>),
 }
 
-impl TunnelStream {
-    /// The TCP connection to the proxy underneath.
-    pub fn tcp(&self) -> &TcpStream {
-        match self {
-            TunnelStream::Tcp(s) => s,
-            TunnelStream::Tls(s) => s.get_ref().0,
-        }
-    }
-}
-
 impl AsyncRead for TunnelStream {
     fn poll_read(
         self: Pin<&mut Self>,
