@@ -69,6 +69,7 @@ const FIELDS: &[Field] = &[
         "MAX_CONCURRENT_REQUESTS",
         "100",
     ),
+    field("server.max_connections", "SERVER_MAX_CONNECTIONS", "10000"),
     field(
         "server.max_request_body_bytes",
         "MAX_REQUEST_BODY_BYTES",
@@ -163,6 +164,8 @@ pub struct GatewayConfig {
     pub threads: usize,
     /// In-flight request cap.
     pub max_concurrent_requests: u32,
+    /// Client connections open at once on the public port (503 and closed above it).
+    pub max_connections: usize,
     /// Largest request body accepted (413 above it).
     pub max_request_body_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client (none by default).
@@ -604,6 +607,7 @@ impl Parser {
                 1,
                 10_000_000,
             )?,
+            max_connections: self.int::<usize>("server.max_connections", 1, 10_000_000)?,
             max_request_body_bytes: self.int::<usize>(
                 "server.max_request_body_bytes",
                 1024,

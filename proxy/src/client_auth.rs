@@ -3,6 +3,8 @@
 
 use std::collections::HashSet;
 
+use gateway_core::client_credential::is_key_param;
+
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -56,7 +58,7 @@ pub fn strip_key_param(query: Option<&str>) -> Option<String> {
     let kept: Vec<&str> = q
         .split('&')
         .filter(|pair| !pair.is_empty())
-        .filter(|pair| pair.split('=').next() != Some("key"))
+        .filter(|pair| !is_key_param(pair))
         .collect();
     if kept.is_empty() {
         None
@@ -69,9 +71,12 @@ pub fn strip_key_param(query: Option<&str>) -> Option<String> {
 pub fn redact_key_param(query: &str) -> String {
     query
         .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("key", _)) => "key=*****",
-            _ => pair,
+        .map(|pair| {
+            if is_key_param(pair) {
+                "key=*****"
+            } else {
+                pair
+            }
         })
         .collect::<Vec<_>>()
         .join("&")
@@ -93,12 +98,18 @@ mod tests {
             Some("keyword=1")
         );
         assert_eq!(strip_key_param(None), None);
+        // Every spelling that authenticates is removed, however its name is encoded.
+        assert_eq!(
+            strip_key_param(Some("%6bey=PK&a=1&%6Bey=PK&k%65y=PK&key=PK")).as_deref(),
+            Some("a=1")
+        );
     }
 
     #[test]
     fn redacts_key_for_logs() {
         assert_eq!(redact_key_param("a=1&key=secret&b=2"), "a=1&key=*****&b=2");
         assert_eq!(redact_key_param("keys=1"), "keys=1");
+        assert_eq!(redact_key_param("%6bey=PK&b=2"), "key=*****&b=2");
     }
 
     #[test]

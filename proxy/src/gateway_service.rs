@@ -49,7 +49,7 @@ use crate::request_log::{AttemptRecord, LogSink, RequestFields, RequestLogDraft}
 use crate::routing_snapshot::{GroupRuntime, SnapshotHandle};
 use crate::upstream_exchange::{
     AttemptTimeouts, ExchangeError, RelayLimits, UpstreamExchange, UpstreamResponse,
-    complete_header,
+    complete_header, for_client,
 };
 use crate::upstream_selection::{EjectionPolicy, Upstream};
 
@@ -530,7 +530,13 @@ impl GatewayService {
                 self.blame(group, &key, upstream, Fault::None, now);
                 if model_list && (200..300).contains(&status) {
                     let answered = self
-                        .respond_model_list(session, resp, group, query, header_wait)
+                        .respond_model_list(
+                            session,
+                            resp,
+                            group,
+                            (query, key.value.expose()),
+                            header_wait,
+                        )
                         .await;
                     attempt.ok = answered.is_ok();
                     attempt.duration = attempt_started.elapsed();
@@ -545,6 +551,7 @@ impl GatewayService {
                 let streaming = stream_request || is_event_stream(&resp);
                 attempt.stream = streaming;
                 let limits = RelayLimits {
+                    key: key.value.expose(),
                     idle: if streaming {
                         secs(cfg.stream_idle_timeout)
                     } else {
@@ -614,7 +621,7 @@ impl GatewayService {
             attempt.duration = attempt_started.elapsed();
             self.note_attempt(ctx, group, model, &attempt);
             let failure = Failure::Upstream {
-                header: Box::new(upstream_header),
+                header: Box::new(for_client(&upstream_header, key.value.expose())?),
                 body,
             };
             if !verdict.retry {
@@ -888,7 +895,7 @@ impl GatewayService {
         session: &mut Session,
         resp: UpstreamResponse,
         group: &GroupRuntime,
-        query: Option<&str>,
+        (query, key): (Option<&str>, &str),
         wait: Duration,
     ) -> Result<()> {
         let Some(header) = resp.header().cloned() else {
@@ -914,7 +921,7 @@ impl GatewayService {
             Some(list) => (Bytes::from(list), true),
             None => (body, false),
         };
-        let mut out = complete_header(&header, body.len())?;
+        let mut out = complete_header(for_client(&header, key)?, body.len())?;
         if json {
             out.insert_header(http::header::CONTENT_TYPE, "application/json")?;
         }
@@ -957,8 +964,11 @@ impl ProxyHttp for GatewayService {
     ) -> Result<bool> {
         // While stopping (or handing the sockets to a new process), each answer closes its
         // connection, so clients reconnect to whoever accepts now instead of finding a kept-alive
-        // connection closed under them.
-        if self.observe.stopping.load(Ordering::Relaxed) {
+        // connection closed under them. A connection Pingora already marked to close stays
+        // closing: HTTP/1.0 without keep-alive, or a request framed by both `Content-Length` and
+        // `Transfer-Encoding`, after which RFC 9112 §6.1 requires closing (reusing it would let
+        // a front proxy that trusts `Content-Length` smuggle a request).
+        if self.observe.stopping.load(Ordering::Relaxed) || session.get_keepalive().is_none() {
             session.set_keepalive(None);
         } else {
             session.set_keepalive(Some(self.limits.idle_timeout.as_secs()));
@@ -994,6 +1004,11 @@ impl ProxyHttp for GatewayService {
                 Ok(true)
             }
             Route::Admin => {
+                // `SERVER_READ_TIMEOUT` bounds each wait for the body here too (Pingora's own
+                // default is 60 s); waiting for the admin's answer is not a read of the client.
+                session
+                    .as_downstream_mut()
+                    .set_read_timeout(Some(self.limits.read_timeout));
                 ctx.forward_to_admin = true;
                 Ok(false)
             }
@@ -1019,6 +1034,8 @@ impl ProxyHttp for GatewayService {
                 ErrorSource::Upstream => 502,
                 ErrorSource::Downstream => match e.etype() {
                     ErrorType::WriteError | ErrorType::ReadError | ErrorType::ConnectionClosed => 0,
+                    // The body did not come within `SERVER_READ_TIMEOUT`.
+                    ErrorType::ReadTimedout => 408,
                     _ => 400,
                 },
                 ErrorSource::Internal | ErrorSource::Unset => 500,
@@ -1028,21 +1045,27 @@ impl ProxyHttp for GatewayService {
             .response_written()
             .is_some_and(|r| !r.status.is_informational());
         if code > 0 && !answered {
-            let body = if ctx.forward_to_admin && code == 502 {
-                serde_json::json!({
-                    "code": "BAD_GATEWAY",
-                    "message": format!("the admin API (gateway-admin at {}) is not reachable; is it running?", self.admin_addr),
-                })
+            let message = match code {
+                408 => "the request body did not arrive within SERVER_READ_TIMEOUT".to_owned(),
+                502 if ctx.forward_to_admin => format!(
+                    "the admin API (gateway-admin at {}) is not reachable; is it running?",
+                    self.admin_addr
+                ),
+                _ => format!("request failed: {}", e.etype().as_str()),
+            };
+            let body = if ctx.forward_to_admin {
+                let code = match code {
+                    408 => "REQUEST_TIMEOUT",
+                    502 => "BAD_GATEWAY",
+                    _ => "GATEWAY_ERROR",
+                };
+                serde_json::json!({ "code": code, "message": message })
             } else {
                 let channel = ctx
                     .group
                     .as_ref()
                     .map_or(gateway_core::ChannelType::OpenAi, |g| g.channel);
-                channel.error_body(
-                    code,
-                    "gateway_error",
-                    &format!("request failed: {}", e.etype().as_str()),
-                )
+                channel.error_body(code, "gateway_error", &message)
             };
             // The connection is not reused after a fatal error: say so, so clients do not send
             // their next request into a closing socket.
@@ -1170,7 +1193,8 @@ enum Room {
 
 /// How the last failed attempt ended.
 enum Failure {
-    /// The upstream answered an error; its header and (redacted) body are passed on.
+    /// The upstream answered an error; its header (as `for_client` makes it) and body, the key
+    /// masked in both, are passed on.
     Upstream {
         header: Box<ResponseHeader>,
         body: Bytes,
@@ -1187,6 +1211,10 @@ const USAGE_BODY_LIMIT: usize = 4 << 20;
 
 /// Bytes of an upstream error body quoted in the request log.
 const ERROR_EXCERPT: usize = 1_000;
+
+/// The most a request body's buffer reserves before its bytes arrive; beyond it, it grows with
+/// what the client really sends.
+const INITIAL_BODY_BUFFER: usize = 64 << 10;
 
 /// Answers one of our own errors from inside the attempt loop, noting it for the request log.
 async fn respond_gateway_error(
@@ -1216,7 +1244,7 @@ async fn respond_failure(
 ) -> Result<()> {
     match failure {
         Failure::Upstream { header, body } => {
-            let out = complete_header(&header, body.len())?;
+            let out = complete_header(*header, body.len())?;
             send_complete(session, out, body).await
         }
         Failure::Gateway(error) => respond_error(session, &error, channel).await,
@@ -1363,7 +1391,9 @@ async fn read_body(
             .write_response_header(Box::new(ResponseHeader::build(100, None)?), false)
             .await?;
     }
-    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0));
+    // The buffer grows as bytes arrive: a declared length reserves nothing the client has not
+    // sent (a client declaring just under the limit and sending nothing must not cost memory).
+    let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(INITIAL_BODY_BUFFER));
     session
         .as_downstream_mut()
         .set_read_timeout(Some(read_timeout));

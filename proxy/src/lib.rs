@@ -2,7 +2,8 @@
 //! `/proxy/{group}/{path…}` to OpenAI, Anthropic and Gemini with per-group key rotation and
 //! weighted upstreams, answers `/health`, and forwards every other path to the admin process.
 //!
-//! Crate map: `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
+//! Crate map: `client_connection` (connection cap and header deadlines in front of Pingora);
+//! `gateway_service` (the `ProxyHttp` phases) delegates to `group_routing`,
 //! `aggregate_routing` (which member of an aggregate group serves a request),
 //! `client_auth`, `key_ring`, `rate_limit` (group and key rate limits), `upstream_selection`, `header_rewrite`, `request_rewrite`,
 //! `upstream_exchange` (through `outbound_route` when an outbound proxy applies) and
@@ -20,6 +21,7 @@
 
 pub mod aggregate_routing;
 pub mod client_auth;
+pub mod client_connection;
 pub mod clock;
 pub mod cluster_sync;
 pub mod dns_cache;

@@ -114,6 +114,10 @@ pub struct ProxyMetrics {
     pub cluster_received: IntCounter,
     /// Rate-limit usage other nodes reported, by unit (`requests`, `tokens`).
     pub remote_usage: IntCounterVec,
+    /// Client connections open on the public port.
+    pub client_connections: IntGauge,
+    /// Client connections the gateway closed itself, by reason (`over_limit`, `header_timeout`).
+    pub client_connections_closed: IntCounterVec,
     /// Records written to the database.
     pub log_written: IntCounter,
     /// Failed batch writes (each is retried).
@@ -254,6 +258,16 @@ impl ProxyMetrics {
             log_dropped: counter(
                 "gateway_request_log_dropped_total",
                 "Request-log records dropped because the bounded buffer was full",
+            )?,
+            client_connections: gauge(
+                "gateway_client_connections",
+                "Client connections open on the public port (bounded by SERVER_MAX_CONNECTIONS)",
+            )?,
+            client_connections_closed: counter_vec(
+                &r,
+                "gateway_client_connections_closed_total",
+                "Client connections the gateway closed itself, by reason (over_limit: 503 above SERVER_MAX_CONNECTIONS; header_timeout: 408, the header did not arrive within SERVER_READ_TIMEOUT)",
+                &["reason"],
             )?,
             log_written: counter(
                 "gateway_request_log_written_total",

@@ -8,7 +8,7 @@ use gateway_core::key_crypto::KeyCipher;
 use gateway_schema::{Database, DatabaseUrl, ProcessRow};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
-use pingora::proxy::http_proxy_service;
+use pingora::proxy::http_proxy;
 use pingora::server::Server;
 use pingora::server::configuration::{Opt, ServerConf};
 use pingora::services::background::background_service;
@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use pingora::services::listening::Service;
 
+use crate::client_connection::{ClientConnections, ConnectionLimits};
 use crate::cluster_sync::{ClusterOutbox, ClusterSync};
 use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
 use crate::graceful_stop::{FinalWrite, FinalWrites, GracefulStop};
@@ -128,7 +129,16 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         journal.clone(),
         observe,
     );
-    let mut proxy = http_proxy_service(&server.configuration, service);
+    let connections = ClientConnections::new(
+        http_proxy(&server.configuration, service),
+        ConnectionLimits {
+            max_connections: config.max_connections,
+            header_timeout: config.read_timeout,
+            idle_timeout: config.idle_timeout,
+        },
+        Arc::clone(&metrics),
+    );
+    let mut proxy = Service::new("gateway proxy".to_owned(), connections);
     proxy.add_tcp(&config.public_listen());
     server.add_service(proxy);
     let trigger = Arc::new(RefreshTrigger::default());

@@ -39,9 +39,11 @@ pub struct AttemptTimeouts {
     pub idle: Duration,
 }
 
-/// Limits of relaying one response body.
-#[derive(Clone, Copy, Debug)]
-pub struct RelayLimits {
+/// Limits of relaying one response body, and the upstream key its header must not show.
+#[derive(Clone, Copy)]
+pub struct RelayLimits<'a> {
+    /// The attempt's upstream key, masked wherever the response header carries it.
+    pub key: &'a str,
     /// Longest wait for each body chunk (the stream idle timeout for streams).
     pub idle: Duration,
     /// When the whole response must be done (the total `request_timeout` of a non-streaming
@@ -224,15 +226,15 @@ impl UpstreamExchange {
         &self,
         client: &mut Session,
         resp: UpstreamResponse,
-        limits: RelayLimits,
+        limits: RelayLimits<'_>,
         usage: Option<&mut UsageScanner>,
     ) -> Result<()> {
         match limits.deadline {
-            None => self.relay_body(client, resp, limits.idle, usage).await,
+            None => self.relay_body(client, resp, limits, usage).await,
             Some(deadline) => {
                 match tokio::time::timeout_at(
                     deadline.into(),
-                    self.relay_body(client, resp, limits.idle, usage),
+                    self.relay_body(client, resp, limits, usage),
                 )
                 .await
                 {
@@ -251,17 +253,18 @@ impl UpstreamExchange {
         &self,
         client: &mut Session,
         mut resp: UpstreamResponse,
-        idle: Duration,
+        limits: RelayLimits<'_>,
         mut usage: Option<&mut UsageScanner>,
     ) -> Result<()> {
-        resp.session.set_read_timeout(Some(idle));
+        let key = limits.key;
+        resp.session.set_read_timeout(Some(limits.idle));
         let Some(upstream_header) = resp.session.response_header() else {
             return Err(pingora::Error::explain(
                 ErrorType::InternalError,
                 "no upstream response header",
             ));
         };
-        let header = downstream_header(upstream_header)?;
+        let header = downstream_header(upstream_header, key)?;
         client
             .write_response_header(Box::new(header), false)
             .await?;
@@ -374,10 +377,9 @@ fn describe(e: &pingora::Error) -> String {
     }
 }
 
-/// An upstream header for a body we send complete (an error body, a rewritten model list): the
-/// header of `for_client`, with `Content-Length` set to `len`.
-pub fn complete_header(upstream: &ResponseHeader, len: usize) -> Result<ResponseHeader> {
-    let mut h = for_client(upstream);
+/// The header for a body we send complete (an error body, a rewritten model list): `h`, made by
+/// `for_client`, with `Content-Length` set to `len`.
+pub fn complete_header(mut h: ResponseHeader, len: usize) -> Result<ResponseHeader> {
     h.remove_header(&http::header::TRANSFER_ENCODING);
     h.insert_header(http::header::CONTENT_LENGTH, len.to_string())?;
     Ok(h)
@@ -385,8 +387,8 @@ pub fn complete_header(upstream: &ResponseHeader, len: usize) -> Result<Response
 
 /// The upstream header adapted for an HTTP/1.1 client, for a body relayed as it arrives: the
 /// header of `for_client`, with chunked framing when the upstream gave no length.
-fn downstream_header(upstream: &ResponseHeader) -> Result<ResponseHeader> {
-    let mut h = for_client(upstream);
+fn downstream_header(upstream: &ResponseHeader, key: &str) -> Result<ResponseHeader> {
+    let mut h = for_client(upstream, key)?;
     if !h.headers.contains_key(http::header::CONTENT_LENGTH)
         && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
     {
@@ -395,13 +397,62 @@ fn downstream_header(upstream: &ResponseHeader) -> Result<ResponseHeader> {
     Ok(h)
 }
 
-/// A copy of the upstream header as HTTP/1.1 without its connection-level headers (Pingora
-/// writes its own).
-fn for_client(upstream: &ResponseHeader) -> ResponseHeader {
+/// A copy of the upstream header as HTTP/1.1 for the client: without its connection-level
+/// headers (Pingora writes its own) and those its `Connection` header names (RFC 9110 §7.6.1),
+/// and with every occurrence of the attempt's upstream `key` masked, raw or URL-encoded (a
+/// redirect's `Location` can carry `?key=…`, an upstream can echo a header).
+pub fn for_client(upstream: &ResponseHeader, key: &str) -> Result<ResponseHeader> {
     let mut h = upstream.clone();
     h.set_version(http::Version::HTTP_11);
+    let named: Vec<String> = h
+        .headers
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
     for name in ["connection", "keep-alive", "proxy-connection"] {
         h.remove_header(name);
     }
-    h
+    for name in &named {
+        h.remove_header(name.as_str());
+    }
+    mask_key_in_headers(h, key)
+}
+
+/// Masks `key` (raw or URL-encoded) in every header value that carries it.
+fn mask_key_in_headers(mut h: ResponseHeader, key: &str) -> Result<ResponseHeader> {
+    if key.is_empty() {
+        return Ok(h);
+    }
+    let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    let carries = |v: &http::HeaderValue| {
+        let v = v.as_bytes();
+        contains(v, key.as_bytes()) || contains(v, encoded.as_bytes())
+    };
+    let mut names: Vec<http::header::HeaderName> = Vec::new();
+    for (name, value) in &h.headers {
+        if carries(value) && !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    for name in names {
+        let values: Vec<String> = h
+            .headers
+            .get_all(&name)
+            .iter()
+            .map(|v| crate::error::redact(&String::from_utf8_lossy(v.as_bytes()), key))
+            .collect();
+        h.remove_header(&name);
+        for value in values {
+            h.append_header(name.clone(), value)?;
+        }
+    }
+    Ok(h)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.len() <= haystack.len() && haystack.windows(needle.len()).any(|w| w == needle)
 }

@@ -10,6 +10,7 @@
 
 mod admin_hardening;
 mod aggregates;
+mod client_hardening;
 mod cluster;
 mod docs_examples;
 mod encryption;
