@@ -527,8 +527,8 @@ impl GatewayService {
             let status = resp.status();
             attempt.status = status;
             if status < 400 {
-                self.blame(group, &key, upstream, Fault::None, now);
                 if model_list && (200..300).contains(&status) {
+                    self.blame(group, &key, upstream, Fault::None, now);
                     let answered = self
                         .respond_model_list(
                             session,
@@ -594,6 +594,17 @@ impl GatewayService {
                     }
                     Ok(()) => (Outcome::Success, Ok(()), String::new()),
                 };
+                // The key served either way; a body the upstream broke off (reset, timeout) is
+                // the upstream's fault and counts toward its ejection, as a failure before the
+                // header would.
+                if outcome == Outcome::Interrupted {
+                    if key.health.record_success() {
+                        self.journal.note(group.id, key.id, &key.health);
+                    }
+                    self.blame(group, &key, upstream, Fault::Upstream, now);
+                } else {
+                    self.blame(group, &key, upstream, Fault::None, now);
+                }
                 attempt.ok |= outcome == Outcome::Success;
                 attempt.error = &error;
                 self.note_attempt(ctx, group, model, &attempt);

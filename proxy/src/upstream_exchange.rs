@@ -371,10 +371,23 @@ fn describe(e: &pingora::Error) -> String {
             current = c.source();
         }
     }
-    match detail {
+    match detail.as_deref().map(root_cause).filter(|d| !d.is_empty()) {
         Some(d) => format!("{} ({d})", e.etype().as_str()),
         None => e.etype().as_str().to_owned(),
     }
+}
+
+/// The last cause of a detail that Pingora built from another error's text
+/// (`… ConnectRefused context: Fail to connect to … cause: Connection refused (os error 111)`
+/// → `Connection refused (os error 111)`), with runs of spaces folded.
+fn root_cause(detail: &str) -> String {
+    let last = detail
+        .rsplit_once(" cause: ")
+        .map_or(detail, |(_, cause)| cause);
+    let last = last
+        .split_once(" context: ")
+        .map_or(last, |(_, context)| context);
+    last.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// The header for a body we send complete (an error body, a rewritten model list): `h`, made by
@@ -455,4 +468,90 @@ fn mask_key_in_headers(mut h: ResponseHeader, key: &str) -> Result<ResponseHeade
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     needle.len() <= haystack.len() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn closed_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    }
+
+    async fn failure(url: &str) -> ExchangeError {
+        let upstream = Upstream::parse(url, 1).unwrap();
+        let exchange = UpstreamExchange::new(Connector::new(None));
+        let mut header = RequestHeader::build("POST", b"/v1/chat/completions", None).unwrap();
+        header.insert_header("host", "127.0.0.1").unwrap();
+        let timeouts = AttemptTimeouts {
+            connect: Duration::from_secs(2),
+            read: Duration::from_secs(2),
+            idle: Duration::from_secs(2),
+        };
+        match exchange
+            .send(&upstream, &header, &Bytes::from_static(b"{}"), timeouts)
+            .await
+        {
+            Ok(_) => panic!("{url} answered"),
+            Err(e) => e,
+        }
+    }
+
+    /// One sentence per failure: the error type once, then the most specific cause, without
+    /// Pingora's nested `context:` / `cause:` text.
+    fn assert_clean(what: &str, e: &ExchangeError, expected: &str) {
+        let text = e.to_string();
+        assert_eq!(text, expected, "{what}");
+        assert!(
+            !text.contains("context:") && !text.contains("cause:"),
+            "{what}: {text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn transport_failures_read_as_one_sentence() {
+        let refused = failure(&format!("http://127.0.0.1:{}", closed_port())).await;
+        assert_clean(
+            "refused",
+            &refused,
+            "ConnectRefused (Connection refused (os error 111))",
+        );
+        // An upstream that reads the request and closes without answering, and one that never
+        // answers.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let closing = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = tokio::io::AsyncReadExt::read(&mut s, &mut buf).await;
+            }
+        });
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let silent_addr = silent.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = silent.accept().await {
+                held.push(s);
+            }
+        });
+        assert_clean(
+            "closed",
+            &failure(&format!("http://{closing}")).await,
+            "ConnectionClosed (while reading response headers, bytes already read: 0)",
+        );
+        assert_clean(
+            "tls",
+            &failure(&format!("https://{closing}")).await,
+            "TLSHandshakeFailure (tls handshake eof, SNI: 127.0.0.1)",
+        );
+        assert_eq!(
+            failure(&format!("http://{silent_addr}")).await,
+            ExchangeError::Timeout
+        );
+        assert_eq!(
+            root_cause("TLS connect() failed: invalid peer certificate: NotValidForName, SNI: a"),
+            "TLS connect() failed: invalid peer certificate: NotValidForName, SNI: a"
+        );
+    }
 }

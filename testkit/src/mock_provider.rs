@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -75,6 +76,9 @@ enum ReplyKind {
     },
     /// Close the connection without a response.
     Reset,
+    /// The default success body announced in full by `Content-Length`, then the connection
+    /// dropped after half of it.
+    CutBody,
 }
 
 /// Body of a scripted [`Reply`].
@@ -139,6 +143,15 @@ impl Reply {
     pub fn reset() -> Self {
         Self {
             kind: ReplyKind::Reset,
+            ..Self::ok()
+        }
+    }
+
+    /// A 200 whose header announces the whole default body, after which the connection drops
+    /// half-way through the body (an upstream that fails mid-response).
+    pub fn cut_body() -> Self {
+        Self {
+            kind: ReplyKind::CutBody,
             ..Self::ok()
         }
     }
@@ -743,6 +756,7 @@ fn render(reply: Reply, ctx: &Ctx) -> Result<Response<RespBody>, io::Error> {
             spacing,
             abort_after,
         } => sse_response(status, ctx, events, spacing, abort_after),
+        ReplyKind::CutBody => cut_response(status, Bytes::from(success_body(ctx).to_string())),
         ReplyKind::Normal => match reply.body {
             Some(ReplyBody::Json(v)) => json_response(status, v),
             Some(ReplyBody::Text(t)) => full_response(
@@ -783,6 +797,34 @@ fn full_response(
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// `body` announced by `Content-Length`, of which only the first half is sent before the body
+/// fails (hyper then drops the connection).
+fn cut_response(status: StatusCode, body: Bytes) -> Response<RespBody> {
+    let len = body.len();
+    let half = body.slice(..len / 2);
+    let stream = futures_util::stream::iter([
+        Ok(Frame::data(half)),
+        Err(io::Error::other("scripted cut mid-body")),
+    ])
+    .then(|item| async move {
+        if item.is_err() {
+            // Let hyper flush the head and the first half before the body fails.
+            tokio::time::sleep(ABORT_FLUSH).await;
+        }
+        item
+    });
+    let mut response = Response::new(StreamBody::new(stream).boxed_unsync());
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(len));
     response
 }
 

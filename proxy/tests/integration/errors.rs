@@ -92,6 +92,14 @@ async fn unreachable_upstream_is_502_naming_the_host_never_the_key() {
         text.contains("127.0.0.1"),
         "names the upstream host: {text}"
     );
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("ConnectRefused (Connection refused (os error 111))"),
+        "one clean sentence: {text}"
+    );
     assert!(
         !text.contains("AIza-secret-dead-key-1"),
         "leaks the key: {text}"

@@ -386,3 +386,88 @@ async fn model_lists_carry_the_redirect_sources_and_errors_stay_errors() {
     let r = list().await.unwrap();
     assert_eq!(r.status(), 503);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_that_cuts_its_bodies_is_ejected_while_the_keys_stay_active() {
+    let gw = Gateway::start().await;
+    gw.log_at_once().await;
+    for (group, cut, stream) in [
+        ("cut-json", Reply::cut_body(), false),
+        (
+            "cut-sse",
+            Reply::sse(5, Duration::ZERO).abort_after(2),
+            true,
+        ),
+    ] {
+        let cutting = MockProvider::start().await.unwrap();
+        let healthy = MockProvider::start().await.unwrap();
+        let key = format!("sk-{group}-1");
+        cutting.always(&key, cut);
+        let id = gw
+            .create_group_with(
+                group,
+                "openai",
+                &[(&cutting.base_url(), 1), (&healthy.base_url(), 1)],
+                &[&key],
+                json!({"config": {"blacklist_threshold": 1, "upstream_failure_threshold": 2,
+                                  "upstream_ejection_seconds": 60}}),
+            )
+            .await;
+        cutting.clear();
+        healthy.clear();
+        let mut broken = 0;
+        for _ in 0..12 {
+            let r = gw
+                .post(
+                    group,
+                    "/v1/chat/completions",
+                    json!({"model": "gpt-4o", "messages": [], "stream": stream}),
+                )
+                .await;
+            assert_eq!(r.status(), 200);
+            if r.bytes().await.is_err() {
+                broken += 1;
+            }
+        }
+        let cut_calls = cutting.requests().len();
+        assert!(
+            (1..=2).contains(&cut_calls),
+            "{group}: ejected after two broken bodies, then skipped: {cut_calls} calls"
+        );
+        assert_eq!(
+            broken, cut_calls,
+            "{group}: each cut reached the client as a cut"
+        );
+        assert_eq!(healthy.requests().len(), 12 - cut_calls);
+        let row = wait_key_status(&gw, id, &key, "active").await;
+        assert_eq!(
+            row["failure_count"], 0,
+            "{group}: not the key's fault: {row}"
+        );
+    }
+    let log = gw
+        .proxy
+        .wait_for_log("upstream ejected", Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(log.matches("upstream ejected").count(), 2, "{log}");
+    // The request log records the broken attempts as failures.
+    gw.wait_until(Duration::from_secs(10), || async {
+        let v = gw
+            .api(reqwest::Method::GET, "/api/logs?page_size=100", None)
+            .await;
+        let failed = v["data"]["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|l| {
+                l["is_success"] == false
+                    && l["error_message"]
+                        .as_str()
+                        .is_some_and(|m| m.starts_with("upstream response ended early"))
+            })
+            .count();
+        failed >= 2
+    })
+    .await;
+}
