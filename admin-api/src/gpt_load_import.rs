@@ -50,7 +50,8 @@ pub struct ImportArgs {
 /// Runs the command: prepares this gateway's database (migrations, settings) and imports.
 pub async fn run(config: &GatewayConfig, args: &ImportArgs) -> anyhow::Result<()> {
     let source_url = DatabaseUrl::parse(args.dsn.expose()).context("--dsn")?;
-    let source = Database::connect(&source_url, 2).context("GPT-Load database")?;
+    // The source is only ever read: nothing of it changes, not even a SQLite file's header.
+    let source = Database::connect_read_only(&source_url, 2).context("GPT-Load database")?;
     let target = crate::bootstrap::prepare_database(config).await?;
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
     crate::bootstrap::check_encryption(&target, &cipher).await?;
@@ -500,17 +501,23 @@ async fn import_keys(
                 );
             }
         }
-        let mut by_group: HashMap<Option<i64>, Vec<Incoming>> = HashMap::new();
+        // By GPT-Load's group: during a dry run the new groups have no id here yet, and their
+        // keys must still be counted group by group, as the run will add them.
+        let mut by_group: HashMap<i64, (Option<i64>, Vec<Incoming>)> = HashMap::new();
         for k in &page {
             let Some(&(group, false)) = ids.get(&k.group_id) else {
                 continue;
             };
             match opened(k, cipher, source_keys) {
-                Some(incoming) => by_group.entry(group).or_default().push(incoming),
+                Some(incoming) => by_group
+                    .entry(k.group_id)
+                    .or_insert_with(|| (group, Vec::new()))
+                    .1
+                    .push(incoming),
                 None => report.keys_unreadable += 1,
             }
         }
-        for (group, keys) in by_group {
+        for (group, keys) in by_group.into_values() {
             add_keys(target, cipher, group, keys, dry_run, report).await?;
         }
     }

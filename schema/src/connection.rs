@@ -163,6 +163,105 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
     })
 }
 
+/// SQLite settings of a read-only connection: wait for the writer's locks, and refuse writes.
+/// Neither changes the file (`journal_mode` would).
+const SQLITE_READ_ONLY_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;";
+
+/// A pool that can only read another program's database (GPT-Load's, for the import): SQLite is
+/// opened with `mode=ro` and no pragma that writes (its journal mode, WAL or not, is left as it
+/// is; the file need not be writable by us); PostgreSQL and MySQL sessions make every
+/// transaction read-only. Nothing is created: a missing SQLite file is an error.
+pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError> {
+    let pool_err =
+        |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
+    Ok(match url {
+        DatabaseUrl::Sqlite(path) => {
+            if !path.is_file() {
+                return Err(DbError::Connect(format!(
+                    "no SQLite database at {}",
+                    path.display()
+                )));
+            }
+            let mut config = ManagerConfig::<SqliteAsync>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_owned();
+                Box::pin(async move {
+                    let mut conn = SqliteAsync::establish(&url).await?;
+                    conn.batch_execute(SQLITE_READ_ONLY_PRAGMAS)
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
+                read_only_uri(path),
+                config,
+            );
+            DbPool::Sqlite(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
+        }
+        DatabaseUrl::Postgres(u) => {
+            let mut config = ManagerConfig::<AsyncPgConnection>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_owned();
+                Box::pin(async move {
+                    let mut conn = AsyncPgConnection::establish(&url).await?;
+                    conn.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+            let manager =
+                AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(u, config);
+            DbPool::Postgres(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
+        }
+        DatabaseUrl::Mysql(u) => {
+            let mut config = ManagerConfig::<AsyncMysqlConnection>::default();
+            config.custom_setup = Box::new(|url| {
+                let url = url.to_owned();
+                Box::pin(async move {
+                    let mut conn = AsyncMysqlConnection::establish(&url).await?;
+                    conn.batch_execute("SET SESSION TRANSACTION READ ONLY")
+                        .await
+                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                    Ok(conn)
+                })
+            });
+            let manager =
+                AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(u, config);
+            DbPool::Mysql(
+                Pool::builder(manager)
+                    .max_size(max_size)
+                    .build()
+                    .map_err(pool_err)?,
+            )
+        }
+    })
+}
+
+/// `file:PATH?mode=ro`, with the characters a URI gives a meaning to escaped.
+fn read_only_uri(path: &Path) -> String {
+    let mut uri = String::from("file:");
+    for c in path.to_string_lossy().chars() {
+        match c {
+            '%' | '?' | '#' => uri.push_str(&format!("%{:02X}", u32::from(c))),
+            c => uri.push(c),
+        }
+    }
+    uri.push_str("?mode=ro");
+    uri
+}
+
 fn create_parent(path: &Path) -> Result<(), DbError> {
     match path.parent().filter(|p| !p.as_os_str().is_empty()) {
         Some(dir) => std::fs::create_dir_all(dir).map_err(|e| {
@@ -223,6 +322,18 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_only_uris_escape_what_uris_mean() {
+        assert_eq!(
+            read_only_uri(Path::new("/data/gpt-load.db")),
+            "file:/data/gpt-load.db?mode=ro"
+        );
+        assert_eq!(
+            read_only_uri(Path::new("a?b#c%d.db")),
+            "file:a%3Fb%23c%25d.db?mode=ro"
+        );
+    }
 
     #[test]
     fn parses_dsns_like_gpt_load() {

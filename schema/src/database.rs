@@ -275,6 +275,14 @@ impl Database {
         })
     }
 
+    /// Opens a pool for `url` that can only read (see [`crate::build_read_only_pool`]).
+    pub fn connect_read_only(url: &DatabaseUrl, max_size: usize) -> Result<Self, DbError> {
+        Ok(Self {
+            pool: crate::connection::build_read_only_pool(url, max_size)?,
+            backend: url.backend_name(),
+        })
+    }
+
     /// `sqlite`, `postgres` or `mysql`.
     pub fn backend(&self) -> &'static str {
         self.backend

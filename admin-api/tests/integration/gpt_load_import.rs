@@ -11,11 +11,13 @@ use gateway_testkit::{GatewayProcess, TestDb};
 const GPT_LOAD_KEY: &str = "gpt-load-secret-key";
 
 /// `(source group id, key, status, notes)` of the source database.
-const KEYS: [(i64, &str, &str, &str); 5] = [
+const KEYS: [(i64, &str, &str, &str); 6] = [
     (1, "sk-main-1", "active", "primary"),
     (1, "sk-main-2", "invalid", ""),
     (2, "AIza-gemini-1", "active", ""),
     (4, "sk-backup-1", "active", ""),
+    // The same key in a second group: a key of each group (the dry run counts it twice too).
+    (4, "sk-main-1", "active", ""),
     // A key of the aggregate itself (GPT-Load never has one): left out.
     (3, "sk-stray", "active", ""),
 ];
@@ -112,6 +114,25 @@ async fn source(backend: &str, encrypted: bool) -> Option<TestDb> {
     Some(db)
 }
 
+/// The bytes of a SQLite source file (with its `-wal`/`-journal` companions, if any); empty
+/// for a server database.
+fn source_file(db: &TestDb) -> Vec<u8> {
+    let dsn = db.dsn();
+    if dsn.contains("://") {
+        return Vec::new();
+    }
+    let mut bytes = std::fs::read(&dsn).unwrap();
+    for companion in ["-wal", "-shm", "-journal"] {
+        let path = format!("{dsn}{companion}");
+        assert!(
+            !std::path::Path::new(&path).exists(),
+            "{path} was created next to the source"
+        );
+    }
+    bytes.push(0);
+    bytes
+}
+
 async fn run(source: &Database, target: &Database, key: Option<&str>, dry: bool) -> ImportReport {
     import(
         source,
@@ -128,7 +149,9 @@ async fn scenario(backend: &str, encrypted: bool) {
     let Some(src) = source(backend, encrypted).await else {
         return;
     };
-    let source = src.database().unwrap();
+    // Opened as the command opens it: read-only.
+    let source = Database::connect_read_only(&src.url(), 2).unwrap();
+    let file_before = source_file(&src);
     let target_db = TestDb::sqlite().await.unwrap();
     let target = target_db.database().unwrap();
     let key = encrypted.then_some(GPT_LOAD_KEY);
@@ -153,7 +176,7 @@ async fn scenario(backend: &str, encrypted: bool) {
     );
     assert_eq!(
         (plan.keys_added, plan.keys_invalid, plan.members_changed),
-        (4, 1, 2)
+        (5, 1, 2)
     );
     assert!(plan.settings_changed.contains(&"max_retries".to_owned()));
     assert!(
@@ -172,10 +195,27 @@ async fn scenario(backend: &str, encrypted: bool) {
         target.groups().await.unwrap().is_empty(),
         "a dry run writes nothing"
     );
+    assert_eq!(
+        source_file(&src),
+        file_before,
+        "the source is unchanged by a dry run"
+    );
 
     // The import.
     let done = run(&source, &target, key, false).await;
     assert_eq!(done, plan, "the run does what the dry run said");
+    assert_eq!(
+        source_file(&src),
+        file_before,
+        "the source is unchanged by an import"
+    );
+    let refused = source
+        .seed_settings(&[("x".to_owned(), "1".to_owned(), String::new())])
+        .await;
+    assert!(
+        refused.is_err(),
+        "{backend}: the source connection cannot write"
+    );
     let groups = target.groups().await.unwrap();
     let main = groups.iter().find(|g| g.name == "openai-main").unwrap();
     assert_eq!(main.display_name, "OpenAI main");
@@ -244,7 +284,7 @@ async fn scenario(backend: &str, encrypted: bool) {
     // Again: nothing changes.
     let again = run(&source, &target, key, false).await;
     assert!(again.is_empty(), "{again}");
-    assert_eq!((again.groups_unchanged, again.keys_present), (4, 4));
+    assert_eq!((again.groups_unchanged, again.keys_present), (4, 5));
 
     if encrypted {
         // A wrong key opens nothing; nothing of it is stored.
@@ -256,7 +296,7 @@ async fn scenario(backend: &str, encrypted: bool) {
             false,
         )
         .await;
-        assert_eq!((report.keys_added, report.keys_unreadable), (0, 4));
+        assert_eq!((report.keys_added, report.keys_unreadable), (0, 5));
         assert!(report.to_string().contains("--encryption-key"), "{report}");
     }
 }
@@ -290,6 +330,12 @@ async fn the_command_reports_a_dry_run_and_imports() {
         ("DATABASE_DSN", target_dsn.as_str()),
         ("GPT_LOAD_ENCRYPTION_KEY", GPT_LOAD_KEY),
     ];
+    let file_before = source_file(&src);
+    assert_eq!(
+        &file_before[18..20],
+        &[1, 1],
+        "GPT-Load's file is in rollback-journal mode"
+    );
     let dry = GatewayProcess::spawn(
         "gateway-admin",
         &env,
@@ -303,7 +349,7 @@ async fn the_command_reports_a_dry_run_and_imports() {
     let log = dry.output_log();
     assert!(status.success(), "{log}");
     assert!(log.contains("dry run, nothing written"), "{log}");
-    assert!(log.contains("keys: 4 added (1 of them invalid"), "{log}");
+    assert!(log.contains("keys: 5 added (1 of them invalid"), "{log}");
     assert!(!log.contains(GPT_LOAD_KEY), "the key is never printed");
     let real = GatewayProcess::spawn(
         "gateway-admin",
@@ -318,4 +364,9 @@ async fn the_command_reports_a_dry_run_and_imports() {
             .success()
     );
     assert_eq!(target.database().unwrap().groups().await.unwrap().len(), 4);
+    assert_eq!(
+        source_file(&src),
+        file_before,
+        "neither the dry run nor the import changed the source file"
+    );
 }
