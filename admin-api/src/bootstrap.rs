@@ -47,9 +47,12 @@ pub async fn prepare_database(config: &GatewayConfig) -> anyhow::Result<Database
 
 /// Runs the migrations; while the database cannot be reached it waits and tries again (logged
 /// once), so a node started before its database, or restarted during an outage, comes up by
-/// itself when the database is back. Any other failure ends the start.
+/// itself when the database is back. A SQLite file locked by another process starting at the
+/// same moment (the proxy opening a new file, say) is waited for too, within `LOCKED_PATIENCE`.
+/// Any other failure ends the start.
 async fn migrate_when_reachable(url: &DatabaseUrl) -> anyhow::Result<usize> {
     let mut logged = false;
+    let mut locked_since: Option<std::time::Instant> = None;
     loop {
         match run_migrations(url).await {
             Ok(ran) => return Ok(ran),
@@ -59,13 +62,39 @@ async fn migrate_when_reachable(url: &DatabaseUrl) -> anyhow::Result<usize> {
                 }
                 tokio::time::sleep(DB_RETRY).await;
             }
+            Err(DbError::Migration(why)) if is_locked(&why) => {
+                let since = *locked_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() >= LOCKED_PATIENCE {
+                    anyhow::bail!(
+                        "cannot migrate the database: it stayed locked for {} s ({why}); is another \
+                         program holding a write lock on it?",
+                        LOCKED_PATIENCE.as_secs()
+                    );
+                }
+                tracing::debug!("database locked while migrating ({why}); trying again");
+                tokio::time::sleep(LOCKED_RETRY).await;
+            }
             Err(e) => return Err(e).context("cannot migrate the database"),
         }
     }
 }
 
+/// True for SQLite's "database is locked" / "database table is locked" (`SQLITE_BUSY`,
+/// `SQLITE_LOCKED`), which another connection's lock causes and time cures.
+fn is_locked(why: &str) -> bool {
+    why.contains("database is locked")
+        || why.contains("database table is locked")
+        || why.contains("database is busy")
+}
+
 /// Pause between two tries to reach the database at start.
 const DB_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a migration waits out a locked SQLite file before the start fails.
+const LOCKED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Pause between two tries of a migration that met a lock.
+const LOCKED_RETRY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Refuses to serve when the stored keys do not match `ENCRYPTION_KEY` (encrypted without a key,
 /// with another key, or plaintext with a key set), saying which and how to fix it.
@@ -76,4 +105,44 @@ pub async fn check_encryption(db: &Database, cipher: &KeyCipher) -> anyhow::Resu
         .context("cannot read stored keys to check ENCRYPTION_KEY")?;
     cipher.verify(samples.iter().map(|(v, h)| (v.as_str(), h.as_str())))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+
+    #[test]
+    fn lock_errors_are_recognised() {
+        assert!(is_locked("database is locked"));
+        assert!(is_locked("Failed with: database table is locked"));
+        assert!(!is_locked("no such table: groups"));
+    }
+
+    /// A fresh file another process holds an exclusive lock on for longer than the busy timeout
+    /// (as a proxy opening the same new file can): the migration waits, then runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_locked_at_start_is_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.db");
+        let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let locker = std::thread::spawn({
+            let path = path.clone();
+            move || {
+                let mut c = diesel::SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+                c.batch_execute("BEGIN EXCLUSIVE; CREATE TABLE held (x);")
+                    .unwrap();
+                locked_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_secs(6));
+                c.batch_execute("COMMIT").unwrap();
+            }
+        });
+        locked_rx.recv().unwrap();
+        let ran = migrate_when_reachable(&DatabaseUrl::Sqlite(path))
+            .await
+            .unwrap();
+        assert!(ran > 0);
+        locker.join().unwrap();
+    }
 }

@@ -225,3 +225,56 @@ async fn sigterm_lets_a_stream_in_flight_finish_and_writes_its_log() {
         gw.proxy.output_log()
     );
 }
+
+/// Twenty pairs of processes started at the same moment, each pair on a new SQLite file: the
+/// admin's migration and the proxy's first connections race for the file's first locks, and
+/// every pair comes up (a lock is waited for, never fatal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_fresh_sqlite_starts_at_once_all_come_up() {
+    use gateway_testkit::{GatewayProcess, TestDb, free_port};
+    let mut pairs = Vec::new();
+    for _ in 0..20 {
+        let db = TestDb::empty("sqlite").await.unwrap().unwrap();
+        let port = free_port().to_string();
+        let admin_listen = format!("127.0.0.1:{}", free_port());
+        let dsn = db.dsn();
+        let env = [
+            ("AUTH_KEY", crate::support::AUTH_KEY),
+            ("HOST", "127.0.0.1"),
+            ("PORT", port.as_str()),
+            ("ADMIN_LISTEN", admin_listen.as_str()),
+            ("DATABASE_DSN", dsn.as_str()),
+            ("METRICS_LISTEN", ""),
+            ("SERVER_THREADS", "1"),
+        ];
+        let proxy = GatewayProcess::spawn("gateway-proxy", &env, &[]).unwrap();
+        let admin = GatewayProcess::spawn("gateway-admin", &env, &[]).unwrap();
+        pairs.push((db, port, admin_listen, admin, proxy));
+    }
+    for (_db, port, admin_listen, admin, proxy) in &pairs {
+        admin
+            .wait_http_ready(
+                &format!("http://{admin_listen}/health"),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("admin not ready: {e}\n{}", admin.output_log()));
+        proxy
+            .wait_http_ready(
+                &format!("http://127.0.0.1:{port}/health"),
+                Duration::from_secs(60),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("proxy not ready: {e}\n{}", proxy.output_log()));
+        assert!(
+            admin.try_exit_status().unwrap().is_none(),
+            "{}",
+            admin.output_log()
+        );
+        assert!(!admin.output_log().contains("cannot migrate"));
+    }
+    for (_, _, _, admin, proxy) in &pairs {
+        proxy.kill();
+        admin.kill();
+    }
+}
