@@ -2,9 +2,10 @@
 //! embedded migrations run by the master at start.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use diesel::{Connection, ConnectionError, SqliteConnection};
-use diesel_async::pooled_connection::deadpool::Pool;
+use diesel_async::pooled_connection::deadpool::{Pool, PoolBuilder};
 use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
 use diesel_async::sync_connection_wrapper::SyncConnectionWrapper;
 use diesel_async::{
@@ -23,6 +24,32 @@ const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql
 /// hash index) do not re-read their pages from the file.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -32000;";
+
+/// The longest a new connection may take (TCP, TLS, authentication) and the longest the check of
+/// a pooled one (`SELECT 1` before it is handed out) may take. A database that accepts
+/// connections and then says nothing (a partition, a stuck server) fails these instead of
+/// holding the caller forever.
+const CONNECT_DEADLINE: Duration = Duration::from_secs(3);
+
+/// The longest wait for a free connection of a full pool.
+const POOL_WAIT_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The longest `Database` waits for a usable connection in all (free slot, checks of idle
+/// connections, a new connection), so an unreachable or silent database is an error within it.
+pub const CHECKOUT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A pool of `max_size` connections with the deadlines above.
+fn with_deadlines<C>(builder: PoolBuilder<C>, max_size: usize) -> PoolBuilder<C>
+where
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager,
+{
+    builder
+        .max_size(max_size)
+        .wait_timeout(Some(POOL_WAIT_DEADLINE))
+        .create_timeout(Some(CONNECT_DEADLINE))
+        .recycle_timeout(Some(CONNECT_DEADLINE))
+        .runtime(deadpool::Runtime::Tokio1)
+}
 
 /// The async SQLite connection type (diesel's sync connection on a blocking thread).
 pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
@@ -136,8 +163,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
                 config,
             );
             DbPool::Sqlite(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -145,8 +171,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
         DatabaseUrl::Postgres(u) => {
             let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(u.as_str());
             DbPool::Postgres(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -154,8 +179,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
         DatabaseUrl::Mysql(u) => {
             let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(u.as_str());
             DbPool::Mysql(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -198,8 +222,7 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
                 config,
             );
             DbPool::Sqlite(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -219,8 +242,7 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
             let manager =
                 AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(u, config);
             DbPool::Postgres(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -240,8 +262,7 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
             let manager =
                 AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(u, config);
             DbPool::Mysql(
-                Pool::builder(manager)
-                    .max_size(max_size)
+                with_deadlines(Pool::builder(manager), max_size)
                     .build()
                     .map_err(pool_err)?,
             )
@@ -274,6 +295,19 @@ fn create_parent(path: &Path) -> Result<(), DbError> {
     }
 }
 
+/// A new connection within `CONNECT_DEADLINE`.
+async fn connect_within<C>(
+    connecting: impl std::future::Future<Output = Result<C, ConnectionError>>,
+) -> Result<C, DbError> {
+    match tokio::time::timeout(CONNECT_DEADLINE, connecting).await {
+        Ok(conn) => conn.map_err(|e| DbError::Connect(e.to_string())),
+        Err(_) => Err(DbError::Connect(format!(
+            "the database did not answer within {} s",
+            CONNECT_DEADLINE.as_secs()
+        ))),
+    }
+}
+
 /// Runs every pending migration of the backend on a dedicated connection. Returns how many ran.
 pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
     let url = url.clone();
@@ -294,9 +328,7 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
                     .len())
             }
             DatabaseUrl::Postgres(u) => {
-                let conn = handle
-                    .block_on(AsyncPgConnection::establish(u))
-                    .map_err(conn_err)?;
+                let conn = handle.block_on(connect_within(AsyncPgConnection::establish(u)))?;
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
                 Ok(harness
                     .run_pending_migrations(POSTGRES_MIGRATIONS)
@@ -304,9 +336,7 @@ pub async fn run_migrations(url: &DatabaseUrl) -> Result<usize, DbError> {
                     .len())
             }
             DatabaseUrl::Mysql(u) => {
-                let conn = handle
-                    .block_on(AsyncMysqlConnection::establish(u))
-                    .map_err(conn_err)?;
+                let conn = handle.block_on(connect_within(AsyncMysqlConnection::establish(u)))?;
                 let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
                 Ok(harness
                     .run_pending_migrations(MYSQL_MIGRATIONS)

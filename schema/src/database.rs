@@ -36,22 +36,41 @@ macro_rules! with_conn {
     ($db:expr, |$c:ident| $body:expr) => {
         match &$db.pool {
             DbPool::Sqlite(p) => {
-                let mut guard = p.get().await?;
+                let mut guard = $crate::database::checkout(p).await?;
                 let $c = &mut *guard;
                 $body
             }
             DbPool::Postgres(p) => {
-                let mut guard = p.get().await?;
+                let mut guard = $crate::database::checkout(p).await?;
                 let $c = &mut *guard;
                 $body
             }
             DbPool::Mysql(p) => {
-                let mut guard = p.get().await?;
+                let mut guard = $crate::database::checkout(p).await?;
                 let $c = &mut *guard;
                 $body
             }
         }
     };
+}
+
+/// A connection of `pool` within `CHECKOUT_DEADLINE`, or `DbError::Pool` saying the database
+/// does not answer.
+pub(crate) async fn checkout<C>(
+    pool: &diesel_async::pooled_connection::deadpool::Pool<C>,
+) -> Result<diesel_async::pooled_connection::deadpool::Object<C>, DbError>
+where
+    C: diesel_async::pooled_connection::PoolableConnection + 'static,
+    diesel_async::pooled_connection::AsyncDieselConnectionManager<C>:
+        deadpool::managed::Manager<Type = C, Error = diesel_async::pooled_connection::PoolError>,
+{
+    match tokio::time::timeout(crate::connection::CHECKOUT_DEADLINE, pool.get()).await {
+        Ok(conn) => Ok(conn?),
+        Err(_) => Err(DbError::Pool(format!(
+            "no database connection within {} s (the database does not answer)",
+            crate::connection::CHECKOUT_DEADLINE.as_secs()
+        ))),
+    }
 }
 
 /// The statement that bumps the revision; used inside every write transaction.

@@ -4,6 +4,7 @@
 
 pub mod launcher;
 pub mod mock_provider;
+pub mod silent_relay;
 pub mod test_db;
 pub mod test_proxy;
 pub mod test_redis;
@@ -11,6 +12,7 @@ pub mod test_tls;
 
 pub use launcher::{GatewayProcess, binary_path, free_port};
 pub use mock_provider::{MockProvider, Recorded, Reply, ReplyBody};
+pub use silent_relay::SilentRelay;
 pub use test_db::{TestDb, services_required};
 pub use test_proxy::{ProxyKind, TestProxy};
 pub use test_redis::TestRedis;

@@ -1546,6 +1546,7 @@ mod gpt_load_import;
 mod login_throttle;
 mod logs;
 mod manual_control;
+mod silent_database;
 mod ui;
 use logs::logs_flow;
 on_every_backend!(logs_flow: request_logs_dashboard_usage_and_retention_on_sqlite, request_logs_dashboard_usage_and_retention_on_postgres, request_logs_dashboard_usage_and_retention_on_mysql);
