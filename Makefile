@@ -94,7 +94,7 @@ upgrade: release ## Upgrade the proxy started by `make run` in place, without dr
 run-preflight:
 	@scripts/run.sh --preflight $(ARGS)
 
-test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), schemathesis on the admin API, then the admin UI's tests; DB services via TEST_*_DSN
+test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), 20 process-group SIGTERM stops of `make run` (scripts/test-run-stop.sh), schemathesis on the admin API, then the admin UI's tests; DB services via TEST_*_DSN
 	@if [ -n "$${NEXTEST:-}" ] && $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  echo "+ $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc"; \
 	  $(CARGO) nextest run --workspace && $(CARGO) test --workspace --doc; \
@@ -102,6 +102,7 @@ test: deps ## Run every test (set NEXTEST=1 to use cargo-nextest), schemathesis 
 	  echo "+ $(CARGO) test --workspace"; \
 	  $(CARGO) test --workspace; \
 	fi
+	scripts/test-run-stop.sh
 	CARGO=$(CARGO) scripts/schemathesis.sh
 	$(MAKE) ui-test
 

@@ -5,8 +5,12 @@
 # Both read the same configuration: config/gateway.toml (or --config / GATEWAY_CONFIG), then .env,
 # then the environment. Extra arguments are passed to both binaries (e.g. --config PATH).
 #
-# Ctrl-C or SIGTERM stops both and waits for them. If either process exits on its own, the other
-# is stopped too and the script exits non-zero.
+# Ctrl-C or SIGTERM stops both gracefully and waits for them (SIGKILL after STOP_TIMEOUT), however
+# many of these signals arrive and whenever: make, a terminal or a supervisor signals the whole
+# process group, and make sends this script a second SIGTERM of its own. If either process exits on
+# its own, the other is stopped too and the script exits non-zero. It refuses to start (exit 1)
+# while another run.sh of the same PORT is running or something already listens on the public or
+# admin address, rather than leaving the old processes to answer.
 #
 # SIGHUP (`make upgrade`, scripts/upgrade.sh) upgrades the proxy without dropping a request: a new
 # gateway-proxy from BIN_DIR starts with --upgrade and takes over the listening sockets, then the
@@ -84,14 +88,46 @@ port=${public_listen##*:}
 upgrade_sock=/tmp/gateway-proxy-$port.sock
 run_pid_file=/tmp/gateway-run-$port.pid
 
+# Refuse to start next to a running gateway: the new processes could not take the port, and
+# whoever checks the gateway would be answered by the old ones.
+old_pid=$(cat "$run_pid_file" 2>/dev/null || true)
+if [[ $old_pid =~ ^[0-9]+$ ]] && kill -0 "$old_pid" 2>/dev/null &&
+    { [[ ! -r /proc/$old_pid/cmdline ]] || grep -q run.sh "/proc/$old_pid/cmdline"; }; then
+    echo "scripts/run.sh already runs a gateway on port $port (pid $old_pid, see $run_pid_file)." >&2
+    echo "Stop it first (kill $old_pid), or set PORT to start another one." >&2
+    exit 1
+fi
+
+# Whether something accepts connections on HOST:PORT (a wildcard address is tried on loopback).
+listening() {
+    local host=${1%:*} port=${1##*:}
+    host=${host#[}
+    host=${host%]}
+    case $host in
+        0.0.0.0) host=127.0.0.1 ;;
+        ::) host=::1 ;;
+    esac
+    { : <>"/dev/tcp/$host/$port"; } 2>/dev/null
+}
+for listen in "$public_listen" "$admin_listen"; do
+    if listening "$listen"; then
+        echo "$listen is already in use by another process (an earlier gateway still running?)." >&2
+        echo "Stop it first, or set PORT / ADMIN_LISTEN to free addresses." >&2
+        exit 1
+    fi
+done
+
 admin_pid=
 proxy_pid=
+# Set once the children are being stopped: a later INT/TERM (make sends the script a second
+# SIGTERM of its own) returns at once and lets the stop finish, and SIGHUP no longer upgrades.
+stopping=0
 
 # Sends SIGTERM to the given pids, waits up to STOP_TIMEOUT seconds, then SIGKILLs what is left.
 stop() {
     local pids=() pid deadline
     for pid in "$@"; do
-        [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && pids+=("$pid")
+        [[ -n $pid && " ${pids[*]} " != *" $pid "* ]] && kill -0 "$pid" 2>/dev/null && pids+=("$pid")
     done
     ((${#pids[@]})) || return 0
     kill -TERM "${pids[@]}" 2>/dev/null || true
@@ -108,17 +144,43 @@ stop() {
     done
 }
 
+# Stops every process this script started. `jobs -p` lists them whatever moment a signal
+# interrupted: a child started but not yet saved in admin_pid / proxy_pid, the new proxy of an
+# upgrade under way, the old one still draining.
+stop_children() {
+    local children
+    mapfile -t children < <(jobs -p)
+    stop "$proxy_pid" "$admin_pid" "${children[@]}"
+}
+
+# Stops both on INT/TERM and exits. The trap stays set until the script exits: reset to the
+# default action, a second SIGTERM would kill the script before it had signalled the children,
+# leaving them running.
 on_signal() {
-    trap - INT TERM
+    ((stopping)) && return 0
+    stopping=1
     echo
     echo "stopping gateway-proxy and gateway-admin..."
-    stop "$proxy_pid" "$admin_pid"
+    stop_children
     exit 0
+}
+# Never leave a child or the pid file behind, whatever makes this script exit. Stopping again
+# does no harm, and completes a stop that an error cut short.
+on_exit() {
+    stopping=1
+    stop_children
+    if [[ $(cat "$run_pid_file" 2>/dev/null) == "$$" ]]; then
+        rm -f "$run_pid_file"
+    fi
 }
 # Starts a new proxy that takes the listening sockets over, then tells the old one to hand them
 # over and drain (Pingora's graceful upgrade).
 upgrade_proxy() {
     local old=$proxy_pid new i
+    if ((stopping)) || [[ -z $old ]]; then
+        echo "upgrade: gateway-proxy is starting or stopping; nothing upgraded" >&2
+        return
+    fi
     if [[ ! -x $BIN_DIR/gateway-proxy ]]; then
         echo "upgrade: $BIN_DIR/gateway-proxy not found; still running pid $old" >&2
         return
@@ -140,10 +202,12 @@ upgrade_proxy() {
     echo "gateway-proxy upgraded: pid $old hands its sockets to pid $new, drains and exits"
 }
 
+# A closed output (`make run | tee log` after Ctrl-C) makes writes fail rather than kill the
+# script before it has stopped the children.
+trap '' PIPE
 trap on_signal INT TERM
 trap upgrade_proxy HUP
-# Never leave a child behind, whatever makes this script exit.
-trap 'rm -f "$run_pid_file"; stop "$proxy_pid" "$admin_pid"' EXIT
+trap on_exit EXIT
 echo $$ >"$run_pid_file"
 
 # Each in its own session: Ctrl-C reaches only this script, which stops them gracefully (SIGINT
@@ -174,5 +238,5 @@ if kill -0 "$admin_pid" 2>/dev/null; then
 else
     echo "gateway-admin exited (status $status); stopping gateway-proxy" >&2
 fi
-stop "$proxy_pid" "$admin_pid"
+# on_exit stops it.
 exit $((status == 0 ? 1 : status))
