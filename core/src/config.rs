@@ -77,6 +77,7 @@ const FIELDS: &[Field] = &[
     ),
     field("server.trusted_proxies", "TRUSTED_PROXIES", ""),
     field("admin.listen", "ADMIN_LISTEN", "127.0.0.1:3002"),
+    field("admin.upstream", "ADMIN_UPSTREAM", ""),
     field("admin.ui_dir", "UI_DIR", "admin-ui/dist"),
     field("metrics.listen", "METRICS_LISTEN", "127.0.0.1:9464"),
     field("auth.auth_key", "AUTH_KEY", ""),
@@ -107,6 +108,69 @@ const FIELDS: &[Field] = &[
     field("cors.allowed_headers", "ALLOWED_HEADERS", "*"),
     field("cors.allow_credentials", "ALLOW_CREDENTIALS", "false"),
 ];
+
+/// Where a proxy reaches the admin process: a host (name or IP) and a port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdminUpstream {
+    /// Host name or IP literal (without brackets).
+    pub host: String,
+    /// Port.
+    pub port: u16,
+}
+
+impl AdminUpstream {
+    /// `host:port` or `[v6]:port`.
+    pub fn parse(text: &str) -> Result<Self, &'static str> {
+        const EXPECTED: &str = "expected host:port, such as admin:3002 or 10.0.0.5:3002";
+        let (host, port) = text.rsplit_once(':').ok_or(EXPECTED)?;
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.strip_suffix(']'))
+            .unwrap_or(host);
+        let port: u16 = port.parse().map_err(|_| EXPECTED)?;
+        let name_ok = !host.is_empty()
+            && host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+        if !name_ok
+            || port == 0
+            || (host.contains(':') && host.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(EXPECTED);
+        }
+        Ok(Self {
+            host: host.to_owned(),
+            port,
+        })
+    }
+
+    /// Where `ADMIN_LISTEN` is reached: its address, or loopback for a wildcard one.
+    pub fn reaching(listen: SocketAddr) -> Self {
+        let ip = match listen.ip() {
+            std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)
+            }
+            std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST)
+            }
+            ip => ip,
+        };
+        Self {
+            host: ip.to_string(),
+            port: listen.port(),
+        }
+    }
+}
+
+impl std::fmt::Display for AdminUpstream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
 
 /// Log output format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +236,10 @@ pub struct GatewayConfig {
     pub trusted_proxies: TrustedProxies,
     /// Admin process address (loopback).
     pub admin_listen: SocketAddr,
+    /// Where proxies forward the admin routes: `ADMIN_UPSTREAM`, a `host:port` whose host may be
+    /// a name (resolved by the proxy, asynchronously, and again as it ages), or `ADMIN_LISTEN`
+    /// when unset (a wildcard listen address reached on loopback).
+    pub admin_upstream: AdminUpstream,
     /// The built admin UI (`admin-ui/dist`) the admin process serves at `/`.
     pub ui_dir: PathBuf,
     /// The proxy's Prometheus listener (`None`: off).
@@ -316,7 +384,7 @@ impl GatewayConfig {
     pub fn summary(&self) -> String {
         let set = |b: bool| if b { "set" } else { "not set" };
         format!(
-            "config file: {}\npublic listen: {}\nadmin listen: {}\ndatabase: {}\nredis: {}\nrole: {}\nauth key: {}\nencryption: {}\nmax concurrent requests: {}\nmax request body: {} bytes\nlog: {} ({})\noutbound proxies (environment): {}",
+            "config file: {}\npublic listen: {}\nadmin listen: {}\nadmin upstream: {}\ndatabase: {}\nredis: {}\nrole: {}\nauth key: {}\nencryption: {}\nmax concurrent requests: {}\nmax request body: {} bytes\nlog: {} ({})\noutbound proxies (environment): {}",
             self.source_file
                 .as_ref()
                 .map_or("none (defaults + environment)".to_owned(), |p| p
@@ -324,6 +392,7 @@ impl GatewayConfig {
                     .to_string()),
             self.public_listen(),
             self.admin_listen,
+            self.admin_upstream,
             redact_dsn(self.database_dsn.expose()),
             self.redis_dsn
                 .as_ref()
@@ -508,6 +577,10 @@ impl Parser {
         let admin_listen: SocketAddr = self.string("admin.listen").parse().map_err(|_| {
             self.error("admin.listen", "expected an address such as 127.0.0.1:3002")
         })?;
+        let admin_upstream = match self.string("admin.upstream").trim() {
+            "" => AdminUpstream::reaching(admin_listen),
+            text => AdminUpstream::parse(text).map_err(|why| self.error("admin.upstream", why))?,
+        };
         let metrics_listen = match self.string("metrics.listen").trim() {
             "" => None,
             text => Some(text.parse::<SocketAddr>().map_err(|_| {
@@ -616,6 +689,7 @@ impl Parser {
             trusted_proxies: TrustedProxies::parse(&self.string("server.trusted_proxies"))
                 .map_err(|e| self.error("server.trusted_proxies", &e))?,
             admin_listen,
+            admin_upstream,
             ui_dir: PathBuf::from(self.string("admin.ui_dir")),
             metrics_listen,
             auth_key: Secret::new(auth_key),
@@ -668,6 +742,61 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn admin_upstream_defaults_to_admin_listen_and_takes_names() {
+        let c = load(
+            "",
+            &[("AUTH_KEY", "k-0123456789abcdef")],
+            ConfigArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.admin_upstream.to_string(), "127.0.0.1:3002");
+        let c = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-0123456789abcdef"),
+                ("ADMIN_LISTEN", "0.0.0.0:4002"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.admin_upstream.to_string(), "127.0.0.1:4002");
+        let c = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-0123456789abcdef"),
+                ("ADMIN_UPSTREAM", "gateway-admin.internal:3002"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap();
+        assert_eq!(c.admin_upstream.host, "gateway-admin.internal");
+        assert_eq!(
+            AdminUpstream::parse("[::1]:3").unwrap().to_string(),
+            "[::1]:3"
+        );
+        for bad in [
+            "admin",
+            "admin:",
+            "admin:0",
+            ":3002",
+            "a b:1",
+            "admin:99999",
+        ] {
+            assert!(AdminUpstream::parse(bad).is_err(), "{bad}");
+        }
+        let err = load(
+            "",
+            &[
+                ("AUTH_KEY", "k-0123456789abcdef"),
+                ("ADMIN_UPSTREAM", "admin"),
+            ],
+            ConfigArgs::default(),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("ADMIN_UPSTREAM"), "{err:#}");
     }
 
     fn args() -> ConfigArgs {

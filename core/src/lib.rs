@@ -22,5 +22,5 @@ pub mod status_matcher;
 pub mod token_usage;
 
 pub use channel::ChannelType;
-pub use config::{ConfigArgs, GatewayConfig};
+pub use config::{AdminUpstream, ConfigArgs, GatewayConfig};
 pub use secret::Secret;

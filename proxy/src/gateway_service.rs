@@ -16,7 +16,6 @@
 //! 2. `upstream_peer` — only for admin forwarding: the admin process's loopback address.
 //! 3. `logging` — request-level bookkeeping (the in-flight slot is released with the context).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -28,6 +27,7 @@ use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
+use gateway_core::AdminUpstream;
 use gateway_core::client_address::TrustedProxies;
 use gateway_core::client_credential::extract_token;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
@@ -36,6 +36,7 @@ use gateway_core::token_usage::UsageScanner;
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::{redact_key_param, strip_key_param};
 use crate::clock::now_ms;
+use crate::dns_cache::DnsCache;
 use crate::error::{GatewayError, redact};
 use crate::group_routing::{Route, route};
 use crate::header_rewrite::UpstreamRequest;
@@ -72,7 +73,9 @@ pub struct ProxyLimits {
 pub struct GatewayService {
     snapshot: SnapshotHandle,
     exchange: UpstreamExchange,
-    admin_addr: SocketAddr,
+    /// Where admin routes go (`ADMIN_UPSTREAM`), resolved through `admin_dns`.
+    admin: AdminUpstream,
+    admin_dns: DnsCache,
     /// Whose forwarding headers name the client (`TRUSTED_PROXIES`).
     trusted_proxies: TrustedProxies,
     limits: ProxyLimits,
@@ -99,12 +102,12 @@ pub struct Observers {
 }
 
 impl GatewayService {
-    /// A service serving `snapshot`, forwarding non-proxy paths to `admin_addr`, noting key
+    /// A service serving `snapshot`, forwarding non-proxy paths to `admin`, noting key
     /// health changes in `journal` and reporting to `observe`.
     pub fn new(
         snapshot: SnapshotHandle,
         exchange: UpstreamExchange,
-        admin_addr: SocketAddr,
+        admin: AdminUpstream,
         trusted_proxies: TrustedProxies,
         limits: ProxyLimits,
         journal: HealthJournal,
@@ -113,7 +116,8 @@ impl GatewayService {
         Self {
             snapshot,
             exchange,
-            admin_addr,
+            admin,
+            admin_dns: DnsCache::default(),
             trusted_proxies,
             limits,
             started: Instant::now(),
@@ -1060,7 +1064,7 @@ impl ProxyHttp for GatewayService {
                 408 => "the request body did not arrive within SERVER_READ_TIMEOUT".to_owned(),
                 502 if ctx.forward_to_admin => format!(
                     "the admin API (gateway-admin at {}) is not reachable; is it running?",
-                    self.admin_addr
+                    self.admin
                 ),
                 _ => format!("request failed: {}", e.etype().as_str()),
             };
@@ -1170,7 +1174,18 @@ impl ProxyHttp for GatewayService {
                 "proxy routes never use upstream_peer",
             ));
         }
-        let mut peer = HttpPeer::new(self.admin_addr, false, String::new());
+        let addr = self
+            .admin_dns
+            .resolve(&self.admin.host, self.admin.port)
+            .await
+            .map_err(|e| {
+                Error::explain(
+                    ErrorType::ConnectNoRoute,
+                    format!("cannot resolve ADMIN_UPSTREAM {}: {e}", self.admin),
+                )
+                .into_up()
+            })?;
+        let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(Duration::from_secs(2));
         Ok(Box::new(peer))
     }

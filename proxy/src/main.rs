@@ -34,7 +34,7 @@ fn run() -> anyhow::Result<()> {
     tracing::info!(
         "gateway-proxy listening on http://{} (admin API forwarded to {})",
         config.public_listen(),
-        config.admin_listen
+        config.admin_upstream
     );
     server.run_forever()
 }

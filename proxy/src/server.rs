@@ -117,7 +117,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let service = GatewayService::new(
         snapshot.clone(),
         UpstreamExchange::new(connector),
-        config.admin_listen,
+        config.admin_upstream.clone(),
         config.trusted_proxies.clone(),
         ProxyLimits {
             max_concurrent_requests: config.max_concurrent_requests,

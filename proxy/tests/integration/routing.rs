@@ -349,3 +349,54 @@ async fn upstream_connections_are_pooled_even_across_failovers() {
     );
     assert_eq!(mock.requests_for_key("sk-pool-good").len(), 50);
 }
+
+/// `ADMIN_UPSTREAM` names the admin by host name (resolved by the proxy), apart from
+/// `ADMIN_LISTEN`; a name that does not resolve gets a 502 that says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_routes_reach_the_admin_by_a_host_name() {
+    let gw = Gateway::start().await;
+    let admin_port = gw.admin_listen.rsplit_once(':').unwrap().1.to_owned();
+    for (upstream, expected) in [
+        (format!("localhost:{admin_port}"), 200),
+        ("no-such-admin.invalid:3002".to_owned(), 502),
+    ] {
+        let port = gateway_testkit::free_port().to_string();
+        let mut env: Vec<(&str, &str)> = gw
+            .env
+            .iter()
+            .filter(|(k, _)| k != "PORT")
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        env.push(("PORT", &port));
+        env.push(("METRICS_LISTEN", ""));
+        env.push(("ADMIN_UPSTREAM", &upstream));
+        let proxy = gateway_testkit::GatewayProcess::spawn("gateway-proxy", &env, &[]).unwrap();
+        proxy
+            .wait_http_ready(
+                &format!("http://127.0.0.1:{port}/health"),
+                std::time::Duration::from_secs(20),
+            )
+            .await
+            .unwrap();
+        let r = gw
+            .client
+            .get(format!("http://127.0.0.1:{port}/api/groups"))
+            .bearer_auth(crate::support::AUTH_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), expected, "{upstream}");
+        if expected == 502 {
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(body["code"], "BAD_GATEWAY", "{body}");
+            assert!(
+                body["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("no-such-admin.invalid:3002"),
+                "{body}"
+            );
+        }
+        proxy.kill();
+    }
+}
