@@ -12,7 +12,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use gateway_core::outbound_proxy::{EnvProxies, ProxyUrl, effective};
+use gateway_core::outbound_proxy::{EnvProxies, ProxyScheme, ProxyUrl, effective};
 use gateway_tunnel::{TunnelStream, Tunneler};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
@@ -120,13 +120,46 @@ impl UpstreamClient {
         let exchange = async {
             let uri = req.uri();
             let tls = uri.scheme_str() == Some("https");
-            let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+            let host = uri
+                .host()
+                .unwrap_or_default()
+                .trim_matches(['[', ']'])
+                .to_owned();
+            let host = host.as_str();
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
             let sent = match effective(proxy, &self.env, tls, host, port) {
-                Some(p) => self.through(p).request(req).await,
+                Some(p) => {
+                    let mut req = req;
+                    // A plain-HTTP upstream is forwarded by the proxy (absolute form), which
+                    // reads its credentials from the request.
+                    if forwards(p, tls)
+                        && let Some(auth) = p.basic_auth()
+                    {
+                        let value = HeaderValue::from_str(&auth)
+                            .map_err(|_| "the proxy credentials cannot be sent".to_owned())?;
+                        req.headers_mut()
+                            .insert(http::header::PROXY_AUTHORIZATION, value);
+                    }
+                    self.through(p).request(req).await
+                }
                 None => self.direct.request(req).await,
             };
             let resp = sent.map_err(|e| describe(&e))?;
+            if let Some(p) =
+                effective(proxy, &self.env, tls, host, port).filter(|p| forwards(p, tls))
+                && resp.status() == http::StatusCode::PROXY_AUTHENTICATION_REQUIRED
+            {
+                // The forwarding proxy's own refusal: the upstream was never reached.
+                return Err(format!(
+                    "proxy {}: the proxy {} (407 Proxy Authentication Required)",
+                    p.endpoint(),
+                    if p.basic_auth().is_some() {
+                        "refused the credentials"
+                    } else {
+                        "requires authentication"
+                    }
+                ));
+            }
             let (parts, body) = resp.into_parts();
             let body = http_body_util::Limited::new(body, BODY_LIMIT)
                 .collect()
@@ -148,6 +181,13 @@ impl UpstreamClient {
             )),
         }
     }
+}
+
+/// True when requests to a plain-HTTP upstream through `proxy` are forwarded in absolute form
+/// rather than tunnelled (an HTTP(S) proxy; SOCKS5 always tunnels): common proxies allow
+/// `CONNECT` only to port 443.
+fn forwards(proxy: &ProxyUrl, tls: bool) -> bool {
+    !tls && proxy.scheme != ProxyScheme::Socks5
 }
 
 /// The error and its causes, e.g. `client error (Connect): tcp connect error: Connection refused`.
@@ -176,13 +216,14 @@ struct TunnelConnector {
     tunneler: Tunneler,
 }
 
-/// A tunnel as a hyper connection.
-struct Tunneled(TunnelStream);
+/// A tunnel (or, `true`, a connection to a forwarding proxy) as a hyper connection.
+struct Tunneled(TunnelStream, bool);
 
 impl Connection for Tunneled {
     fn connected(&self) -> Connected {
-        // A tunnel: requests in origin form, as to the upstream itself.
-        Connected::new()
+        // A tunnel: requests in origin form, as to the upstream itself; a forwarding proxy:
+        // absolute form.
+        Connected::new().proxy(self.1)
     }
 }
 
@@ -234,11 +275,15 @@ impl tower::Service<Uri> for TunnelConnector {
                 .trim_matches(['[', ']'])
                 .to_owned();
             let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+            if forwards(&this.proxy, tls) {
+                let stream = this.tunneler.to_proxy(&this.proxy, TUNNEL_TIMEOUT).await?;
+                return Ok(TokioIo::new(Tunneled(stream, true)));
+            }
             let stream = this
                 .tunneler
                 .open(&this.proxy, &host, port, TUNNEL_TIMEOUT)
                 .await?;
-            Ok(TokioIo::new(Tunneled(stream)))
+            Ok(TokioIo::new(Tunneled(stream, false)))
         })
     }
 }

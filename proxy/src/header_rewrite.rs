@@ -60,13 +60,20 @@ pub struct UpstreamRequest<'a> {
 impl UpstreamRequest<'_> {
     /// The upstream request header built from the client's.
     pub fn build(&self, client: &RequestHeader) -> pingora::Result<RequestHeader> {
+        let forward = self.upstream.route.as_ref().filter(|r| r.forward);
         let mut path = String::with_capacity(self.upstream.base_path.len() + self.rest.len() + 64);
+        if forward.is_some() {
+            // Absolute form for a forwarding proxy (RFC 9112 §3.2.2).
+            path.push_str("http://");
+            path.push_str(&self.upstream.host_header);
+        }
+        let origin = path.len();
         path.push_str(&self.upstream.base_path);
         path.push_str(self.rest);
-        if path.is_empty() {
+        if path.len() == origin {
             path.push('/');
         }
-        let placement = self.channel.credential_placement(&path);
+        let placement = self.channel.credential_placement(&path[origin..]);
         let mut query = self.query.map(str::to_owned);
         if placement == CredentialPlacement::QueryKey {
             let key: String =
@@ -105,6 +112,9 @@ impl UpstreamRequest<'_> {
             req.append_header(name.clone(), value.clone())?;
         }
         req.insert_header(http::header::HOST, self.upstream.host_header.as_str())?;
+        if let Some(auth) = forward.and_then(|r| r.proxy.basic_auth()) {
+            req.insert_header(http::header::PROXY_AUTHORIZATION, auth)?;
+        }
         req.insert_header(http::header::CONTENT_LENGTH, self.body_len.to_string())?;
         let key = self.key.value.expose().as_str();
         match placement {

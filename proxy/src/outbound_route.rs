@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use gateway_core::outbound_proxy::{EnvProxies, ProxyUrl, effective};
+use gateway_core::outbound_proxy::{EnvProxies, ProxyScheme, ProxyUrl, effective};
 use gateway_tunnel::{TunnelStream, Tunneler};
 use pingora::connectors::L4Connect;
 use pingora::protocols::l4::socket::SocketAddr;
@@ -46,6 +46,7 @@ impl OutboundProxies {
         let mut key = std::collections::hash_map::DefaultHasher::new();
         proxy.expose().hash(&mut key);
         Some(Arc::new(ProxyRoute {
+            forward: !tls && proxy.scheme != ProxyScheme::Socks5,
             proxy: proxy.clone(),
             host: host.to_owned(),
             port,
@@ -57,10 +58,17 @@ impl OutboundProxies {
 }
 
 /// How one upstream is reached through a proxy: Pingora's custom L4 connector for its peers.
+///
+/// A plain `http://` upstream behind an HTTP(S) proxy is not tunnelled (`forward`): its requests
+/// go to the proxy itself in absolute form (`POST http://host:port/path`) with
+/// `Proxy-Authorization`, as curl and Go's `http.Transport` send them, because common proxies
+/// allow `CONNECT` only to port 443. Those connections are pooled per proxy.
 #[derive(Debug)]
 pub struct ProxyRoute {
     /// The proxy (its `Display` masks the password).
     pub proxy: ProxyUrl,
+    /// Requests are forwarded to the proxy in absolute form instead of through a tunnel.
+    pub forward: bool,
     host: String,
     port: u16,
     connect_timeout: Duration,

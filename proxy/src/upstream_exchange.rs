@@ -113,7 +113,27 @@ impl UpstreamExchange {
         body: &Bytes,
         timeouts: AttemptTimeouts,
     ) -> std::result::Result<UpstreamResponse, ExchangeError> {
+        let forward = upstream.route.as_ref().filter(|r| r.forward);
         let mut peer = match &upstream.route {
+            // To the proxy itself, which forwards the absolute-form request (plain HTTP to the
+            // upstream); pooled per proxy.
+            Some(route) if route.forward => {
+                let proxy = &route.proxy;
+                let addr = self
+                    .dns
+                    .resolve(&proxy.host, proxy.port)
+                    .await
+                    .map_err(|e| {
+                        ExchangeError::Connect(format!(
+                            "proxy {}: cannot resolve it: {e}",
+                            proxy.endpoint()
+                        ))
+                    })?;
+                let tls = proxy.scheme == gateway_core::outbound_proxy::ProxyScheme::Https;
+                let mut peer = HttpPeer::new(addr, tls, proxy.host.clone());
+                peer.group_key = route.pool_key;
+                peer
+            }
             // Through a proxy, which resolves the name: the peer's address is a placeholder
             // the tunnel connector ignores. It is 0.0.0.0 because Pingora, before reusing a
             // pooled connection, checks that the socket's peer is the peer's address, except
@@ -157,6 +177,25 @@ impl UpstreamExchange {
             session.set_read_timeout(Some(timeouts.read));
             session.set_write_timeout(Some(timeouts.read));
             match exchange(&mut session, header, body).await {
+                // The forwarding proxy's own refusal is a failure to reach the upstream.
+                Ok(())
+                    if forward.is_some()
+                        && session
+                            .response_header()
+                            .is_some_and(|h| h.status.as_u16() == 407) =>
+                {
+                    session.shutdown().await;
+                    let proxy = forward.map_or(String::new(), |r| r.proxy.endpoint());
+                    let why = if header
+                        .headers
+                        .contains_key(http::header::PROXY_AUTHORIZATION)
+                    {
+                        "the proxy refused the credentials (407 Proxy Authentication Required)"
+                    } else {
+                        "the proxy requires authentication (407 Proxy Authentication Required): put user:password in the proxy URL"
+                    };
+                    return Err(ExchangeError::Connect(format!("proxy {proxy}: {why}")));
+                }
                 Ok(()) => {
                     return Ok(UpstreamResponse {
                         session,

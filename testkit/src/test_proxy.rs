@@ -65,6 +65,21 @@ fn program(name: &str) -> anyhow::Result<Option<PathBuf>> {
 impl TestProxy {
     /// A tinyproxy on a free loopback port; with `credentials` it requires them (407 without).
     pub async fn http(credentials: Option<(&str, &str)>) -> anyhow::Result<Option<Self>> {
+        Self::tinyproxy(credentials, "").await
+    }
+
+    /// A tinyproxy as Debian (and Squid's `SSL_ports`) configures one: `CONNECT` only to ports
+    /// 443 and 563, so a plain-HTTP upstream on another port is reached only by forwarding.
+    pub async fn http_connect_443_only(
+        credentials: Option<(&str, &str)>,
+    ) -> anyhow::Result<Option<Self>> {
+        Self::tinyproxy(credentials, "ConnectPort 443\nConnectPort 563\n").await
+    }
+
+    async fn tinyproxy(
+        credentials: Option<(&str, &str)>,
+        extra_conf: &str,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(bin) = program("tinyproxy")? else {
             return Ok(None);
         };
@@ -78,6 +93,7 @@ impl TestProxy {
         if let Some((user, pass)) = credentials {
             conf.push_str(&format!("BasicAuth {user} {pass}\n"));
         }
+        conf.push_str(extra_conf);
         let path = dir.path().join("tinyproxy.conf");
         std::fs::write(&path, conf)?;
         let child = spawn(&bin, &["-d", "-c", &path.display().to_string()], dir.path())?;
@@ -205,6 +221,20 @@ impl TestProxy {
     /// The port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Requests the tinyproxy forwarded in absolute form (not `CONNECT`) so far.
+    pub fn forwarded_requests(&self) -> usize {
+        if let Some(inner) = &self.behind {
+            return inner.forwarded_requests();
+        }
+        std::fs::read_to_string(self.log_path())
+            .map(|log| {
+                log.lines()
+                    .filter(|l| l.contains("Request (file descriptor") && l.contains(" http://"))
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// CONNECT requests the tinyproxy (itself, or behind the stunnel) received so far: one per

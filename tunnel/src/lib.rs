@@ -122,6 +122,47 @@ impl Tunneler {
         }
     }
 
+    /// A connection to `proxy` itself (TCP, and TLS for `https://`) within `timeout`, for
+    /// requests it forwards in absolute form (plain-HTTP upstreams behind an HTTP proxy).
+    pub async fn to_proxy(
+        &self,
+        proxy: &ProxyUrl,
+        timeout: Duration,
+    ) -> Result<TunnelStream, TunnelError> {
+        match tokio::time::timeout(timeout, self.connect_proxy(proxy)).await {
+            Ok(connected) => connected,
+            Err(_) => Err(TunnelError {
+                proxy: proxy.endpoint(),
+                reason: format!("no connection within {} ms", timeout.as_millis()),
+            }),
+        }
+    }
+
+    /// TCP to the proxy, then TLS for an `https://` proxy.
+    async fn connect_proxy(&self, proxy: &ProxyUrl) -> Result<TunnelStream, TunnelError> {
+        let fail = |reason: String| TunnelError {
+            proxy: proxy.endpoint(),
+            reason,
+        };
+        let tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
+            .await
+            .map_err(|e| fail(format!("cannot connect: {e}")))?;
+        let _ = tcp.set_nodelay(true);
+        Ok(match proxy.scheme {
+            ProxyScheme::Https => {
+                let name = ServerName::try_from(proxy.host.clone())
+                    .map_err(|e| fail(format!("not a TLS server name: {e}")))?;
+                let tls = self
+                    .tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|e| fail(format!("TLS handshake with the proxy failed: {e}")))?;
+                TunnelStream::Tls(Box::new(tls))
+            }
+            ProxyScheme::Http | ProxyScheme::Socks5 => TunnelStream::Tcp(tcp),
+        })
+    }
+
     /// A tunnel through `proxy` to `host:port`, opened within `timeout` (connecting to the proxy,
     /// TLS to it for `https://`, and the handshake).
     pub async fn open(
@@ -136,22 +177,7 @@ impl Tunneler {
             reason,
         };
         let opening = async {
-            let tcp = TcpStream::connect((proxy.host.as_str(), proxy.port))
-                .await
-                .map_err(|e| fail(format!("cannot connect: {e}")))?;
-            let _ = tcp.set_nodelay(true);
-            let mut s = match proxy.scheme {
-                ProxyScheme::Https => {
-                    let name = ServerName::try_from(proxy.host.clone())
-                        .map_err(|e| fail(format!("not a TLS server name: {e}")))?;
-                    let tls =
-                        self.tls.connect(name, tcp).await.map_err(|e| {
-                            fail(format!("TLS handshake with the proxy failed: {e}"))
-                        })?;
-                    TunnelStream::Tls(Box::new(tls))
-                }
-                ProxyScheme::Http | ProxyScheme::Socks5 => TunnelStream::Tcp(tcp),
-            };
+            let mut s = self.connect_proxy(proxy).await?;
             let handshake = match proxy.scheme {
                 ProxyScheme::Socks5 => socks5_connect(&mut s, proxy, host, port).await,
                 ProxyScheme::Http | ProxyScheme::Https => {

@@ -443,3 +443,104 @@ async fn invalid_proxy_urls_are_refused_on_save_and_at_start() {
     );
     assert!(!out.contains("env-secret"), "{out}");
 }
+
+/// A plain `http://` upstream behind an HTTP proxy that allows `CONNECT` only to 443 (Debian's
+/// tinyproxy, Squid's defaults): requests are forwarded in absolute form with
+/// `Proxy-Authorization`, streams too; without the credentials the proxy's 407 is a 502 naming
+/// the proxy, not the key's fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_http_upstream_is_forwarded_by_a_proxy_that_connects_only_to_443() {
+    let Some(proxy) = TestProxy::http_connect_443_only(Some((USER, PASS)))
+        .await
+        .unwrap()
+    else {
+        return;
+    };
+    let gw = Gateway::start().await;
+    let mock = MockProvider::start().await.unwrap();
+    let upstream = mock.base_url();
+    let group = gw
+        .create_group_with(
+            "forwarded",
+            "openai",
+            &[(&upstream, 1)],
+            &["sk-forwarded-1"],
+            json!({"config": {"proxy_url": proxy.url(), "blacklist_threshold": 1}}),
+        )
+        .await;
+    assert_eq!(proxy.connect_requests(), 0, "no tunnel was asked for");
+    mock.clear();
+    let before = proxy.forwarded_requests();
+    for _ in 0..3 {
+        let (status, body) = gw.chat("forwarded", "gpt-4o").await;
+        assert_eq!(status, 200, "{body}\n{}", gw.proxy.output_log());
+    }
+    let (status, body) = stream(&gw, "forwarded").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("data: [DONE]"), "{body}");
+    let seen = mock.requests_for_key("sk-forwarded-1");
+    assert_eq!(seen.len(), 4);
+    assert_eq!(seen[0].path, "/v1/chat/completions", "origin form upstream");
+    assert_eq!(proxy.forwarded_requests(), before + 4);
+    assert_eq!(proxy.connect_requests(), 0);
+    // Key validation takes the same way.
+    let answer = gw
+        .api(
+            reqwest::Method::POST,
+            "/api/keys/test-multiple",
+            Some(json!({"group_id": group, "keys_text": "sk-forwarded-1"})),
+        )
+        .await;
+    assert_eq!(answer["data"]["results"][0]["is_valid"], true, "{answer}");
+    assert_eq!(proxy.forwarded_requests(), before + 5);
+    assert_eq!(proxy.connect_requests(), 0);
+
+    // Without the credentials: the proxy's 407, a 502 that names it; the key stays usable.
+    let anon = gw
+        .create_group_with(
+            "forwarded-anon",
+            "openai",
+            &[(&upstream, 1)],
+            &[],
+            json!({"config": {"proxy_url": proxy.url_with(None), "blacklist_threshold": 1}}),
+        )
+        .await;
+    gw.api(
+        reqwest::Method::POST,
+        "/api/keys/add-multiple",
+        Some(json!({"group_id": anon, "keys_text": "sk-forwarded-anon-1"})),
+    )
+    .await;
+    gw.wait_synced().await;
+    for _ in 0..3 {
+        let (status, body) = gw.chat("forwarded-anon", "gpt-4o").await;
+        assert_proxy_failure(
+            status,
+            &body,
+            &format!("127.0.0.1:{}", proxy.port()),
+            "requires authentication (407",
+        );
+    }
+    let keys = gw.keys(anon).await;
+    assert_eq!(keys["sk-forwarded-anon-1"]["status"], "active");
+    let answer = gw
+        .api(
+            reqwest::Method::POST,
+            "/api/keys/test-multiple",
+            Some(json!({"group_id": anon, "keys_text": "sk-forwarded-anon-1"})),
+        )
+        .await;
+    let result = &answer["data"]["results"][0];
+    assert_eq!(result["is_valid"], false, "{answer}");
+    assert!(
+        result["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("requires authentication (407")),
+        "{answer}"
+    );
+    let keys = gw.keys(anon).await;
+    assert_eq!(
+        keys["sk-forwarded-anon-1"]["status"], "active",
+        "a proxy's refusal is not the key's fault"
+    );
+}
