@@ -421,6 +421,42 @@ pub fn validate_config(v: &Value, stored: &str) -> Result<String, ApiError> {
     serde_json::to_string(&config).map_err(|e| invalid(e.to_string()))
 }
 
+/// A validated `config` (JSON text) with its `proxy_url` password sealed under
+/// `ENCRYPTION_KEY`, as it is stored.
+pub fn sealed_config(config: String, cipher: &gateway_core::key_crypto::KeyCipher) -> String {
+    let Ok(mut value) = serde_json::from_str::<Value>(&config) else {
+        return config;
+    };
+    match value.get_mut("proxy_url") {
+        Some(url) => {
+            if let Some(text) = url.as_str() {
+                *url = Value::String(outbound_proxy::seal_setting(text, cipher));
+            }
+            value.to_string()
+        }
+        None => config,
+    }
+}
+
+/// A stored `config` with its `proxy_url` password opened (to compare it with a plain one).
+pub fn opened_config(stored: &str, cipher: &gateway_core::key_crypto::KeyCipher) -> String {
+    let Ok(mut value) = serde_json::from_str::<Value>(stored) else {
+        return stored.to_owned();
+    };
+    match value.get_mut("proxy_url") {
+        Some(url) => {
+            if let Some(Ok(Some(opened))) = url
+                .as_str()
+                .map(|text| outbound_proxy::open_setting(text, cipher))
+            {
+                *url = Value::String(opened.expose());
+            }
+            value.to_string()
+        }
+        None => stored.to_owned(),
+    }
+}
+
 /// Refuses rate-limit settings in an aggregate's `config` as sent: they would do nothing there.
 /// (`null` values are dropped by [`validate_config`], so they are no setting.)
 pub fn reject_aggregate_rate_limits(config: &Value) -> Result<(), ApiError> {

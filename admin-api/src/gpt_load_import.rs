@@ -15,6 +15,7 @@ use aes_gcm::{Aes256Gcm, Nonce};
 use anyhow::Context as _;
 use chrono::Utc;
 use gateway_core::key_crypto::KeyCipher;
+use gateway_core::outbound_proxy;
 use gateway_core::settings_catalogue;
 use gateway_core::{GatewayConfig, Secret};
 use gateway_schema::models::{Group, GroupChangeset, NewGroup};
@@ -227,8 +228,8 @@ pub async fn import(
     dry_run: bool,
 ) -> anyhow::Result<ImportReport> {
     let mut report = ImportReport::default();
-    import_settings(source, target, dry_run, &mut report).await?;
-    let ids = import_groups(source, target, dry_run, &mut report).await?;
+    import_settings(source, target, cipher, dry_run, &mut report).await?;
+    let ids = import_groups(source, target, cipher, dry_run, &mut report).await?;
     import_members(source, target, &ids, dry_run, &mut report).await?;
     import_keys(
         source,
@@ -246,10 +247,26 @@ pub async fn import(
 async fn import_settings(
     source: &Database,
     target: &Database,
+    cipher: &KeyCipher,
     dry_run: bool,
     report: &mut ImportReport,
 ) -> anyhow::Result<()> {
-    let current: HashMap<String, String> = target.settings().await?.into_iter().collect();
+    // `proxy_url` is compared opened and stored sealed (its password under ENCRYPTION_KEY).
+    let current: HashMap<String, String> = target
+        .settings()
+        .await?
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match k.as_str() {
+                "proxy_url" => outbound_proxy::open_setting(&v, cipher)
+                    .ok()
+                    .flatten()
+                    .map_or(v, |u| u.expose()),
+                _ => v,
+            };
+            (k, v)
+        })
+        .collect();
     let mut changes = Vec::new();
     for row in source
         .gpt_load_settings()
@@ -269,6 +286,10 @@ async fn import_settings(
         match value {
             Ok(value) if current.get(key) != Some(&value) => {
                 report.settings_changed.push(key.to_owned());
+                let value = match key {
+                    "proxy_url" => outbound_proxy::seal_setting(&value, cipher),
+                    _ => value,
+                };
                 changes.push((key.to_owned(), value));
             }
             Ok(_) => {}
@@ -347,6 +368,7 @@ fn changes(current: &Group, wanted: &NewGroup) -> Option<GroupChangeset> {
 async fn import_groups(
     source: &Database,
     target: &Database,
+    cipher: &KeyCipher,
     dry_run: bool,
     report: &mut ImportReport,
 ) -> anyhow::Result<HashMap<i64, (Option<i64>, bool)>> {
@@ -379,9 +401,13 @@ async fn import_groups(
                 continue;
             }
             Some(current) => {
-                match changes(current, &wanted) {
-                    Some(c) => {
+                // Compared with its proxy password opened; written sealed.
+                let mut opened = current.clone();
+                opened.config = crate::dto::opened_config(&current.config, cipher);
+                match changes(&opened, &wanted) {
+                    Some(mut c) => {
                         report.groups_updated.push(wanted.name.clone());
+                        c.config = c.config.map(|c| crate::dto::sealed_config(c, cipher));
                         if !dry_run {
                             target.update_group(current.id, &c).await?;
                         }
@@ -395,7 +421,9 @@ async fn import_groups(
                 if dry_run {
                     None
                 } else {
-                    Some(target.create_group(&wanted).await?.id)
+                    let mut sealed = wanted.clone();
+                    sealed.config = crate::dto::sealed_config(sealed.config, cipher);
+                    Some(target.create_group(&sealed).await?.id)
                 }
             }
         };

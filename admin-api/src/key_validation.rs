@@ -11,7 +11,7 @@ use chrono::Utc;
 use gateway_core::ChannelType;
 use gateway_core::header_variables::HeaderVariables;
 use gateway_core::key_policy::{Answer, Fault, KeyPolicy, parse_retry_after};
-use gateway_core::outbound_proxy::ProxyUrl;
+use gateway_core::outbound_proxy::{self, ProxyUrl};
 use gateway_core::secret::redact_key;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_schema::models::{Group, KeyStatus};
@@ -107,10 +107,8 @@ impl GroupValidation {
         };
         let effective = settings.effective(overrides);
         // Validation goes where the group's traffic goes: through its proxy, never around it.
-        let proxy = match effective.proxy_url.trim() {
-            "" => None,
-            text => Some(ProxyUrl::parse(text).map_err(|e| format!("proxy_url: {e}"))?),
-        };
+        let proxy = outbound_proxy::open_setting(&effective.proxy_url, cipher)
+            .map_err(|e| format!("proxy_url: {e}"))?;
         let int = |own: Option<i64>, key: &str| own.unwrap_or_else(|| settings.int(key)).max(1);
         #[derive(serde::Deserialize)]
         struct Rule {

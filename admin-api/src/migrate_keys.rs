@@ -1,5 +1,6 @@
 //! `gateway-admin migrate-keys`: encrypts (`--to`), decrypts (`--from`) or re-encrypts (`--from`
-//! `--to`) every stored upstream key, in `api_keys` and `request_logs`. Refuses while a gateway
+//! `--to`) every stored upstream key, in `api_keys` and `request_logs`, and the passwords of the
+//! stored outbound proxy URLs. Refuses while a gateway
 //! process uses the database, verifies every row against the source key before changing anything,
 //! and writes in one transaction, so an interruption leaves the data as it was.
 
@@ -8,6 +9,7 @@ use std::io::Write as _;
 use anyhow::Context as _;
 use chrono::Utc;
 use gateway_core::key_crypto::KeyCipher;
+use gateway_core::outbound_proxy;
 use gateway_core::{GatewayConfig, Secret};
 use gateway_schema::{Database, DatabaseUrl, PROCESS_HEARTBEAT, StoredKey, run_migrations};
 
@@ -70,17 +72,21 @@ pub async fn run(config: &GatewayConfig, args: &MigrateArgs) -> anyhow::Result<(
     let target = derive(to.as_ref()).await??;
     let survey = survey(&db, &source, &target).await?;
     let mut out = std::io::stdout().lock();
-    if survey.rows == 0 {
-        writeln!(out, "no stored keys: nothing to change")?;
-        return Ok(());
-    }
-    if survey.target == survey.rows {
-        writeln!(
-            out,
-            "all {} stored keys already read back with {}: nothing to change",
-            survey.rows,
-            describe(&target, "--to")
-        )?;
+    if survey.rows == 0 || survey.target == survey.rows {
+        let proxies = reseal_proxy_urls(&db, &source, &target).await?;
+        if survey.rows == 0 {
+            writeln!(out, "no stored keys: nothing to change")?;
+        } else {
+            writeln!(
+                out,
+                "all {} stored keys already read back with {}: nothing to change",
+                survey.rows,
+                describe(&target, "--to")
+            )?;
+        }
+        if proxies > 0 {
+            writeln!(out, "re-sealed {proxies} proxy URL passwords")?;
+        }
         return Ok(());
     }
     if survey.source < survey.rows {
@@ -106,9 +112,10 @@ pub async fn run(config: &GatewayConfig, args: &MigrateArgs) -> anyhow::Result<(
         })
         .await
         .context("the migration was rolled back, nothing was changed")?;
+    let proxies = reseal_proxy_urls(&db, &source, &target).await?;
     writeln!(
         out,
-        "{} {} keys and {} request-log rows.\nNow start the gateway with {}.",
+        "{} {} keys, {} request-log rows and {proxies} proxy URL passwords.\nNow start the gateway with {}.",
         if target.is_encrypting() {
             "encrypted"
         } else {
@@ -123,6 +130,60 @@ pub async fn run(config: &GatewayConfig, args: &MigrateArgs) -> anyhow::Result<(
         }
     )?;
     Ok(())
+}
+
+/// Seals the passwords of the stored proxy URLs (the `proxy_url` setting and each group's
+/// `config.proxy_url`) with `target` instead of `source`; returns how many it rewrote. A password
+/// stored in plaintext (before encryption was turned on) is sealed too.
+async fn reseal_proxy_urls(
+    db: &Database,
+    source: &KeyCipher,
+    target: &KeyCipher,
+) -> anyhow::Result<usize> {
+    let reseal = |stored: &str, whose: &str| -> anyhow::Result<Option<String>> {
+        let opened = match outbound_proxy::open_setting(stored, source) {
+            Ok(opened) => opened,
+            // Already sealed with the target key (a second run): nothing to do.
+            Err(_) if outbound_proxy::open_setting(stored, target).is_ok() => return Ok(None),
+            Err(e) => anyhow::bail!("{whose}: {e}; is --from the key it is sealed with?"),
+        };
+        Ok(opened
+            .filter(|url| url.password().is_some())
+            .map(|url| outbound_proxy::seal_setting(&url.expose(), target))
+            .filter(|resealed| resealed != stored))
+    };
+    let mut rewritten = 0;
+    if let Some((_, stored)) = db
+        .settings()
+        .await?
+        .into_iter()
+        .find(|(k, _)| k == "proxy_url")
+        && let Some(sealed) = reseal(&stored, "the proxy_url setting")?
+    {
+        db.update_settings(&[("proxy_url".to_owned(), sealed)])
+            .await?;
+        rewritten += 1;
+    }
+    for group in db.groups().await? {
+        let Ok(mut config) = serde_json::from_str::<serde_json::Value>(&group.config) else {
+            continue;
+        };
+        let Some(stored) = config.get("proxy_url").and_then(|v| v.as_str()) else {
+            continue;
+        };
+        let Some(sealed) = reseal(stored, &format!("group '{}'", group.name))? else {
+            continue;
+        };
+        config["proxy_url"] = serde_json::Value::String(sealed);
+        let changes = gateway_schema::models::GroupChangeset {
+            config: Some(config.to_string()),
+            updated_at: Some(Utc::now().naive_utc()),
+            ..Default::default()
+        };
+        db.update_group(group.id, &changes).await?;
+        rewritten += 1;
+    }
+    Ok(rewritten)
 }
 
 /// Fails when a gateway process has said it is running within the last three heartbeats.

@@ -8,6 +8,7 @@ use std::net::IpAddr;
 use base64::Engine;
 
 use crate::Secret;
+use crate::key_crypto::{ENCRYPTED_PREFIX, KeyCipher};
 
 /// How the gateway talks to the proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -208,6 +209,46 @@ pub fn unmask_setting(sent: &str, stored: &str) -> Result<String, String> {
         }
     }
     Ok(new.expose())
+}
+
+/// The stored form of a `proxy_url` value: its password sealed with `cipher`, as upstream keys
+/// are under `ENCRYPTION_KEY` (`http://user:enc1%3A…@host:port`: scheme, user, host and port stay
+/// readable, so the value can still be shown masked). Unchanged without encryption, when empty,
+/// without a password, already sealed, or not a proxy URL (validation refuses those first).
+pub fn seal_setting(value: &str, cipher: &KeyCipher) -> String {
+    if !cipher.is_encrypting() {
+        return value.to_owned();
+    }
+    match ProxyUrl::parse(value) {
+        Ok(mut url) => match url.password() {
+            Some(p) if !p.starts_with(ENCRYPTED_PREFIX) => {
+                url.password = Some(Secret::new(cipher.seal(p)));
+                url.expose()
+            }
+            _ => value.to_owned(),
+        },
+        Err(_) => value.to_owned(),
+    }
+}
+
+/// A stored `proxy_url` value, parsed, with its password opened: what connections use. A
+/// password that is not sealed (stored before `ENCRYPTION_KEY` was set) is taken as it is.
+/// `None` when empty.
+pub fn open_setting(stored: &str, cipher: &KeyCipher) -> Result<Option<ProxyUrl>, String> {
+    if stored.trim().is_empty() {
+        return Ok(None);
+    }
+    let mut url = ProxyUrl::parse(stored)?;
+    if let Some(sealed) = url.password().filter(|p| p.starts_with(ENCRYPTED_PREFIX)) {
+        let plain = cipher.open(sealed).map_err(|e| {
+            format!(
+                "the password of proxy {} cannot be opened with this ENCRYPTION_KEY ({e})",
+                url.endpoint()
+            )
+        })?;
+        url.password = Some(Secret::new(plain));
+    }
+    Ok(Some(url))
 }
 
 /// The environment's proxies: `HTTP_PROXY` for `http://` upstreams, `HTTPS_PROXY` for
@@ -418,6 +459,36 @@ fn percent_encode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_sealed_and_opened() {
+        let cipher = KeyCipher::derive(&Secret::new("a-test-encryption-key".to_owned())).unwrap();
+        let plain = "http://user:s3cret@proxy.example:3128";
+        let sealed = seal_setting(plain, &cipher);
+        assert!(sealed.starts_with("http://user:enc1%3A"), "{sealed}");
+        assert!(sealed.ends_with("@proxy.example:3128"), "{sealed}");
+        assert!(!sealed.contains("s3cret"));
+        assert_eq!(seal_setting(&sealed, &cipher), sealed, "sealed once");
+        assert_eq!(mask_setting(&sealed), "http://user:****@proxy.example:3128");
+        let opened = open_setting(&sealed, &cipher).unwrap().unwrap();
+        assert_eq!(opened.password(), Some("s3cret"));
+        // Stored before encryption: read as it is.
+        let old = open_setting(plain, &cipher).unwrap().unwrap();
+        assert_eq!(old.password(), Some("s3cret"));
+        // Without the key nothing is sealed, and a sealed value says why it cannot be used.
+        let none = KeyCipher::plaintext();
+        assert_eq!(seal_setting(plain, &none), plain);
+        let err = open_setting(&sealed, &none).unwrap_err();
+        assert!(
+            err.contains("proxy.example:3128") && !err.contains("s3cret"),
+            "{err}"
+        );
+        assert_eq!(open_setting(" ", &cipher).unwrap(), None);
+        assert_eq!(
+            seal_setting("socks5://proxy:1080", &cipher),
+            "socks5://proxy:1080"
+        );
+    }
 
     #[test]
     fn the_three_forms_parse_and_never_print_their_password() {

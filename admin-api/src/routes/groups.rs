@@ -152,7 +152,8 @@ pub(crate) async fn create(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<CreateGroup>,
 ) -> ApiResult {
-    let new = new_group(&body)?;
+    let mut new = new_group(&body)?;
+    new.config = dto::sealed_config(new.config, &state.cipher);
     let name = &new.name;
     let group = state.db.create_group(&new).await.map_err(|e| {
         if e.is_unique_violation() {
@@ -225,7 +226,10 @@ pub(crate) async fn update(
         return Err(ApiError::NotFound(format!("group {id} not found")));
     };
     if let Some(v) = body.config.as_ref().filter(|v| !v.is_null()) {
-        changes.config = Some(dto::validate_config(v, &current.config)?);
+        changes.config = Some(dto::sealed_config(
+            dto::validate_config(v, &current.config)?,
+            &state.cipher,
+        ));
     }
     if current.group_type == "aggregate" {
         // An aggregate's channel follows its members; it has no upstreams, redirects or rate

@@ -71,6 +71,8 @@ pub(crate) async fn update(
             let (current, _) = SystemSettings::from_stored(&state.db.settings().await?);
             text = outbound_proxy::unmask_setting(&text, current.string("proxy_url"))
                 .map_err(|e| ApiError::Validation(format!("proxy_url: {e}")))?;
+            // Its password is stored sealed under ENCRYPTION_KEY, like the upstream keys.
+            text = outbound_proxy::seal_setting(&text, &state.cipher);
         }
         values.push((key.clone(), text));
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gateway_core::key_crypto::{ENCRYPTED_PREFIX, KeyCipher, Mismatch};
-use gateway_core::outbound_proxy::ProxyUrl;
+use gateway_core::outbound_proxy::open_setting;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_core::{ChannelType, Secret};
 use gateway_schema::models::Group;
@@ -120,7 +120,13 @@ pub async fn build(
         .partition(|g| g.group_type == "aggregate");
     for group in groups {
         let keys = keys_by_group.remove(&group.id).unwrap_or_default();
-        match build_group(&group, keys, &settings, &health, &context.outbound) {
+        match build_group(
+            &group,
+            keys,
+            &settings,
+            &health,
+            (&context.outbound, cipher),
+        ) {
             Ok(runtime) => {
                 out.insert(group.name.clone(), Arc::new(runtime));
             }
@@ -216,7 +222,7 @@ fn build_group(
     keys: Vec<OpenedKey>,
     settings: &SystemSettings,
     health: &Carried,
-    outbound: &OutboundProxies,
+    (outbound, cipher): (&OutboundProxies, &KeyCipher),
 ) -> Result<GroupRuntime, String> {
     if group.group_type != "standard" {
         return Err(format!("unknown group type '{}'", group.group_type));
@@ -240,11 +246,9 @@ fn build_group(
     let overrides = overrides_of(group);
     let config = settings.effective(&overrides);
     let limits = RateLimits::of(&config);
-    let proxy = match config.proxy_url.trim() {
-        "" => None,
-        // Never sent direct when a proxy was asked for: a group whose proxy is unusable is out.
-        text => Some(ProxyUrl::parse(text).map_err(|e| format!("proxy_url is invalid: {e}"))?),
-    };
+    // Never sent direct when a proxy was asked for: a group whose proxy is unusable is out.
+    let proxy = open_setting(&config.proxy_url, cipher)
+        .map_err(|e| format!("proxy_url is invalid: {e}"))?;
     let connect_timeout =
         std::time::Duration::from_secs(u64::try_from(config.connect_timeout.max(1)).unwrap_or(1));
     for u in &mut upstreams {

@@ -18,6 +18,16 @@ const KEYS: [&str; 2] = [
 const K1: &str = "first-encryption-key-0123456789abcdef";
 const K2: &str = "second-encryption-key-0123456789abcdef";
 const K3: &str = "third-encryption-key-0123456789abcdef";
+/// The password of a group's outbound proxy URL, sealed and opened with the keys.
+const PROXY_PASS: &str = "proxy-password-sealed-too-42";
+
+/// The `proxy_url` of group `via-proxy` as stored.
+async fn stored_proxy_url(db: &Database) -> String {
+    let groups = db.groups().await.unwrap();
+    let group = groups.iter().find(|g| g.name == "via-proxy").unwrap();
+    let config: Value = serde_json::from_str(&group.config).unwrap();
+    config["proxy_url"].as_str().unwrap().to_owned()
+}
 
 /// Every stored `(table, value, hash)`.
 async fn stored(db: &Database) -> Vec<StoredKey> {
@@ -114,6 +124,14 @@ async fn encryption_flow(db: TestDb) {
     gw.log_at_once().await;
     gw.create_group("enc", "openai", &[(&mock.base_url(), 1)], &KEYS)
         .await;
+    gw.create_group_with(
+        "via-proxy",
+        "openai",
+        &[("https://api.openai.example", 1)],
+        &[],
+        json!({"config": {"proxy_url": format!("http://user:{PROXY_PASS}@127.0.0.1:3128")}}),
+    )
+    .await;
     for _ in 0..2 {
         assert_eq!(chat(&gw).await, 200);
     }
@@ -134,7 +152,11 @@ async fn encryption_flow(db: TestDb) {
     // Encrypt. A second run changes nothing.
     let (ok, out) = migrate(&dsn, &["--to", K1]).await;
     assert!(ok, "{out}");
-    assert!(out.contains("encrypted 2 keys and"), "{out}");
+    assert!(out.contains("encrypted 2 keys,"), "{out}");
+    assert!(out.contains("and 1 proxy URL passwords"), "{out}");
+    let sealed = stored_proxy_url(&database).await;
+    assert!(sealed.starts_with("http://user:enc1%3A"), "{sealed}");
+    assert!(!sealed.contains(PROXY_PASS), "{sealed}");
     let after = stored(&database).await;
     assert_eq!(after.len(), before.len());
     for row in &after {
@@ -148,6 +170,7 @@ async fn encryption_flow(db: TestDb) {
     let (ok, out) = migrate(&dsn, &["--to", K1]).await;
     assert!(ok && out.contains("nothing to change"), "{out}");
     assert_eq!(stored(&database).await, after);
+    assert_eq!(stored_proxy_url(&database).await, sealed);
 
     // Each mismatch refuses to start and says which.
     refuses_to_start("gateway-admin", &dsn, "", "key_not_configured").await;
@@ -181,8 +204,13 @@ async fn encryption_flow(db: TestDb) {
         )
         .await;
     assert_eq!(status["data"]["has_mismatch"], false, "{status}");
-    let gid = gw.api(reqwest::Method::GET, "/api/groups", None).await["data"][0]["id"]
-        .as_i64()
+    let groups = gw.api(reqwest::Method::GET, "/api/groups", None).await;
+    let gid = groups["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "enc")
+        .and_then(|g| g["id"].as_i64())
         .unwrap();
     let listed = gw.keys(gid).await;
     for k in KEYS {
@@ -223,6 +251,11 @@ async fn encryption_flow(db: TestDb) {
     assert!(
         plain.iter().all(|r| KEYS.contains(&r.value.as_str())),
         "{plain:?}"
+    );
+    assert_eq!(
+        stored_proxy_url(&database).await,
+        format!("http://user:{PROXY_PASS}@127.0.0.1:3128"),
+        "decrypted with the keys"
     );
     let gw = Gateway::start_on(db, &[]).await;
     gw.wait_served("enc", 2).await;

@@ -23,6 +23,8 @@ const RESET: &str = "sk-reset-upstream-key-000005";
 const STREAM: &str = "sk-stream-abort-upstream-key-000006";
 const GOOD: &str = "sk-good-upstream-key-000007";
 const ENCRYPTION_KEY: &str = "leak-test-encryption-key-0123456789";
+/// The password of the outbound proxy URLs stored (a group's and the system setting).
+const PROXY_PASS: &str = "outbound-proxy-password-0008";
 
 fn encoded(key: &str) -> String {
     url::form_urlencoded::byte_serialize(key.as_bytes()).collect()
@@ -64,6 +66,19 @@ async fn scenario(gw: &Gateway, metrics_url: &str) -> Vec<(String, Vec<u8>)> {
         json!({"config": {"max_retries": 4, "blacklist_threshold": 1}}),
     )
     .await;
+    // Proxy URLs with a password: sealed under ENCRYPTION_KEY, masked wherever shown.
+    let proxy_url = format!("http://gw-user:{PROXY_PASS}@127.0.0.1:{}", free_port());
+    gw.create_group_with(
+        "proxied",
+        "openai",
+        &[("https://api.openai.example", 1)],
+        &[],
+        json!({"config": {"proxy_url": proxy_url}}),
+    )
+    .await;
+    let shown = gw.api(reqwest::Method::GET, "/api/groups", None).await;
+    assert!(shown.to_string().contains("gw-user:****@"), "{shown}");
+    assert!(!shown.to_string().contains(PROXY_PASS), "{shown}");
     gw.log_at_once().await;
     mock.always(SLOW, Reply::ok().delay(Duration::from_secs(3)));
     mock.always(
@@ -169,6 +184,31 @@ async fn scenario(gw: &Gateway, metrics_url: &str) -> Vec<(String, Vec<u8>)> {
             "{key} was never tried"
         );
     }
+    gw.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        Some(json!({ "proxy_url": proxy_url })),
+    )
+    .await;
+    let (_, settings) = gw
+        .api_answer(reqwest::Method::GET, "/api/settings", None)
+        .await;
+    let shown_proxy = settings["data"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["settings"].as_array().cloned().unwrap_or_default())
+        .find(|item| item["key"] == "proxy_url")
+        .map(|item| item["value"].to_string())
+        .unwrap_or_default();
+    assert!(shown_proxy.contains("gw-user:****@"), "{settings}");
+    answers.push(("the proxy_url setting".into(), shown_proxy.into_bytes()));
+    gw.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        Some(json!({ "proxy_url": "" })),
+    )
+    .await;
     let mut out = answers;
     out.push((
         "proxy metrics".into(),
@@ -205,6 +245,7 @@ async fn run(encrypted: bool) {
         AUTH_KEY,
         ENCRYPTION_KEY,
         "wrong-proxy-key-in-the-query",
+        PROXY_PASS,
     ]);
     let mut found = Vec::new();
     for (what, bytes) in collected
@@ -226,7 +267,8 @@ async fn run(encrypted: bool) {
         };
         // Proxy keys and settings are configuration the database holds by design; the upstream
         // keys are what must not be there in the clear.
-        let forbidden: &[&str] = if encrypted { &ALL } else { &[] };
+        let sealed: Vec<&str> = ALL.iter().copied().chain([PROXY_PASS]).collect();
+        let forbidden: &[&str] = if encrypted { &sealed } else { &[] };
         for leak in leaks(&bytes, forbidden) {
             found.push(format!("database file{suffix}: {leak}"));
         }
