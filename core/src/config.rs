@@ -95,6 +95,11 @@ const FIELDS: &[Field] = &[
     field("log.format", "LOG_FORMAT", "text"),
     field("log.enable_file", "LOG_ENABLE_FILE", "false"),
     field("log.file_path", "LOG_FILE_PATH", "./data/logs/app.log"),
+    field(
+        "log.request_log_spool_dir",
+        "REQUEST_LOG_SPOOL_DIR",
+        "./data/request-log-spool",
+    ),
     field("outbound.http_proxy", "HTTP_PROXY", ""),
     field("outbound.https_proxy", "HTTPS_PROXY", ""),
     field("outbound.no_proxy", "NO_PROXY", ""),
@@ -230,6 +235,8 @@ pub struct GatewayConfig {
     pub max_concurrent_requests: u32,
     /// Client connections open at once on the public port (503 and closed above it).
     pub max_connections: usize,
+    /// Where a stopping proxy keeps request logs it could not write (the database was down).
+    pub request_log_spool_dir: PathBuf,
     /// Largest request body accepted (413 above it).
     pub max_request_body_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` / `X-Real-IP` name the client (none by default).
@@ -681,6 +688,7 @@ impl Parser {
                 10_000_000,
             )?,
             max_connections: self.int::<usize>("server.max_connections", 1, 10_000_000)?,
+            request_log_spool_dir: PathBuf::from(self.string("log.request_log_spool_dir")),
             max_request_body_bytes: self.int::<usize>(
                 "server.max_request_body_bytes",
                 1024,

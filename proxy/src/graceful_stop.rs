@@ -16,8 +16,9 @@ use tokio::time::Instant;
 
 use crate::metrics::ProxyMetrics;
 
-/// The longest wait for final database writes once nothing is in flight.
-const FINAL_WRITES_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest wait for final database writes once nothing is in flight: long enough for a
+/// write to a database that does not answer to fail (5 s) and its records to be spooled.
+const FINAL_WRITES_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the in-flight count is looked at while draining.
 const DRAIN_POLL: Duration = Duration::from_millis(20);
 

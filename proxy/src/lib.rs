@@ -38,6 +38,7 @@ pub mod outbound_route;
 pub mod rate_limit;
 pub mod request_context;
 pub mod request_log;
+pub mod request_log_spool;
 pub mod request_rewrite;
 pub mod routing_snapshot;
 pub mod server;

@@ -16,7 +16,9 @@
 //!   written record by record, so only a record the database refuses is dropped. A batch whose
 //!   commit succeeded although the answer was lost (its ids exist already) counts as written.
 //! * On a graceful stop everything received is written; records of requests still finishing
-//!   during the grace period are written every 100 ms until the process ends.
+//!   during the grace period are written every 100 ms until the process ends. When the database
+//!   cannot be reached then, the records go to the spool (`request_log_spool`) and the next
+//!   start writes them.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
@@ -31,6 +33,7 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 
 use crate::metrics::ProxyMetrics;
+use crate::request_log_spool::{self, MAX_SPOOL_BYTES, Spool};
 use crate::routing_snapshot::SnapshotHandle;
 
 /// Records written per transaction.
@@ -384,14 +387,24 @@ pub struct RequestLogWriter {
     db: Database,
     sink: LogSink,
     snapshot: SnapshotHandle,
+    spool: Spool,
 }
 
 impl RequestLogWriter {
-    /// A writer of what `sink` queues, at the interval the snapshot's settings give.
-    pub fn new(db: Database, sink: LogSink, snapshot: SnapshotHandle) -> Self {
-        Self { db, sink, snapshot }
+    /// A writer of what `sink` queues, at the interval the snapshot's settings give; what a
+    /// stop cannot write goes to `spool`, and what is there is written first.
+    pub fn new(db: Database, sink: LogSink, snapshot: SnapshotHandle, spool: Spool) -> Self {
+        Self {
+            db,
+            sink,
+            snapshot,
+            spool,
+        }
     }
 }
+
+/// How often a running writer looks for spooled records (another process's stop).
+const SPOOL_CHECK_EVERY: Duration = Duration::from_secs(60);
 
 /// What the writer holds between writes.
 struct Buffer<'a> {
@@ -415,6 +428,68 @@ impl Buffer<'_> {
         let (records, bytes) = self.writer.sink.take();
         self.records.extend(records);
         self.bytes += bytes;
+    }
+
+    /// Takes records read back from the spool, in front of the others.
+    fn take_spooled(&mut self, records: Vec<RequestLog>) {
+        if records.is_empty() {
+            return;
+        }
+        tracing::info!(
+            records = records.len(),
+            "request logs a stopped proxy could not write were found in the spool; writing them"
+        );
+        self.bytes += records.iter().map(record_size).sum::<usize>();
+        self.writer
+            .sink
+            .metrics
+            .log_queue
+            .add(i64::try_from(records.len()).unwrap_or(i64::MAX));
+        self.records.splice(0..0, records);
+        self.head = None;
+    }
+
+    /// Moves everything unwritten (buffer and queue) to the spool, at a stop with the database
+    /// away; what does not fit is dropped and counted.
+    fn spool_all(&mut self) {
+        loop {
+            let (records, bytes) = self.writer.sink.take();
+            if records.is_empty() {
+                break;
+            }
+            self.records.extend(records);
+            self.bytes += bytes;
+        }
+        let rows = std::mem::take(&mut self.records);
+        let kept = match self.writer.spool.store(&rows) {
+            Ok(kept) => kept,
+            Err(e) => {
+                tracing::error!(
+                    dir = %self.writer.spool.dir().display(),
+                    "cannot spool request logs: {e}"
+                );
+                0
+            }
+        };
+        let dropped = rows.len() - kept;
+        if kept > 0 {
+            tracing::warn!(
+                records = kept,
+                dir = %self.writer.spool.dir().display(),
+                "database unreachable at stop: request logs spooled, written by the next start"
+            );
+        }
+        if dropped > 0 {
+            tracing::error!(
+                records = dropped,
+                "request logs dropped: the spool is full ({} MiB)",
+                MAX_SPOOL_BYTES >> 20
+            );
+            self.writer
+                .sink
+                .dropped(u64::try_from(dropped).unwrap_or(u64::MAX));
+        }
+        self.forget(&rows);
     }
 
     /// Forgets records that left the buffer (written or dropped).
@@ -534,6 +609,13 @@ impl BackgroundService for RequestLogWriter {
         let mut stopping = false;
         let mut last_write = tokio::time::Instant::now();
         let mut retry_at: Option<tokio::time::Instant> = None;
+        // Spooled records of an earlier stop are written first; their files go once they are.
+        let claimed = self.spool.claim();
+        let mut claimed_files = claimed.files;
+        // Spooled records are written at once, whatever the write interval.
+        let mut spooled_waiting = !claimed.records.is_empty();
+        buf.take_spooled(claimed.records);
+        let mut spool_checked = tokio::time::Instant::now();
         loop {
             let interval = if stopping {
                 Duration::ZERO
@@ -559,7 +641,19 @@ impl BackgroundService for RequestLogWriter {
             }
             buf.collect();
             let now = tokio::time::Instant::now();
-            let due = buf.records.len() >= BATCH_SIZE || now.duration_since(last_write) >= interval;
+            if !stopping
+                && retry_at.is_none()
+                && now.duration_since(spool_checked) >= SPOOL_CHECK_EVERY
+            {
+                spool_checked = now;
+                let claimed = self.spool.claim();
+                claimed_files.extend(claimed.files);
+                spooled_waiting |= !claimed.records.is_empty();
+                buf.take_spooled(claimed.records);
+            }
+            let due = spooled_waiting
+                || buf.records.len() >= BATCH_SIZE
+                || now.duration_since(last_write) >= interval;
             // After a failure, wait a second before the next try.
             if buf.records.is_empty() || !due || retry_at.is_some_and(|t| now < t) {
                 continue;
@@ -567,6 +661,15 @@ impl BackgroundService for RequestLogWriter {
             if buf.flush().await {
                 retry_at = None;
                 last_write = tokio::time::Instant::now();
+                if buf.records.is_empty() {
+                    request_log_spool::remove(&mut claimed_files);
+                    spooled_waiting = false;
+                }
+            } else if stopping {
+                // The database is away and the process is ending: keep the records on disk.
+                buf.spool_all();
+                request_log_spool::remove(&mut claimed_files);
+                retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
             } else {
                 retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
             }

@@ -25,6 +25,7 @@ use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::metrics::{MetricsApp, ProxyMetrics};
 use crate::outbound_route::OutboundProxies;
 use crate::request_log::{LogSink, RequestLogWriter};
+use crate::request_log_spool::Spool;
 use crate::routing_snapshot::{BuildContext, RefreshTrigger, SnapshotHandle, SnapshotRefresher};
 use crate::upstream_exchange::UpstreamExchange;
 
@@ -160,7 +161,12 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         final_writes.register(),
     );
     server.add_service(background_service("key health writer", writer));
-    let log_writer = RequestLogWriter::new(db.clone(), logs, snapshot.clone());
+    let log_writer = RequestLogWriter::new(
+        db.clone(),
+        logs,
+        snapshot.clone(),
+        Spool::new(config.request_log_spool_dir.clone()),
+    );
     server.add_service(background_service("request log writer", log_writer));
     let registration = ProcessRegistration {
         db: db.clone(),

@@ -449,3 +449,69 @@ async fn request_bodies_are_cut_with_a_marker_and_logging_can_be_off_per_group()
     assert!(rows.iter().all(|r| r.group_name != "quiet"), "{rows:?}");
     assert_eq!(mock.requests_for_key("sk-quiet-1").len(), 1);
 }
+
+/// A proxy stopped while the database is down keeps its unwritten request logs in the spool
+/// folder (`REQUEST_LOG_SPOOL_DIR`), and the next proxy started with that folder writes them:
+/// every record of every request reaches the database, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_an_outage_spools_the_logs_and_the_next_start_writes_them() {
+    let Some(test_db) = TestDb::postgres().await.unwrap() else {
+        return;
+    };
+    let spool = tempfile::tempdir().unwrap();
+    let spool_dir = spool.path().join("spool");
+    let spool_env = spool_dir.to_str().unwrap().to_owned();
+    let gw = Gateway::start_on(test_db, &[("REQUEST_LOG_SPOOL_DIR", &spool_env)]).await;
+    let mock = MockProvider::start().await.unwrap();
+    gw.create_group("spool", "openai", &[(&mock.base_url(), 1)], &["sk-spool-1"])
+        .await;
+    // Written every 60 minutes: the records wait in the proxy's memory.
+    gw.api(
+        reqwest::Method::PUT,
+        "/api/settings",
+        Some(json!({"request_log_write_interval_minutes": 60})),
+    )
+    .await;
+    gw.wait_synced().await;
+    let db = gw.db.database().unwrap();
+    let body = json!({"model": "gpt-4o", "messages": []});
+    for _ in 0..12 {
+        send(&gw, "spool", "/v1/chat/completions", body.clone()).await;
+    }
+    gw.db.set_reachable(false).await.unwrap();
+    gw.proxy.signal("TERM").unwrap();
+    let status = gw.proxy.wait_exit(Duration::from_secs(30)).await.unwrap();
+    let log = gw.proxy.output_log();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("request logs spooled"), "{log}");
+    let files: Vec<_> = std::fs::read_dir(&spool_dir).unwrap().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+
+    gw.db.set_reachable(true).await.unwrap();
+    let next = gw.spawn_proxy(&[]);
+    let start = Instant::now();
+    loop {
+        if let Ok(rows) = scenario_logs(&db).await
+            && rows.len() >= 12
+        {
+            assert_eq!(rows.len(), 12, "each record once");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "spooled records not written\n{}",
+            next.output_log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let start = Instant::now();
+    while std::fs::read_dir(&spool_dir).unwrap().count() > 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the spool file stays"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(next.output_log().contains("found in the spool"));
+    next.kill();
+}

@@ -6,7 +6,9 @@ use diesel::prelude::*;
 use crate::schema::request_logs;
 
 /// A request-log record, as written and as read back.
-#[derive(Clone, Debug, PartialEq, Queryable, Selectable, Insertable)]
+#[derive(
+    Clone, Debug, PartialEq, Queryable, Selectable, Insertable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = request_logs)]
 pub struct RequestLog {
     /// A UUID (v7, time-ordered, from this gateway; GPT-Load writes v4).
