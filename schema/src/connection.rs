@@ -38,6 +38,26 @@ const POOL_WAIT_DEADLINE: Duration = Duration::from_secs(10);
 /// connections, a new connection), so an unreachable or silent database is an error within it.
 pub const CHECKOUT_DEADLINE: Duration = Duration::from_secs(5);
 
+/// A pool configuration whose new connections first run `statements` (settings of the
+/// session: pragmas, read-only transactions).
+fn running<C>(statements: &'static str) -> ManagerConfig<C>
+where
+    C: AsyncConnection + SimpleAsyncConnection + Send + 'static,
+{
+    let mut config = ManagerConfig::<C>::default();
+    config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        Box::pin(async move {
+            let mut conn = C::establish(&url).await?;
+            conn.batch_execute(statements)
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        })
+    });
+    config
+}
+
 /// A pool of `max_size` connections with the deadlines above.
 fn with_deadlines<C>(builder: PoolBuilder<C>, max_size: usize) -> PoolBuilder<C>
 where
@@ -147,17 +167,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError>
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
             create_parent(path)?;
-            let mut config = ManagerConfig::<SqliteAsync>::default();
-            config.custom_setup = Box::new(|url| {
-                let url = url.to_owned();
-                Box::pin(async move {
-                    let mut conn = SqliteAsync::establish(&url).await?;
-                    conn.batch_execute(SQLITE_PRAGMAS)
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
+            let config = running::<SqliteAsync>(SQLITE_PRAGMAS);
             let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                 path.to_string_lossy(),
                 config,
@@ -206,17 +216,7 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
                     path.display()
                 )));
             }
-            let mut config = ManagerConfig::<SqliteAsync>::default();
-            config.custom_setup = Box::new(|url| {
-                let url = url.to_owned();
-                Box::pin(async move {
-                    let mut conn = SqliteAsync::establish(&url).await?;
-                    conn.batch_execute(SQLITE_READ_ONLY_PRAGMAS)
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
+            let config = running::<SqliteAsync>(SQLITE_READ_ONLY_PRAGMAS);
             let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                 read_only_uri(path),
                 config,
@@ -228,17 +228,9 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
             )
         }
         DatabaseUrl::Postgres(u) => {
-            let mut config = ManagerConfig::<AsyncPgConnection>::default();
-            config.custom_setup = Box::new(|url| {
-                let url = url.to_owned();
-                Box::pin(async move {
-                    let mut conn = AsyncPgConnection::establish(&url).await?;
-                    conn.batch_execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
+            let config = running::<AsyncPgConnection>(
+                "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
+            );
             let manager =
                 AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(u, config);
             DbPool::Postgres(
@@ -248,17 +240,7 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
             )
         }
         DatabaseUrl::Mysql(u) => {
-            let mut config = ManagerConfig::<AsyncMysqlConnection>::default();
-            config.custom_setup = Box::new(|url| {
-                let url = url.to_owned();
-                Box::pin(async move {
-                    let mut conn = AsyncMysqlConnection::establish(&url).await?;
-                    conn.batch_execute("SET SESSION TRANSACTION READ ONLY")
-                        .await
-                        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-                    Ok(conn)
-                })
-            });
+            let config = running::<AsyncMysqlConnection>("SET SESSION TRANSACTION READ ONLY");
             let manager =
                 AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(u, config);
             DbPool::Mysql(

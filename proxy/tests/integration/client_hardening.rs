@@ -268,6 +268,24 @@ async fn upstream_keys_are_masked_in_response_headers() {
     }
 }
 
+/// `gateway_client_connections_closed_total{reason}` on the proxy's metrics listener.
+async fn closed_by_gateway(gw: &Gateway, metrics: &str, reason: &str) -> u64 {
+    let text = gw
+        .client
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("gateway_client_connections_closed_total{{reason=\"{reason}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Writes `bytes` one byte at a time, `gap` apart, until the server answers or closes; returns
 /// what it answered and when.
 async fn drip(stream: &mut TcpStream, bytes: &[u8], gap: Duration) -> (String, Duration) {
@@ -354,21 +372,7 @@ async fn slow_headers_and_bodies_and_idle_connections_are_cut() {
     );
     assert!(text.starts_with("HTTP/1.1 408 "), "{text}");
     assert!(text.contains("REQUEST_TIMEOUT"), "{text}");
-    let metrics_text = gw
-        .client
-        .get(format!("http://{metrics}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(
-        metrics_text
-            .lines()
-            .any(|l| l == "gateway_client_connections_closed_total{reason=\"header_timeout\"} 1"),
-        "{metrics_text}"
-    );
+    assert_eq!(closed_by_gateway(&gw, &metrics, "header_timeout").await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -418,28 +422,9 @@ async fn connections_above_the_cap_get_503() {
             .is_ok_and(|r| r.status() == 200)
     })
     .await;
-    let text = gw
-        .client
-        .get(format!("http://{metrics}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let count = |reason: &str| -> u64 {
-        text.lines()
-            .find(|l| {
-                l.starts_with(&format!(
-                    "gateway_client_connections_closed_total{{reason=\"{reason}\"}}"
-                ))
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
     // The readiness polls above may have been refused too while the held ones closed.
-    assert!(count("over_limit") >= refused.len() as u64, "{text}");
+    let over_limit = closed_by_gateway(&gw, &metrics, "over_limit").await;
+    assert!(over_limit >= refused.len() as u64, "{over_limit}");
 }
 
 /// `VmRSS` and `VmSize` of a process, in KiB.
