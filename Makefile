@@ -25,7 +25,7 @@ CHECK_CONFIG_AUTH_KEY := check-config-placeholder-a1b2c3d4e5f6
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_INSTALL := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends
 
-.PHONY: help deps ui-deps ui ui-test bench-deps build release run run-preflight upgrade test fmt lint check-config bench bench-failover bench-logging bench-admin fuzz ci
+.PHONY: help deps ui-deps ui ui-test bench-deps build release run run-preflight upgrade test fmt lint check-config bench bench-failover bench-logging bench-admin soak fuzz ci
 
 help: ## List the targets (default)
 	@echo "Usage: make <target>"
@@ -138,6 +138,9 @@ bench-logging: deps bench-deps ## Request logging on vs off: the same gateway, a
 
 bench-limits: deps bench-deps ## Rate limits counting vs none: the same gateway, a group under limits that never refuse (benches/results/limits.md)
 	TARGETS="gateway gateway-limited" RESULTS=benches/results/limits.md scripts/bench.sh
+
+soak: deps bench-deps ## Memory soak: a fixed RATE (1000 req/s, 10 % streams, 5 % upstream faults) for DURATION (30m); proxy RSS must stay flat after WARMUP (scripts/soak.sh; benches/results/soak.md)
+	scripts/soak.sh
 
 ci: ## Exactly what CI runs: lint, check-config, test
 	$(MAKE) lint

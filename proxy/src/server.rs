@@ -5,7 +5,7 @@
 use anyhow::Context;
 use gateway_core::GatewayConfig;
 use gateway_core::key_crypto::KeyCipher;
-use gateway_schema::{Database, DatabaseUrl, ProcessRow};
+use gateway_schema::{Database, DatabaseUrl, ProcessRow, SqliteCache};
 use pingora::connectors::ConnectorOptions;
 use pingora::connectors::http::Connector;
 use pingora::proxy::http_proxy;
@@ -53,7 +53,8 @@ pub fn server_conf(config: &GatewayConfig) -> ServerConf {
 /// Builds the server with its services, ready for `run_forever`.
 pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Server> {
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
-    let db = Database::connect(&url, 4).context("database pool")?;
+    // 4 connections with a small SQLite page cache each (see `SqliteCache`).
+    let db = Database::connect_with(&url, 4, SqliteCache::Small).context("database pool")?;
     let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
     let tunneler = match gateway_tunnel::native_tls_config() {
         Ok(tls) => Some(gateway_tunnel::Tunneler::new(tls)),

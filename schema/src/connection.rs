@@ -20,10 +20,25 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 
 /// SQLite pragmas set on every connection: wait for locks instead of failing, WAL so the proxy
-/// reads while the admin process writes, and a 32 MB page cache so bulk key writes (random-order
-/// hash index) do not re-read their pages from the file.
+/// reads while the admin process writes, and the admin's page cache (below).
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
      PRAGMA cache_size = -32000;";
+
+/// The proxy's SQLite pragmas: the same, with a 2 MB page cache. Its connections append request
+/// logs and read the routing tables once per reload; a bigger cache only grows the process (4
+/// connections × 32 MB filled under steady logging). The admin's 32 MB serve bulk key writes
+/// (a random-order hash index), which would otherwise re-read their pages from the file.
+const SQLITE_SMALL_CACHE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; PRAGMA cache_size = -2000;";
+
+/// How much page cache each SQLite connection of a pool keeps (other backends ignore it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqliteCache {
+    /// 32 MB per connection: the admin (bulk key imports and deletes).
+    Bulk,
+    /// 2 MB per connection: the proxy (log appends, snapshot reads).
+    Small,
+}
 
 /// The longest a new connection may take (TCP, TLS, authentication) and the longest the check of
 /// a pooled one (`SELECT 1` before it is handed out) may take. A database that accepts
@@ -162,12 +177,24 @@ pub enum DbPool {
 
 /// Builds a pool. Connections open lazily; SQLite's parent folder is created here.
 pub fn build_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError> {
+    build_pool_with(url, max_size, SqliteCache::Bulk)
+}
+
+/// [`build_pool`] with the SQLite page cache given.
+pub fn build_pool_with(
+    url: &DatabaseUrl,
+    max_size: usize,
+    cache: SqliteCache,
+) -> Result<DbPool, DbError> {
     let pool_err =
         |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
             create_parent(path)?;
-            let config = running::<SqliteAsync>(SQLITE_PRAGMAS);
+            let config = running::<SqliteAsync>(match cache {
+                SqliteCache::Bulk => SQLITE_PRAGMAS,
+                SqliteCache::Small => SQLITE_SMALL_CACHE_PRAGMAS,
+            });
             let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
                 path.to_string_lossy(),
                 config,

@@ -294,6 +294,18 @@ impl Database {
         })
     }
 
+    /// Opens a pool for `url` whose SQLite connections keep `cache` pages each.
+    pub fn connect_with(
+        url: &DatabaseUrl,
+        max_size: usize,
+        cache: crate::connection::SqliteCache,
+    ) -> Result<Self, DbError> {
+        Ok(Self {
+            pool: crate::connection::build_pool_with(url, max_size, cache)?,
+            backend: url.backend_name(),
+        })
+    }
+
     /// Opens a pool for `url` that can only read (see [`crate::build_read_only_pool`]).
     pub fn connect_read_only(url: &DatabaseUrl, max_size: usize) -> Result<Self, DbError> {
         Ok(Self {

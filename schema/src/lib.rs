@@ -10,7 +10,10 @@ mod database;
 pub mod models;
 pub mod schema;
 
-pub use connection::{DatabaseUrl, DbPool, build_pool, build_read_only_pool, run_migrations};
+pub use connection::{
+    DatabaseUrl, DbPool, SqliteCache, build_pool, build_pool_with, build_read_only_pool,
+    run_migrations,
+};
 pub use database::{
     Announce, Database, HourBucket, KeyHealthUpdate, KeyListFilter, KeyRow, LogBatch, LogFilter,
     NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, SourceGroup, SourceKey,
