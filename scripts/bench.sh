@@ -52,11 +52,9 @@ AUTH_KEY_VALUE=bench-auth-key-0123456789abcdef
 PROXY_KEY=bench-proxy-key
 GROUP=bench
 
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
-log() { echo "bench: $*" >&2; }
+HARNESS_NAME=bench
+# shellcheck source=scripts/load-harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/load-harness.sh"
 
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer (got '$RUNS')"
 [[ $CONNECTIONS =~ ^[1-9][0-9]*$ ]] || die "CONNECTIONS must be a positive integer (got '$CONNECTIONS')"
@@ -98,47 +96,12 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/gateway-bench.XXXXXX")
 chmod 755 "$TMP" # nginx workers may run as another user
 PIDS=()
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ -n ${KEEP_TMP:-} ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# A port nothing listens on now (a race with other programs is possible but harmless here).
-free_port() {
-    local port
-    for _ in $(seq 200); do
-        port=$((20000 + RANDOM % 30000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
 
-# Polls CMD... once every 0.1 s for up to $1 seconds.
-wait_until() {
-    local seconds=$1
-    shift
-    for _ in $(seq $((seconds * 10))); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Sum of utime+stime, in clock ticks, of a process and its direct children (nginx's workers).
 # /proc/PID/stat of a process covers all of its threads; fields 14 and 15 are utime and stime,
@@ -234,19 +197,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 # Gateway: admin + proxy on a fresh SQLite, then a group of 10 keys created through the admin API.
 
-json_ok() { # reply on stdin has "code": 0
-    if command -v jq >/dev/null 2>&1; then jq -e '.code == 0' >/dev/null; else grep -Eq '"code"[[:space:]]*:[[:space:]]*0[,}]'; fi
-}
 
-json_id() {
-    if command -v jq >/dev/null 2>&1; then
-        jq -er '.data.id'
-    elif command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import json, sys; print(int(json.load(sys.stdin)["data"]["id"]))' 2>/dev/null
-    else
-        tr -d ' \n' | sed -n 's/.*"data":{\(.*,\)\{0,1\}"id":\([0-9][0-9]*\).*/\2/p' | head -n1 | grep .
-    fi
-}
 
 if wants_gateway; then
     GW_PORT=$(free_port)

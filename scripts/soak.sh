@@ -59,11 +59,9 @@ AUTH_KEY_VALUE=soak-auth-key-0123456789abcdef
 PROXY_KEY=soak-proxy-key
 GROUP=soak
 
-die() {
-    echo "soak: $*" >&2
-    exit 1
-}
-log() { echo "soak: $*" >&2; }
+HARNESS_NAME=soak
+# shellcheck source=scripts/load-harness.sh
+source "$(dirname "${BASH_SOURCE[0]}")/load-harness.sh"
 
 duration_re='^[0-9]+(\.[0-9]+)?(ms|s|m|h)?$'
 fraction_re='^(0(\.[0-9]+)?|1(\.0+)?|\.[0-9]+)$'
@@ -129,47 +127,12 @@ done
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/gateway-soak.XXXXXX")
 PIDS=()
 
-cleanup() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -TERM "$pid" 2>/dev/null || true
-    done
-    for pid in "${PIDS[@]}"; do
-        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    if [[ -n ${KEEP_TMP:-} ]]; then log "logs kept in $TMP"; else rm -rf "$TMP"; fi
-}
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# A port nothing listens on now (a race with other programs is possible; start_checked catches it).
-free_port() {
-    local port
-    for _ in $(seq 200); do
-        port=$((20000 + RANDOM % 30000))
-        if ! port_open "$port"; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
 
-# Polls CMD... once every 0.1 s for up to $1 seconds.
-wait_until() {
-    local seconds=$1
-    shift
-    for _ in $(seq $((seconds * 10))); do
-        "$@" >/dev/null 2>&1 && return 0
-        sleep 0.1
-    done
-    return 1
-}
 
 # True while process $1 runs and something listens on port $2 (the process itself, unless another
 # program took the port in between: then the process fails to bind and exits).
@@ -221,18 +184,6 @@ wait_until 30 alive_and_listening "$PROXY_PID" "$PROXY_PORT" || die "gateway-pro
 [[ $(cat "/proc/$PROXY_PID/comm" 2>/dev/null) == gateway-proxy ]] ||
     die "pid $PROXY_PID is not gateway-proxy; its RSS would be the wrong one"
 
-json_id() {
-    if command -v jq >/dev/null 2>&1; then
-        jq -er '.data.id'
-    elif command -v python3 >/dev/null 2>&1; then
-        python3 -c 'import json, sys; print(int(json.load(sys.stdin)["data"]["id"]))' 2>/dev/null
-    else
-        tr -d ' \n' | sed -n 's/.*"data":{\(.*,\)\{0,1\}"id":\([0-9][0-9]*\).*/\2/p' | head -n1 | grep .
-    fi
-}
-json_ok() { # reply on stdin has "code": 0
-    if command -v jq >/dev/null 2>&1; then jq -e '.code == 0' >/dev/null; else grep -Eq '"code"[[:space:]]*:[[:space:]]*0[,}]'; fi
-}
 
 auth=(-H "Authorization: Bearer $AUTH_KEY_VALUE" -H "Content-Type: application/json")
 reply=$(curl -sS --max-time 10 "${auth[@]}" -X POST "$ADMIN/api/groups" \

@@ -4,7 +4,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:http";
+import { createServer, request as httpRequest } from "node:http";
 import { connect } from "node:net";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -97,8 +97,10 @@ function ask(group, content) {
 }
 
 /**
- * An outbound proxy for the gateway: opens CONNECT tunnels for `user:password` only (407
- * otherwise) and records every tunnel asked for, with the Proxy-Authorization it came with.
+ * An outbound proxy for the gateway, for `user:password` only (407 otherwise): opens CONNECT
+ * tunnels (https:// upstreams) and forwards absolute-form requests (the gateway sends those for
+ * plain http:// upstreams, as curl does), and records every target asked for, with the
+ * Proxy-Authorization it came with.
  */
 async function tunnelProxy(user, password) {
   const want = `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
@@ -109,7 +111,28 @@ async function tunnelProxy(user, password) {
     s.on("close", () => sockets.delete(s));
     s.on("error", () => s.destroy());
   };
-  const server = createServer((_req, res) => res.writeHead(405).end());
+  const server = createServer((req, res) => {
+    const auth = req.headers["proxy-authorization"] ?? "";
+    let url;
+    try {
+      url = new URL(req.url);
+    } catch {
+      return res.writeHead(400).end();
+    }
+    tunnels.push({ target: url.host, auth });
+    if (auth !== want) return res.writeHead(407).end();
+    const headers = { ...req.headers };
+    delete headers["proxy-authorization"];
+    const upstream = httpRequest(
+      { host: url.hostname, port: url.port, method: req.method, path: `${url.pathname}${url.search}`, headers },
+      (answer) => {
+        res.writeHead(answer.statusCode, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    upstream.on("error", () => res.destroy());
+    req.pipe(upstream);
+  });
   server.on("connection", track);
   server.on("connect", (req, client, head) => {
     const auth = req.headers["proxy-authorization"] ?? "";
@@ -583,7 +606,7 @@ test("outbound proxy: the proxy URL's password is masked and a bad URL is refuse
       await proxyServesLatest();
       const through = await ask(GROUP, "through the outbound proxy");
       assert.equal(through.status, 200, await through.text());
-      assert.ok(tunnel.tunnels.length > 0, "no tunnel through the outbound proxy");
+      assert.ok(tunnel.tunnels.length > 0, "nothing went through the outbound proxy");
       for (const { target, auth } of tunnel.tunnels) {
         assert.ok(gw.mockUrls.includes(`http://${target}`), `tunnel to ${target}`);
         assert.equal(Buffer.from(auth.replace(/^Basic /, ""), "base64").toString(), `e2e-user:${secret}`);
