@@ -1,6 +1,6 @@
 //! `gateway-admin import-gpt-load`: brings a GPT-Load 1.4 installation over. It reads GPT-Load's
-//! database (SQLite, MySQL or PostgreSQL, reference §3), opens its keys when GPT-Load encrypted
-//! them (AES-256-GCM under a PBKDF2-derived key, reference §7.1), and imports settings, groups
+//! database (SQLite, MySQL or PostgreSQL), opens its keys when GPT-Load encrypted
+//! them (AES-256-GCM under a PBKDF2-derived key), and imports settings, groups
 //! (config, header rules, redirect rules, parameter overrides), aggregate members and keys with
 //! their states into this gateway's database, sealing keys with this gateway's
 //! `ENCRYPTION_KEY`. Groups are matched by name and keys by their hash within the group, so a

@@ -1,4 +1,4 @@
-//! Key validation (reference §2.5): one small request per key to the group's upstream, shaped per
+//! Key validation (GPT-Load's, README "Admin API"): one small request per key to the group's upstream, shaped per
 //! channel, and what the answer means for the key, judged by the same key policy as the proxy
 //! (`gateway_core::key_policy`): a 2xx makes the key `active` with no failures; a key fault counts
 //! toward `blacklist_threshold` (a spent quota makes it `invalid` at once); a rate limit cools it;

@@ -1,4 +1,4 @@
-//! The master's request-log retention (reference §6.3): at start and then every 2 hours, request
+//! The master's request-log retention (as GPT-Load's): at start and then every 2 hours, request
 //! logs older than `request_log_retention_days` (0 keeps them forever) are deleted in chunks.
 //! The hourly request and usage statistics are kept.
 

@@ -1,4 +1,4 @@
-//! Tells the proxies of a cluster that the configuration changed (design §4, §9): a write
+//! Tells the proxies of a cluster that the configuration changed (docs/ARCHITECTURE.md "Reload contract", docs/cluster.md): a write
 //! through the API nudges the announcer, which reads `config_revision` and publishes it on the
 //! cluster channel, so every proxy rebuilds at once instead of at its next database poll.
 //! Changes made by background work (tasks, key checks) are caught by reading the revision every

@@ -1,4 +1,4 @@
-//! The master's background key recovery (reference §2.6): at start and then every 5 minutes,
+//! The master's background key recovery (as GPT-Load's): at start and then every 5 minutes,
 //! each standard group whose `key_validation_interval_minutes` has passed since its
 //! `last_validated_at` gets its `invalid` keys validated (`key_validation`); a key that answers
 //! 2xx returns to rotation (the revision is bumped, so every proxy serves it within a second).

@@ -1,4 +1,4 @@
-//! The Redis link between the nodes of a cluster (design §9): one pub/sub channel that carries
+//! The Redis link between the nodes of a cluster (docs/cluster.md): one pub/sub channel that carries
 //! configuration revisions, key/upstream health and rate-limit usage between nodes, and shared
 //! windowed counters (login throttling). Nothing here is on the request path of a healthy request: the proxy
 //! publishes from a background task and applies what it receives to its snapshot.

@@ -1,4 +1,4 @@
-//! The key policy (design §5): what one upstream answer means. Who is at fault (the key, the
+//! The key policy (README "Key policy: who is blamed for a failure"): what one upstream answer means. Who is at fault (the key, the
 //! upstream, the client or nobody), whether the request may be retried, and how long a
 //! rate-limited key rests. Judged from the status, `Retry-After` and the provider's error body,
 //! because a status alone misleads (a Gemini 400 can mean "API key not valid").
@@ -157,7 +157,7 @@ enum Signal {
     Upstream,
 }
 
-/// The known provider signals (design §5 table), from OpenAI's, Anthropic's and Gemini's error
+/// The known provider signals, from OpenAI's, Anthropic's and Gemini's error
 /// shapes: `{"error":{"code","type","message"}}`, `{"type":"error","error":{"type","message"}}`
 /// and `{"error":{"code","status","message","details":[…]}}`.
 fn body_signal(body: &[u8]) -> Option<Signal> {

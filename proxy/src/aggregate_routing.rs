@@ -1,4 +1,4 @@
-//! Aggregate groups (reference §1.12): a group of standard groups, called at its own
+//! Aggregate groups (docs/ARCHITECTURE.md "Request path"): a group of standard groups, called at its own
 //! `/proxy/{name}` with its own proxy keys. Each request goes to one member, chosen by smooth
 //! weighted round robin among the members that have a usable key now (a member without one is
 //! skipped, not tried); the request then runs exactly as a request to that member.

@@ -1,4 +1,4 @@
-//! Persistence of runtime key health (design §4): the request path only notes that a key's
+//! Persistence of runtime key health (docs/ARCHITECTURE.md "Reload contract"): the request path only notes that a key's
 //! health changed (`HealthJournal::note`, one atomic swap and a channel send at most once per
 //! key until it is written); the `KeyHealthWriter` background service saves the queued keys in
 //! one batch per interval, and returns keys to `active` in the database when their cool-down

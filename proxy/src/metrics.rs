@@ -1,4 +1,4 @@
-//! Prometheus metrics of the data plane (design §11, listed in docs/metrics.md) and the
+//! Prometheus metrics of the data plane (listed in docs/metrics.md) and the
 //! `/metrics` listener that serves them. Labels carry group, channel and model names and
 //! classes of outcomes, never a key or a proxy key; model names are capped so a client cannot
 //! grow the series without bound.

@@ -1,4 +1,4 @@
-//! Model-list interception (reference §1.14): a successful `GET …/models` answer of a group with
+//! Model-list interception (as GPT-Load's): a successful `GET …/models` answer of a group with
 //! model redirect rules lists the models clients may ask for, i.e. the rules' source names. In
 //! strict mode only those; otherwise the upstream's list plus the missing ones. Unlike GPT-Load,
 //! only a 2xx answer is rewritten (an upstream error stays an error), the status is kept, the

@@ -1,4 +1,4 @@
-//! The data plane's request-log pipeline (design §7, reference §1.15/§6.2): the request path
+//! The data plane's request-log pipeline (README "Request logs, token usage and metrics"): the request path
 //! builds one `RequestLog` record per upstream attempt (`RequestLogDraft`) and appends the
 //! records to a bounded queue (`LogSink::record`: a short mutex, never waiting for the writer
 //! and not waking it per record); the `RequestLogWriter` background service collects them

@@ -1,8 +1,8 @@
-//! The upstream exchange, owned by `request_filter` (design §3): Pingora's connector and pooled
+//! The upstream exchange, owned by `request_filter` (docs/ARCHITECTURE.md "Request path"): Pingora's connector and pooled
 //! sessions, our own request write and response-header read, so that any body size can be
 //! retried with the next key. Also the relay of a response to the client, chunk by chunk.
 //!
-//! Traps handled here (reference/pingora-upstream-exchange.md §5): timeouts set per session,
+//! Traps handled here (listed in docs/ARCHITECTURE.md "Request path"): timeouts set per session,
 //! 1xx responses skipped, a stale pooled connection retried once on a fresh one, the early
 //! response of an upstream that stopped reading the body salvaged, failover bodies drained so the
 //! connection returns to the pool, the client watched while streaming (`biased` select with a

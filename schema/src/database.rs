@@ -248,7 +248,7 @@ const KEY_ROW_COLUMNS: (
     api_keys::cooldown_until,
 );
 
-/// A key's runtime health as the proxy persists it (design §4: batched, off the request path).
+/// A key's runtime health as the proxy persists it (batched, off the request path: docs/ARCHITECTURE.md "Reload contract").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyHealthUpdate {
     /// Key id.

@@ -3,7 +3,7 @@
 //!
 //! Every query is written once and compiled for each backend through the `with_conn!` macro over
 //! [`DbPool`]. Every write that changes what the proxy serves bumps `config_revision` in the same
-//! transaction (the reload contract of design §4).
+//! transaction (the reload contract of docs/ARCHITECTURE.md).
 
 pub mod connection;
 mod database;

@@ -1,4 +1,4 @@
-//! `/api/dashboard/*` and `/api/usage`: the overview numbers (reference §6.5: keys, requests per
+//! `/api/dashboard/*` and `/api/usage`: the overview numbers (GPT-Load's: keys, requests per
 //! minute, 24 h requests and error rate with trends, security warnings), the 24-hour chart, the
 //! encryption status, and token usage by group and model over 24 h / 7 d / 30 d.
 
@@ -280,7 +280,7 @@ pub(crate) async fn chart(
 }
 
 /// `GET /api/dashboard/encryption-status`: whether the stored keys match `ENCRYPTION_KEY`
-/// (reference §7.4), checked now on a sample of keys and logs. The process refuses to start on
+/// (README "Keys encrypted at rest"), checked now on a sample of keys and logs. The process refuses to start on
 /// a mismatch, so this reports one only when the data changed since (another process with
 /// another key, a restored backup).
 pub(crate) async fn encryption_status(State(state): State<AppState>) -> ApiResult {

@@ -1,4 +1,4 @@
-//! Reading a GPT-Load 1.4 database (reference §3) for `gateway-admin import-gpt-load`: its
+//! Reading a GPT-Load 1.4 database for `gateway-admin import-gpt-load`: its
 //! settings, groups, aggregate links and keys, whatever its backend. GPT-Load's tables are not
 //! ours (no `enabled`, `cooldown_until`, …), so these are plain `SELECT`s with every column cast
 //! to text or a 64-bit integer in the backend's own syntax (MySQL stores ids unsigned, JSON
