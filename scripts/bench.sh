@@ -69,21 +69,8 @@ for tool in "${need[@]}"; do
 done
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
-# CPU pinning: load generator and mock on CPU 0, the proxy under test on CPU 1.
-if [[ ${PIN:-1} != 0 ]] && command -v taskset >/dev/null 2>&1 && (($(nproc) >= 2)); then
-    PIN_CLIENT=(taskset -c 0)
-    PIN_PROXY=(taskset -c 1)
-    PINNING="wrk + mock on CPU 0, proxy on CPU 1"
-else
-    PIN_CLIENT=()
-    PIN_PROXY=()
-    PINNING="none (PIN=0, taskset missing or fewer than 2 CPUs)"
-fi
-
-if [[ -z ${SKIP_BUILD:-} ]]; then
-    log "building (cargo build --workspace --release)"
-    cargo build --workspace --release
-fi
+choose_pinning "wrk + mock"
+build_release
 [[ -x $BIN/bench-upstream ]] || die "$BIN/bench-upstream not found (build with cargo build --workspace --release)"
 wants_gateway() { [[ " $TARGETS " == *" gateway"* ]]; }
 if wants_gateway; then

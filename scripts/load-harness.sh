@@ -64,3 +64,26 @@ json_id() {
         tr -d ' \n' | sed -n 's/.*"data":{\(.*,\)\{0,1\}"id":\([0-9][0-9]*\).*/\2/p' | head -n1 | grep .
     fi
 }
+
+# CPU pinning: the load generator and the mock ($1 names them) on CPU 0, the proxy under test on
+# CPU 1. Sets PIN_CLIENT and PIN_PROXY (command prefixes) and PINNING (for the report); PIN=0 or
+# fewer than 2 CPUs turn it off.
+choose_pinning() {
+    if [[ ${PIN:-1} != 0 ]] && command -v taskset >/dev/null 2>&1 && (($(nproc) >= 2)); then
+        PIN_CLIENT=(taskset -c 0)
+        PIN_PROXY=(taskset -c 1)
+        PINNING="$1 on CPU 0, proxy on CPU 1"
+    else
+        PIN_CLIENT=()
+        PIN_PROXY=()
+        PINNING="none (PIN=0, taskset missing or fewer than 2 CPUs)"
+    fi
+}
+
+# The release build, unless SKIP_BUILD is set.
+build_release() {
+    if [[ -z ${SKIP_BUILD:-} ]]; then
+        log "building (cargo build --workspace --release)"
+        cargo build --workspace --release
+    fi
+}

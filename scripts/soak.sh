@@ -105,21 +105,8 @@ for tool in curl timeout; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool is missing: apt-get install curl coreutils"
 done
 
-# CPU pinning: load generator and mock on CPU 0, the proxy under test on CPU 1.
-if [[ ${PIN:-1} != 0 ]] && command -v taskset >/dev/null 2>&1 && (($(nproc) >= 2)); then
-    PIN_CLIENT=(taskset -c 0)
-    PIN_PROXY=(taskset -c 1)
-    PINNING="soak-load + mock on CPU 0, proxy on CPU 1"
-else
-    PIN_CLIENT=()
-    PIN_PROXY=()
-    PINNING="none (PIN=0, taskset missing or fewer than 2 CPUs)"
-fi
-
-if [[ -z ${SKIP_BUILD:-} ]]; then
-    log "building (cargo build --workspace --release)"
-    cargo build --workspace --release
-fi
+choose_pinning "soak-load + mock"
+build_release
 for b in bench-upstream soak-load gateway-admin gateway-proxy; do
     [[ -x $BIN/$b ]] || die "$BIN/$b not found (build with cargo build --workspace --release)"
 done

@@ -53,6 +53,22 @@ const POOL_WAIT_DEADLINE: Duration = Duration::from_secs(10);
 /// connections, a new connection), so an unreachable or silent database is an error within it.
 pub const CHECKOUT_DEADLINE: Duration = Duration::from_secs(5);
 
+/// A pool of `max_size` connections to `url` set up by `config`, with the deadlines above.
+fn pool<C>(
+    url: impl Into<String>,
+    config: ManagerConfig<C>,
+    max_size: usize,
+) -> Result<Pool<C>, DbError>
+where
+    C: AsyncConnection + 'static,
+    AsyncDieselConnectionManager<C>: deadpool::managed::Manager,
+{
+    let manager = AsyncDieselConnectionManager::<C>::new_with_config(url, config);
+    with_deadlines(Pool::builder(manager), max_size)
+        .build()
+        .map_err(|e| DbError::Pool(e.to_string()))
+}
+
 /// A pool configuration whose new connections first run `statements` (settings of the
 /// session: pragmas, read-only transactions).
 fn running<C>(statements: &'static str) -> ManagerConfig<C>
@@ -186,8 +202,6 @@ pub fn build_pool_with(
     max_size: usize,
     cache: SqliteCache,
 ) -> Result<DbPool, DbError> {
-    let pool_err =
-        |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
             create_parent(path)?;
@@ -195,31 +209,13 @@ pub fn build_pool_with(
                 SqliteCache::Bulk => SQLITE_PRAGMAS,
                 SqliteCache::Small => SQLITE_SMALL_CACHE_PRAGMAS,
             });
-            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
-                path.to_string_lossy(),
-                config,
-            );
-            DbPool::Sqlite(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Sqlite(pool(path.to_string_lossy(), config, max_size)?)
         }
         DatabaseUrl::Postgres(u) => {
-            let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(u.as_str());
-            DbPool::Postgres(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Postgres(pool(u.as_str(), ManagerConfig::default(), max_size)?)
         }
         DatabaseUrl::Mysql(u) => {
-            let manager = AsyncDieselConnectionManager::<AsyncMysqlConnection>::new(u.as_str());
-            DbPool::Mysql(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Mysql(pool(u.as_str(), ManagerConfig::default(), max_size)?)
         }
     })
 }
@@ -233,8 +229,6 @@ const SQLITE_READ_ONLY_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; PRAGMA query
 /// is; the file need not be writable by us); PostgreSQL and MySQL sessions make every
 /// transaction read-only. Nothing is created: a missing SQLite file is an error.
 pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool, DbError> {
-    let pool_err =
-        |e: diesel_async::pooled_connection::deadpool::BuildError| DbError::Pool(e.to_string());
     Ok(match url {
         DatabaseUrl::Sqlite(path) => {
             if !path.is_file() {
@@ -244,37 +238,17 @@ pub fn build_read_only_pool(url: &DatabaseUrl, max_size: usize) -> Result<DbPool
                 )));
             }
             let config = running::<SqliteAsync>(SQLITE_READ_ONLY_PRAGMAS);
-            let manager = AsyncDieselConnectionManager::<SqliteAsync>::new_with_config(
-                read_only_uri(path),
-                config,
-            );
-            DbPool::Sqlite(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Sqlite(pool(read_only_uri(path), config, max_size)?)
         }
         DatabaseUrl::Postgres(u) => {
             let config = running::<AsyncPgConnection>(
                 "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY",
             );
-            let manager =
-                AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(u, config);
-            DbPool::Postgres(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Postgres(pool(u, config, max_size)?)
         }
         DatabaseUrl::Mysql(u) => {
             let config = running::<AsyncMysqlConnection>("SET SESSION TRANSACTION READ ONLY");
-            let manager =
-                AsyncDieselConnectionManager::<AsyncMysqlConnection>::new_with_config(u, config);
-            DbPool::Mysql(
-                with_deadlines(Pool::builder(manager), max_size)
-                    .build()
-                    .map_err(pool_err)?,
-            )
+            DbPool::Mysql(pool(u, config, max_size)?)
         }
     })
 }

@@ -144,6 +144,12 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
                 .filter(|f| (0.0..=1.0).contains(f))
                 .ok_or_else(|| anyhow!("{name} {v:?}: expected a fraction from 0 to 1"))
         };
+        let count = |v: String, max: usize| {
+            v.parse::<usize>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| anyhow!("{name} {v:?}: expected 1-{max}"))
+        };
         let pid = |v: String| {
             v.parse::<u32>()
                 .map_err(|_| anyhow!("{name} {v:?}: expected a process id"))
@@ -167,14 +173,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
             "--sample" => options.sample = duration(value()?)?,
             "--pid" => options.pid = Some(pid(value()?)?),
             "--admin-pid" => options.admin_pid = Some(pid(value()?)?),
-            "--connections" => {
-                let v = value()?;
-                options.connections = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=4096).contains(n))
-                    .ok_or_else(|| anyhow!("--connections {v:?}: expected 1-4096"))?;
-            }
+            "--connections" => options.connections = count(value()?, 4096)?,
             "--timeout" => options.timeout = duration(value()?)?,
             "--grace" => options.grace = duration(value()?)?,
             "--threshold" => {
@@ -185,14 +184,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> anyhow::Result<Options>
                     .filter(|t| t.is_finite() && *t >= 0.0)
                     .ok_or_else(|| anyhow!("--threshold {v:?}: expected MB per minute"))?;
             }
-            "--threads" => {
-                let v = value()?;
-                options.threads = v
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=64).contains(n))
-                    .ok_or_else(|| anyhow!("--threads {v:?}: expected 1-64"))?;
-            }
+            "--threads" => options.threads = count(value()?, 64)?,
             "-h" | "--help" => bail!("{USAGE}"),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }

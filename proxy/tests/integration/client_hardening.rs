@@ -414,14 +414,7 @@ async fn connections_above_the_cap_get_503() {
     assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
     drop(held);
     // Closed connections give their places back.
-    gw.wait_until(Duration::from_secs(10), || async {
-        gw.client
-            .get(gw.url("/health"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-    })
-    .await;
+    gw.wait_healthy().await;
     // The readiness polls above may have been refused too while the held ones closed.
     let over_limit = closed_by_gateway(&gw, &metrics, "over_limit").await;
     assert!(over_limit >= refused.len() as u64, "{over_limit}");

@@ -102,15 +102,20 @@ impl Gateway {
             env,
         };
         // The proxy has loaded a snapshot when /health says healthy.
-        gw.wait_until(Duration::from_secs(10), || async {
-            gw.client
-                .get(gw.url("/health"))
+        gw.wait_healthy().await;
+        gw
+    }
+
+    /// Waits until the proxy's `/health` answers 200.
+    pub(crate) async fn wait_healthy(&self) {
+        self.wait_until(Duration::from_secs(10), || async {
+            self.client
+                .get(self.url("/health"))
                 .send()
                 .await
                 .is_ok_and(|r| r.status() == 200)
         })
         .await;
-        gw
     }
 
     /// Stops both processes (SIGTERM, so the proxy writes its buffered logs) and hands back the
