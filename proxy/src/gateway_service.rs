@@ -636,7 +636,7 @@ impl GatewayService {
             attempt.duration = attempt_started.elapsed();
             self.note_attempt(ctx, group, model, &attempt);
             let failure = Failure::Upstream {
-                header: Box::new(for_client(&upstream_header, key.value.expose())?),
+                header: Box::new(for_client(upstream_header, key.value.expose())?),
                 body,
             };
             if !verdict.retry {
@@ -936,7 +936,7 @@ impl GatewayService {
             Some(list) => (Bytes::from(list), true),
             None => (body, false),
         };
-        let mut out = complete_header(for_client(&header, key)?, body.len())?;
+        let mut out = complete_header(for_client(header, key)?, body.len())?;
         if json {
             out.insert_header(http::header::CONTENT_TYPE, "application/json")?;
         }

@@ -440,7 +440,7 @@ pub fn complete_header(mut h: ResponseHeader, len: usize) -> Result<ResponseHead
 /// The upstream header adapted for an HTTP/1.1 client, for a body relayed as it arrives: the
 /// header of `for_client`, with chunked framing when the upstream gave no length.
 fn downstream_header(upstream: &ResponseHeader, key: &str) -> Result<ResponseHeader> {
-    let mut h = for_client(upstream, key)?;
+    let mut h = for_client(upstream.clone(), key)?;
     if !h.headers.contains_key(http::header::CONTENT_LENGTH)
         && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
     {
@@ -449,12 +449,11 @@ fn downstream_header(upstream: &ResponseHeader, key: &str) -> Result<ResponseHea
     Ok(h)
 }
 
-/// A copy of the upstream header as HTTP/1.1 for the client: without its connection-level
+/// The upstream header as HTTP/1.1 for the client: without its connection-level
 /// headers (Pingora writes its own) and those its `Connection` header names (RFC 9110 §7.6.1),
 /// and with every occurrence of the attempt's upstream `key` masked, raw or URL-encoded (a
 /// redirect's `Location` can carry `?key=…`, an upstream can echo a header).
-pub fn for_client(upstream: &ResponseHeader, key: &str) -> Result<ResponseHeader> {
-    let mut h = upstream.clone();
+pub fn for_client(mut h: ResponseHeader, key: &str) -> Result<ResponseHeader> {
     h.set_version(http::Version::HTTP_11);
     let named: Vec<String> = h
         .headers
@@ -482,7 +481,8 @@ fn mask_key_in_headers(mut h: ResponseHeader, key: &str) -> Result<ResponseHeade
     let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
     let carries = |v: &http::HeaderValue| {
         let v = v.as_bytes();
-        contains(v, key.as_bytes()) || contains(v, encoded.as_bytes())
+        memchr::memmem::find(v, key.as_bytes()).is_some()
+            || memchr::memmem::find(v, encoded.as_bytes()).is_some()
     };
     let mut names: Vec<http::header::HeaderName> = Vec::new();
     for (name, value) in &h.headers {
@@ -503,10 +503,6 @@ fn mask_key_in_headers(mut h: ResponseHeader, key: &str) -> Result<ResponseHeade
         }
     }
     Ok(h)
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= haystack.len() && haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 #[cfg(test)]
