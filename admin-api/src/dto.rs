@@ -249,8 +249,9 @@ pub struct LogResponse {
 }
 
 impl LogResponse {
-    /// The answer for a stored log row (its key decrypted, or `failed-to-decrypt`).
-    pub fn new(r: RequestLog, cipher: &KeyCipher) -> Self {
+    /// The answer for a stored log row; `live` is its key as `api_keys` stores it, while it
+    /// exists (the key is shown decrypted, or `failed-to-decrypt`; a deleted key masked).
+    pub fn new(r: RequestLog, cipher: &KeyCipher, live: Option<String>) -> Self {
         Self {
             id: r.id,
             timestamp: rfc3339(r.timestamp),
@@ -258,7 +259,7 @@ impl LogResponse {
             group_name: r.group_name,
             parent_group_id: r.parent_group_id,
             parent_group_name: r.parent_group_name,
-            key_value: crate::key_storage::shown(cipher, r.key_value),
+            key_value: crate::key_storage::logged(cipher, live, &r.key_value),
             key_hash: r.key_hash,
             model: r.model,
             is_success: r.is_success,

@@ -1,6 +1,7 @@
 //! `gateway-admin migrate-keys`: encrypts (`--to`), decrypts (`--from`) or re-encrypts (`--from`
-//! `--to`) every stored upstream key, in `api_keys` and `request_logs`, and the passwords of the
-//! stored outbound proxy URLs. Refuses while a gateway
+//! `--to`) every stored upstream key in `api_keys` (re-hashing the request logs that name them,
+//! and masking the sealed keys of old log rows), and the passwords of the stored outbound proxy
+//! URLs. Refuses while a gateway
 //! process uses the database, verifies every row against the source key before changing anything,
 //! and writes in one transaction, so an interruption leaves the data as it was.
 
@@ -10,6 +11,7 @@ use anyhow::Context as _;
 use chrono::Utc;
 use gateway_core::key_crypto::KeyCipher;
 use gateway_core::outbound_proxy;
+use gateway_core::secret::mask_key;
 use gateway_core::{GatewayConfig, Secret};
 use gateway_schema::{Database, DatabaseUrl, PROCESS_HEARTBEAT, StoredKey, run_migrations};
 
@@ -108,7 +110,13 @@ pub async fn run(config: &GatewayConfig, args: &MigrateArgs) -> anyhow::Result<(
         .rewrite_stored_keys(|row| {
             let key = readable(&source, row)
                 .ok_or_else(|| format!("{} changed during the migration", locate(row)))?;
-            Ok((target.seal(&key), target.lookup_hash(&key)))
+            // A log row written before logs stored only a mask is masked now.
+            let value = if row.table == "request_logs" {
+                mask_key(&key)
+            } else {
+                target.seal(&key)
+            };
+            Ok((value, target.lookup_hash(&key)))
         })
         .await
         .context("the migration was rolled back, nothing was changed")?;

@@ -619,7 +619,7 @@ fn operations() -> Vec<Op> {
                 "get",
                 "/api/logs",
                 "logs",
-                "Request logs (one per upstream attempt), newest first",
+                "Request logs (one per upstream attempt), newest first; key_value is the key while it exists, masked once deleted",
             )
         },
         Op {

@@ -34,13 +34,26 @@ impl Secret<String> {
 
 /// Masks a key for display: `sk-a****wxyz`. Short keys are fully hidden.
 pub fn mask_key(key: &str) -> String {
-    let chars: Vec<char> = key.chars().collect();
-    if chars.len() <= 8 {
-        return "*****".to_owned();
+    let mut out = String::with_capacity(12);
+    mask_key_into(key, &mut out);
+    out
+}
+
+/// [`mask_key`] written over `out` (which keeps its allocation). Masking a mask gives it back
+/// unchanged, so a stored mask can be masked again safely.
+pub fn mask_key_into(key: &str, out: &mut String) {
+    out.clear();
+    let head_end = key.char_indices().nth(4).map(|(i, _)| i);
+    let tail_start = key.char_indices().rev().nth(3).map(|(i, _)| i);
+    match (head_end, tail_start) {
+        // More than 8 characters: the first 4 end before the last 4 begin.
+        (Some(head), Some(tail)) if head < tail => {
+            out.push_str(&key[..head]);
+            out.push_str("****");
+            out.push_str(&key[tail..]);
+        }
+        _ => out.push_str("*****"),
     }
-    let head: String = chars[..4].iter().collect();
-    let tail: String = chars[chars.len() - 4..].iter().collect();
-    format!("{head}****{tail}")
 }
 
 /// `text` with every occurrence of `key` replaced by its mask, both as it is and percent-encoded
@@ -123,5 +136,16 @@ mod tests {
     fn masks_like_gpt_load() {
         assert_eq!(mask_key("sk-abcdefghijkl"), "sk-a****ijkl");
         assert_eq!(mask_key("short"), "*****");
+        assert_eq!(mask_key("12345678"), "*****");
+        assert_eq!(mask_key("123456"), "*****");
+        assert_eq!(mask_key(""), "*****");
+        assert_eq!(mask_key("123456789"), "1234****6789");
+        assert_eq!(mask_key("ключ-секретный"), "ключ****тный");
+        for k in ["sk-abcdefghijkl", "short", "123456789", "ключ-секретный"] {
+            assert_eq!(mask_key(&mask_key(k)), mask_key(k), "masking {k:?} twice");
+        }
+        let mut out = String::from("previous contents");
+        mask_key_into("sk-abcdefghijkl", &mut out);
+        assert_eq!(out, "sk-a****ijkl");
     }
 }

@@ -474,7 +474,7 @@ impl GatewayService {
             // (its connection dropped, not pooled) and nobody is blamed.
             let attempt_started = Instant::now();
             let mut attempt = AttemptRecord {
-                key: Some((key.stored(), key.hash.as_str())),
+                key: Some((key.value.expose(), key.hash.as_str())),
                 upstream: &upstream.url,
                 status: 0,
                 ok: false,

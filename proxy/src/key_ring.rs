@@ -187,20 +187,13 @@ pub struct PoolKey {
     pub value: Secret<String>,
     /// The key's lookup hash (as stored; names the key in request logs).
     pub hash: String,
-    /// The key as stored when it is encrypted at rest (what request logs store); `None` when
-    /// keys are stored in plaintext.
+    /// The key as stored when it is encrypted at rest (a reload re-opens only keys whose stored
+    /// value changed); `None` when keys are stored in plaintext.
     pub sealed: Option<Box<str>>,
     /// Shared runtime health.
     pub health: Arc<KeyHealth>,
     /// Use against the group's per-key rate limits (`None` while the group sets none).
     pub usage: Option<Arc<Usage>>,
-}
-
-impl PoolKey {
-    /// The key as the database stores it: what a request-log row records.
-    pub fn stored(&self) -> &str {
-        self.sealed.as_deref().unwrap_or(self.value.expose())
-    }
 }
 
 /// A group's keys in rotation order (by key id).

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use gateway_core::secret::mask_key_into;
 use gateway_core::token_usage::TokenUsage;
 use gateway_schema::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
 use gateway_schema::{Database, LogBatch};
@@ -191,7 +192,8 @@ pub struct RequestLogDraft {
 /// One attempt as the request path saw it.
 #[derive(Clone, Copy, Debug)]
 pub struct AttemptRecord<'a> {
-    /// Key id's stored value and hash (empty when no key was used).
+    /// The key (plaintext; the row stores only its mask) and its lookup hash (`None` when no
+    /// key was used).
     pub key: Option<(&'a str, &'a str)>,
     /// The upstream URL.
     pub upstream: &'a str,
@@ -281,9 +283,18 @@ impl RequestLogDraft {
         // random page, which roughly halves the cost of writing a log row.
         r.id = uuid::Uuid::now_v7().to_string();
         r.timestamp = Utc::now().naive_utc();
-        let (value, hash) = a.key.unwrap_or(("", ""));
-        value.clone_into(&mut r.key_value);
-        hash.clone_into(&mut r.key_hash);
+        // A row names its key by hash and mask, never by value: the admin shows the key by
+        // looking the hash up in `api_keys` (docs/api.md, "Request logs").
+        match a.key {
+            Some((value, hash)) => {
+                mask_key_into(value, &mut r.key_value);
+                hash.clone_into(&mut r.key_hash);
+            }
+            None => {
+                r.key_value.clear();
+                r.key_hash.clear();
+            }
+        }
         r.upstream_addr = truncate(a.upstream, MAX_PATH);
         r.status_code = i32::from(a.status);
         r.is_success = a.ok;

@@ -188,7 +188,8 @@ mod sub_groups;
 pub use admin_tasks::NewTask;
 pub use gpt_load_source::{SourceGroup, SourceKey, SourceLink, SourceSetting};
 pub use log_queries::{
-    HourBucket, LogBatch, LogFilter, UpstreamAttempts, UsageRow, UsageTotals, UsageWindow,
+    HourBucket, LogBatch, LogFilter, LoggedKey, UpstreamAttempts, UsageRow, UsageTotals,
+    UsageWindow,
 };
 pub use process_registry::{PROCESS_HEARTBEAT, ProcessRow, stay_registered};
 pub use stored_keys::{RewriteCounts, StoredKey};

@@ -16,9 +16,9 @@ pub use connection::{
 };
 pub use database::{
     Announce, Database, HourBucket, KeyHealthUpdate, KeyListFilter, KeyRow, LogBatch, LogFilter,
-    NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, SourceGroup, SourceKey,
-    SourceLink, SourceSetting, StoredKey, UpstreamAttempts, UsageRow, UsageTotals, UsageWindow,
-    stay_registered,
+    LoggedKey, NewGroupKeys, NewTask, PROCESS_HEARTBEAT, ProcessRow, RewriteCounts, SourceGroup,
+    SourceKey, SourceLink, SourceSetting, StoredKey, UpstreamAttempts, UsageRow, UsageTotals,
+    UsageWindow, stay_registered,
 };
 
 /// Errors of the storage boundary.

@@ -1,5 +1,6 @@
-//! `GET /api/integration/info` and `GET /proxy/{group}/api/integration/info` (public, reference
-//! §4.9): which groups a proxy key may call, and the path to call them, for tools such as New API.
+//! `GET /api/integration/info` and `GET /proxy/{group}/api/integration/info` (public, as
+//! GPT-Load): which groups a proxy key may call, and the path to call them, for tools such as New
+//! API.
 
 use axum::extract::{Path, State};
 use gateway_core::ChannelType;

@@ -1,5 +1,6 @@
 //! `/api/logs`: the request logs with GPT-Load's filters, newest first, and their key export
-//! (one CSV row per key: the key of the latest log, its group and status).
+//! (one CSV row per key: the key of the latest log, its group and status). Log rows name their
+//! key by hash; the key shown is looked up in `api_keys` (masked once the key is deleted).
 
 use axum::extract::State;
 use axum::http::header;
@@ -107,9 +108,18 @@ pub(crate) async fn list(
         .db
         .list_logs(&filter, pages.page, pages.page_size)
         .await?;
+    let names: Vec<(i64, &str)> = rows
+        .iter()
+        .filter(|r| !r.key_hash.is_empty())
+        .map(|r| (r.group_id, r.key_hash.as_str()))
+        .collect();
+    let live = state.db.stored_keys_by_hash(&names).await?;
     let items: Vec<LogResponse> = rows
         .into_iter()
-        .map(|r| LogResponse::new(r, &state.cipher))
+        .map(|r| {
+            let key = live.get(&(r.group_id, r.key_hash.clone())).cloned();
+            LogResponse::new(r, &state.cipher, key)
+        })
         .collect();
     Ok(ok(pages.body(items, total)))
 }
@@ -123,13 +133,22 @@ pub(crate) async fn export(
     let filter = q.filter(&state.cipher)?;
     let rows = state.db.latest_log_per_key(&filter).await?;
     let mut csv = String::from("key_value,group_name,status_code\n");
-    for (key, group, status) in rows {
-        csv.push_str(&csv_field(&crate::key_storage::shown(&state.cipher, key)));
-        csv.push(',');
-        csv.push_str(&csv_field(&group));
-        csv.push(',');
-        csv.push_str(&status.to_string());
-        csv.push('\n');
+    for page in rows.chunks(1_000) {
+        let names: Vec<(i64, &str)> = page
+            .iter()
+            .map(|r| (r.group_id, r.key_hash.as_str()))
+            .collect();
+        let live = state.db.stored_keys_by_hash(&names).await?;
+        for r in page {
+            let key = live.get(&(r.group_id, r.key_hash.clone())).cloned();
+            let shown = crate::key_storage::logged(&state.cipher, key, &r.key_value);
+            csv.push_str(&csv_field(&shown));
+            csv.push(',');
+            csv.push_str(&csv_field(&r.group_name));
+            csv.push(',');
+            csv.push_str(&r.status_code.to_string());
+            csv.push('\n');
+        }
     }
     let name = format!(
         "attachment; filename=log_keys_export_{}.csv",

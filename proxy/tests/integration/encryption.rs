@@ -1,11 +1,16 @@
 //! Keys encrypted at rest, end to end on each backend: a plaintext installation encrypted with
-//! `migrate-keys --to`, start-up refused for each kind of mismatch, traffic served and logged with
-//! encrypted keys, `migrate-keys` refused while a gateway runs and with a wrong `--from`, then
-//! rotation and decryption back to plaintext.
+//! `migrate-keys --to`, start-up refused for each kind of mismatch, traffic served and logged
+//! (log rows hold a mask and follow their key's hash through every migration), `migrate-keys`
+//! refused while a gateway runs and with a wrong `--from`, log rows that an earlier version
+//! sealed masked by the next migration, then rotation and decryption back to plaintext.
 
 use std::time::Duration;
 
-use gateway_schema::{Database, StoredKey};
+use gateway_core::Secret;
+use gateway_core::key_crypto::KeyCipher;
+use gateway_core::secret::mask_key;
+use gateway_schema::models::RequestLog;
+use gateway_schema::{Database, LogBatch, LogFilter, StoredKey};
 use gateway_testkit::{GatewayProcess, MockProvider, TestDb};
 use serde_json::{Value, json};
 
@@ -18,6 +23,8 @@ const KEYS: [&str; 2] = [
 const K1: &str = "first-encryption-key-0123456789abcdef";
 const K2: &str = "second-encryption-key-0123456789abcdef";
 const K3: &str = "third-encryption-key-0123456789abcdef";
+/// A key whose only trace is a log row an earlier version sealed (it was deleted since).
+const DELETED: &str = "sk-enc-deleted-key-cccc3333";
 /// The password of a group's outbound proxy URL, sealed and opened with the keys.
 const PROXY_PASS: &str = "proxy-password-sealed-too-42";
 
@@ -41,6 +48,33 @@ async fn stored(db: &Database) -> Vec<StoredKey> {
         }
         out.extend(page);
     }
+}
+
+/// Every request-log row, as stored.
+async fn log_rows(db: &Database) -> Vec<RequestLog> {
+    db.list_logs(&LogFilter::default(), 1, 10_000)
+        .await
+        .unwrap()
+        .0
+}
+
+/// Every log row names its key by a mask of one of [`KEYS`] (or of `extra`), never by value.
+fn assert_masked(rows: &[RequestLog], extra: &[&str]) {
+    let masks: Vec<String> = KEYS.iter().chain(extra).map(|k| mask_key(k)).collect();
+    for r in rows {
+        assert!(masks.contains(&r.key_value), "{r:?}");
+    }
+}
+
+/// Writes a log row as a version before this one did with `ENCRYPTION_KEY` set: the key sealed.
+async fn write_sealed_log(db: &Database, like: &RequestLog, cipher: &KeyCipher, key: &str) {
+    let mut row = like.clone();
+    row.id = uuid::Uuid::now_v7().to_string();
+    row.key_value = cipher.seal(key);
+    row.key_hash = cipher.lookup_hash(key);
+    db.write_request_logs(&LogBatch::new(vec![row]))
+        .await
+        .unwrap();
 }
 
 /// Runs `gateway-admin migrate-keys args` on `dsn`; returns whether it succeeded and its output.
@@ -144,15 +178,18 @@ async fn encryption_flow(db: TestDb) {
     let db = gw.stop().await;
     let database = db.database().unwrap();
     let before = stored(&database).await;
-    assert!(
-        before.iter().any(|r| r.table == "request_logs"),
-        "{before:?}"
-    );
+    // Log rows hold a mask, not the key: the stored keys are the two of `api_keys`.
+    assert_eq!(before.len(), 2, "{before:?}");
+    assert!(before.iter().all(|r| r.table == "api_keys"), "{before:?}");
+    let plain_logs = log_rows(&database).await;
+    assert!(plain_logs.len() >= 2, "{plain_logs:?}");
+    assert_masked(&plain_logs, &[]);
 
-    // Encrypt. A second run changes nothing.
+    // Encrypt. The log rows follow their keys' new hashes. A second run changes nothing.
     let (ok, out) = migrate(&dsn, &["--to", K1]).await;
     assert!(ok, "{out}");
-    assert!(out.contains("encrypted 2 keys,"), "{out}");
+    let rehashed = format!("encrypted 2 keys, {} request-log rows", plain_logs.len());
+    assert!(out.contains(&rehashed), "{out}");
     assert!(out.contains("and 1 proxy URL passwords"), "{out}");
     let sealed = stored_proxy_url(&database).await;
     assert!(sealed.starts_with("http://user:enc1%3A"), "{sealed}");
@@ -167,6 +204,13 @@ async fn encryption_flow(db: TestDb) {
             "hash is keyed now"
         );
     }
+    let logs = log_rows(&database).await;
+    assert_masked(&logs, &[]);
+    assert!(
+        logs.iter()
+            .all(|l| after.iter().any(|k| k.hash == l.key_hash)),
+        "{logs:?}"
+    );
     let (ok, out) = migrate(&dsn, &["--to", K1]).await;
     assert!(ok && out.contains("nothing to change"), "{out}");
     assert_eq!(stored(&database).await, after);
@@ -187,8 +231,8 @@ async fn encryption_flow(db: TestDb) {
     assert!(out.contains("nothing was changed"), "{out}");
     assert_eq!(stored(&database).await, after);
 
-    // With the right key everything works: upstream sees the real key, the API shows it, new log
-    // rows are encrypted, the key filter finds them.
+    // With the right key everything works: upstream sees the real key, the API shows it for
+    // the rows logged before and after encryption, the key filter finds them all.
     let gw = Gateway::start_on(db, &[("ENCRYPTION_KEY", K1)]).await;
     gw.wait_served("enc", 2).await;
     mock.clear_scripts();
@@ -231,18 +275,40 @@ async fn encryption_flow(db: TestDb) {
         )
         .await;
     let found = filtered["data"]["items"].as_array().unwrap();
-    assert!(!found.is_empty() && found.iter().all(|l| l["key_value"] == one.as_str()));
-    let db = gw.stop().await;
-    let rows = stored(&database).await;
-    assert!(rows.len() > after.len());
-    assert!(
-        rows.iter().all(|r| r.value.starts_with("enc1:")),
-        "{rows:?}"
+    assert_eq!(
+        found.len(),
+        logs.iter()
+            .filter(|l| l["key_value"] == one.as_str())
+            .count(),
+        "{filtered}"
     );
+    assert!(found.iter().all(|l| l["key_value"] == one.as_str()));
+    let db = gw.stop().await;
+    assert_eq!(stored(&database).await, after, "logs add no stored key");
+    let logs = log_rows(&database).await;
+    assert_masked(&logs, &[]);
 
+    // Rows an earlier version wrote with encryption on hold the key sealed, also of a key
+    // deleted since: the next migration masks them.
+    let k1 = KeyCipher::from_config(Some(&Secret::new(K1.to_owned()))).unwrap();
+    write_sealed_log(&database, &logs[0], &k1, KEYS[0]).await;
+    write_sealed_log(&database, &logs[0], &k1, DELETED).await;
+    let legacy = stored(&database).await;
+    assert_eq!(legacy.len(), after.len() + 2, "{legacy:?}");
     // Rotate, then decrypt back to plaintext; each leaves the data readable with its key.
     let (ok, out) = migrate(&dsn, &["--from", K1, "--to", K3]).await;
     assert!(ok, "{out}");
+    let rotated = logs.len() + 2;
+    assert!(
+        out.contains(&format!("encrypted 2 keys, {rotated} request-log rows")),
+        "{out}"
+    );
+    assert_eq!(
+        stored(&database).await.len(),
+        after.len(),
+        "sealed logs masked"
+    );
+    assert_masked(&log_rows(&database).await, &[DELETED]);
     refuses_to_start("gateway-admin", &dsn, K1, "key_mismatch").await;
     let (ok, out) = migrate(&dsn, &["--from", K3]).await;
     assert!(ok && out.contains("decrypted 2 keys"), "{out}");
@@ -260,6 +326,65 @@ async fn encryption_flow(db: TestDb) {
     let gw = Gateway::start_on(db, &[]).await;
     gw.wait_served("enc", 2).await;
     assert_eq!(chat(&gw).await, 200);
+
+    // The API shows each log's key while the key exists, and a mask once it is deleted; the CSV
+    // export too.
+    let plain = KeyCipher::plaintext();
+    let hashes = [plain.lookup_hash(KEYS[0]), plain.lookup_hash(KEYS[1])];
+    // What each row shows, by the key its hash names (`None`: a key that is not in `KEYS`).
+    let shown = |logs: &[Value]| -> Vec<(Option<usize>, String)> {
+        logs.iter()
+            .map(|l| {
+                let key = hashes.iter().position(|h| l["key_hash"] == h.as_str());
+                (key, l["key_value"].as_str().unwrap_or("").to_owned())
+            })
+            .collect()
+    };
+    let logs = wait_logged(&gw, rotated + 1).await;
+    for (key, value) in shown(&logs) {
+        match key {
+            Some(i) => assert_eq!(value, KEYS[i], "{logs:?}"),
+            None => assert_eq!(value, mask_key(DELETED), "{logs:?}"),
+        }
+    }
+    let deleted = gw
+        .api(
+            reqwest::Method::POST,
+            "/api/keys/delete-multiple",
+            Some(json!({"group_id": gid, "keys_text": KEYS[1]})),
+        )
+        .await;
+    assert_eq!(deleted["code"], 0, "{deleted}");
+    let logs = wait_logged(&gw, rotated + 1).await;
+    let rows = shown(&logs);
+    assert!(rows.iter().any(|(k, _)| *k == Some(1)), "{logs:?}");
+    for (key, value) in rows {
+        match key {
+            Some(0) => assert_eq!(value, KEYS[0], "{logs:?}"),
+            Some(_) => assert_eq!(value, mask_key(KEYS[1]), "{logs:?}"),
+            None => assert_eq!(value, mask_key(DELETED), "{logs:?}"),
+        }
+    }
+    let csv = gw
+        .client
+        .get(gw.url("/api/logs/export"))
+        .bearer_auth(AUTH_KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(csv.contains(&format!("{},enc,", KEYS[0])), "{csv}");
+    assert!(
+        csv.contains(&format!("{},enc,", mask_key(KEYS[1]))),
+        "{csv}"
+    );
+    assert!(
+        csv.contains(&format!("{},enc,", mask_key(DELETED))),
+        "{csv}"
+    );
+    assert!(!csv.contains(KEYS[1]) && !csv.contains(DELETED), "{csv}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,12 +3,13 @@
 //! a broken stream, wrong proxy and admin keys, key validation failures), then searches both
 //! processes' output, both metrics pages, the admin API's error answers and the database files
 //! for every raw key, as it is and URL-encoded. With `ENCRYPTION_KEY` set no upstream key is in
-//! the database files at all; without it, only the key columns of `api_keys` and `request_logs`
-//! hold them. No secret (upstream key, proxy key, `AUTH_KEY`, `ENCRYPTION_KEY`) is ever in the
+//! the database files at all; without it, only `api_keys.key_value` holds them (request-log rows
+//! hold a mask). No secret (upstream key, proxy key, `AUTH_KEY`, `ENCRYPTION_KEY`) is ever in the
 //! output, the metrics or an error answer.
 
 use std::time::Duration;
 
+use gateway_core::secret::mask_key;
 use gateway_testkit::{MockProvider, Reply, free_port};
 use serde_json::json;
 
@@ -284,9 +285,20 @@ async fn run(encrypted: bool) {
                 break;
             };
             for row in &page {
+                assert_eq!(row.table, "api_keys", "{row:?}");
                 assert!(ALL.contains(&row.value.as_str()), "{row:?}");
             }
             after = Some(last);
+        }
+        // Log rows name their key by hash and mask only.
+        let (logs, _) = database
+            .list_logs(&gateway_schema::LogFilter::default(), 1, 10_000)
+            .await
+            .unwrap();
+        let masks: Vec<String> = ALL.iter().map(|k| mask_key(k)).collect();
+        assert!(logs.iter().any(|l| !l.key_hash.is_empty()), "{logs:?}");
+        for l in logs.iter().filter(|l| !l.key_hash.is_empty()) {
+            assert!(masks.contains(&l.key_value), "{l:?}");
         }
     }
 }

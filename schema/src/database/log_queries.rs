@@ -3,7 +3,7 @@
 //! usage), log retention, and the admin API's log, dashboard and usage reads. None of this is
 //! configuration, so nothing here bumps the revision.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use chrono::{NaiveDateTime, Timelike};
@@ -124,7 +124,22 @@ fn hour_of(t: NaiveDateTime) -> NaiveDateTime {
     t.date().and_hms_opt(t.hour(), 0, 0).unwrap_or(t)
 }
 
-/// Filters of `GET /api/logs` and its export (GPT-Load's, §4.5).
+/// The latest log of one key, as the key export reads it.
+#[derive(Clone, Debug, PartialEq, Eq, Queryable)]
+pub struct LoggedKey {
+    /// The group whose key it is.
+    pub group_id: i64,
+    /// The key's lookup hash.
+    pub key_hash: String,
+    /// The key as the log stores it (masked; an old row may hold it sealed).
+    pub key_value: String,
+    /// The group's name at the time.
+    pub group_name: String,
+    /// The status of the key's latest attempt.
+    pub status_code: i32,
+}
+
+/// Filters of `GET /api/logs` and its export (GPT-Load's).
 #[derive(Clone, Debug, Default)]
 pub struct LogFilter {
     /// `LIKE %x%` on the aggregate's name.
@@ -396,6 +411,41 @@ impl Database {
         }
     }
 
+    /// `api_keys.key_value` (as stored) of each `(group_id, key_hash)` among `keys` whose key
+    /// still exists: log rows name their key by hash, and the admin shows the key from here.
+    pub async fn stored_keys_by_hash(
+        &self,
+        keys: &[(i64, &str)],
+    ) -> Result<HashMap<(i64, String), String>, DbError> {
+        const CHUNK: usize = 500;
+        let mut out = HashMap::with_capacity(keys.len());
+        let wanted: HashSet<(i64, &str)> = keys.iter().copied().collect();
+        let mut hashes: Vec<&str> = wanted.iter().map(|(_, h)| *h).collect();
+        hashes.sort_unstable();
+        hashes.dedup();
+        let mut groups: Vec<i64> = wanted.iter().map(|(g, _)| *g).collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let groups = &groups;
+        for chunk in hashes.chunks(CHUNK) {
+            let rows: Vec<(i64, String, String)> = with_conn!(self, |c| api_keys::table
+                .filter(
+                    api_keys::group_id
+                        .eq_any(groups)
+                        .and(api_keys::key_hash.eq_any(chunk)),
+                )
+                .select((api_keys::group_id, api_keys::key_hash, api_keys::key_value))
+                .load(c)
+                .await)?;
+            for (group, hash, value) in rows {
+                if wanted.contains(&(group, hash.as_str())) {
+                    out.insert((group, hash), value);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     /// One page of request logs matching `f`, newest first, and the number matching.
     pub async fn list_logs(
         &self,
@@ -417,14 +467,11 @@ impl Database {
         })
     }
 
-    /// For each key hash among the logs matching `f`, its latest log's `(key_value, group_name,
-    /// status_code)`, ordered by key hash (GPT-Load's key export). The distinct hashes are read
-    /// in pages of 1,000 (keyset, so rows written meanwhile move nothing); for each page, the
-    /// matching logs of those keys are read newest first until every key has its latest one.
-    pub async fn latest_log_per_key(
-        &self,
-        f: &LogFilter,
-    ) -> Result<Vec<(String, String, i32)>, DbError> {
+    /// For each key hash among the logs matching `f`, its latest log, ordered by key hash
+    /// (GPT-Load's key export). The distinct hashes are read in pages of 1,000 (keyset, so rows
+    /// written meanwhile move nothing); for each page, the matching logs of those keys are read
+    /// newest first until every key has its latest one.
+    pub async fn latest_log_per_key(&self, f: &LogFilter) -> Result<Vec<LoggedKey>, DbError> {
         const KEYS: i64 = 1_000;
         let mut out = Vec::new();
         let mut after = String::new();
@@ -442,9 +489,10 @@ impl Database {
                 return Ok(out);
             };
             let page = &hashes;
-            let rows: Vec<(String, String, String, i32)> = with_conn!(self, |c| filtered_logs!(f)
+            let rows: Vec<LoggedKey> = with_conn!(self, |c| filtered_logs!(f)
                 .filter(request_logs::key_hash.eq_any(page))
                 .select((
+                    request_logs::group_id,
                     request_logs::key_hash,
                     request_logs::key_value,
                     request_logs::group_name,
@@ -457,11 +505,12 @@ impl Database {
                 ))
                 .load(c)
                 .await)?;
-            let mut previous: Option<String> = None;
-            for (hash, value, group, status) in rows {
-                if previous.as_ref() != Some(&hash) {
-                    out.push((value, group, status));
-                    previous = Some(hash);
+            for row in rows {
+                if out
+                    .last()
+                    .is_none_or(|p: &LoggedKey| p.key_hash != row.key_hash)
+                {
+                    out.push(row);
                 }
             }
             if hashes.len() < usize::try_from(KEYS).unwrap_or(usize::MAX) {

@@ -1,5 +1,8 @@
-//! Queries over every stored upstream key at once (`api_keys` and `request_logs`): samples for the
-//! encryption check, pages for `migrate-keys` to verify, and its one-transaction rewrite.
+//! Queries over every stored upstream key at once (`api_keys`, and the `request_logs` rows written
+//! before logs stored only a mask): samples for the encryption check, pages for `migrate-keys` to
+//! verify, and its one-transaction rewrite.
+
+use std::collections::HashMap;
 
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
@@ -13,6 +16,9 @@ use crate::schema::{api_keys, config_revision, request_logs};
 const PAGE: i64 = 1000;
 /// Keys sampled from each end of `api_keys`, and newest log rows, for the encryption check.
 const SAMPLE: i64 = 20;
+/// `LIKE` pattern of a sealed value (`enc1:` + base64, the key cipher's format). Log rows store a
+/// masked key; only rows written before that, with `ENCRYPTION_KEY` set, still hold a sealed one.
+const SEALED: &str = "enc1:%";
 
 /// A stored key: its table, row id, stored value and lookup hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +38,7 @@ pub struct StoredKey {
 pub struct RewriteCounts {
     /// `api_keys` rows.
     pub keys: usize,
-    /// `request_logs` rows (those that name a key).
+    /// `request_logs` rows (sealed keys masked, and masked rows given their key's new hash).
     pub logs: usize,
 }
 
@@ -49,14 +55,15 @@ macro_rules! key_page {
     };
 }
 
-/// `(id, key_value, key_hash)` of the `request_logs` rows naming a key after `$after`, a page.
+/// `(id, key_value, key_hash)` of the `request_logs` rows holding a sealed key after `$after`, a
+/// page.
 macro_rules! log_key_page {
     ($c:expr, $after:expr) => {
         request_logs::table
             .filter(
                 request_logs::id
                     .gt($after)
-                    .and(request_logs::key_value.ne("")),
+                    .and(request_logs::key_value.like(SEALED)),
             )
             .order(request_logs::id.asc())
             .select((
@@ -91,8 +98,8 @@ impl StoredKey {
 }
 
 impl Database {
-    /// `(key_value, key_hash)` of the first and last keys by id and of the newest logs that name
-    /// a key: what the encryption check looks at.
+    /// `(key_value, key_hash)` of the first and last keys by id and of the newest logs that hold
+    /// a sealed key: what the encryption check looks at.
     pub async fn encryption_samples(&self) -> Result<Vec<(String, String)>, DbError> {
         let cols = (api_keys::key_value, api_keys::key_hash);
         let mut rows: Vec<(String, String)> = with_conn!(self, |c| api_keys::table
@@ -111,7 +118,7 @@ impl Database {
             .await)?;
         rows.extend(last);
         let logs: Vec<(String, String)> = with_conn!(self, |c| request_logs::table
-            .filter(request_logs::key_hash.ne(""))
+            .filter(request_logs::key_value.like(SEALED))
             .order(request_logs::timestamp.desc())
             .select((request_logs::key_value, request_logs::key_hash))
             .limit(SAMPLE)
@@ -122,7 +129,7 @@ impl Database {
     }
 
     /// One page of stored keys after `after` (`None` = from the start): `api_keys` in id order,
-    /// then the `request_logs` rows that name a key, in id order. Empty at the end.
+    /// then the `request_logs` rows that hold a sealed key, in id order. Empty at the end.
     pub async fn stored_keys_page(
         &self,
         after: Option<&StoredKey>,
@@ -142,7 +149,9 @@ impl Database {
 
     /// Replaces every stored key with what `rewrite` makes of it (new `key_value`, new
     /// `key_hash`), in one transaction: all rows change or none. `rewrite` returning an error
-    /// aborts the transaction with that text.
+    /// aborts the transaction with that text. Log rows that store a masked key get the new hash
+    /// of their key; those of a key deleted since keep the old one (they no longer match a key
+    /// filter, and still show masked).
     pub async fn rewrite_stored_keys<F>(&self, rewrite: F) -> Result<RewriteCounts, DbError>
     where
         F: Fn(&StoredKey) -> Result<(String, String), String> + Send + Sync,
@@ -151,6 +160,9 @@ impl Database {
         with_conn!(self, |c| {
             c.transaction(async |c| -> Result<_, DbError> {
                 let mut counts = RewriteCounts::default();
+                // Old hash → new hash of every key whose hash changes (the masked log rows
+                // follow their key by it).
+                let mut rehashed = HashMap::new();
                 let mut after_key = 0_i64;
                 loop {
                     let rows = key_page!(&mut *c, after_key)?;
@@ -159,8 +171,11 @@ impl Database {
                     let ts = now();
                     for row in rows {
                         let id = row.0;
-                        let (value, hash) =
-                            rewrite(&StoredKey::key(row)).map_err(DbError::Aborted)?;
+                        let stored = StoredKey::key(row);
+                        let (value, hash) = rewrite(&stored).map_err(DbError::Aborted)?;
+                        if hash != stored.hash {
+                            rehashed.insert(stored.hash, hash.clone());
+                        }
                         diesel::update(api_keys::table.find(id))
                             .set((
                                 api_keys::key_value.eq(value),
@@ -171,6 +186,18 @@ impl Database {
                             .await?;
                         counts.keys += 1;
                     }
+                }
+                for (old, new) in &rehashed {
+                    counts.logs += diesel::update(
+                        request_logs::table.filter(
+                            request_logs::key_hash
+                                .eq(old)
+                                .and(request_logs::key_value.not_like(SEALED)),
+                        ),
+                    )
+                    .set(request_logs::key_hash.eq(new))
+                    .execute(&mut *c)
+                    .await?;
                 }
                 let mut after_log = String::new();
                 loop {

@@ -283,3 +283,104 @@ async fn mysql_storage() -> anyhow::Result<()> {
         None => Ok(()),
     }
 }
+
+/// A request-log row holding `key_value` as a version before logs stored only a mask wrote it.
+fn old_log_row(n: u8, key_value: &str) -> gateway_schema::models::RequestLog {
+    gateway_schema::models::RequestLog {
+        id: format!("00000000-0000-4000-8000-00000000000{n}"),
+        timestamp: Utc::now().naive_utc(),
+        group_id: 1,
+        group_name: "g".to_owned(),
+        parent_group_id: 0,
+        parent_group_name: String::new(),
+        key_value: key_value.to_owned(),
+        key_hash: if key_value.is_empty() {
+            String::new()
+        } else {
+            format!("hash-{n}")
+        },
+        model: "m".to_owned(),
+        is_success: false,
+        source_ip: "127.0.0.1".to_owned(),
+        status_code: 500,
+        request_path: "/proxy/g/v1/chat/completions".to_owned(),
+        duration: 1,
+        error_message: String::new(),
+        user_agent: String::new(),
+        request_type: "final".to_owned(),
+        upstream_addr: "http://127.0.0.1:1".to_owned(),
+        is_stream: false,
+        request_body: String::new(),
+        retry_index: 0,
+        ttfb_ms: 1,
+        input_tokens: 0,
+        output_tokens: 0,
+        total_tokens: 0,
+    }
+}
+
+/// The migration that masks the keys of existing log rows: plaintext keys become
+/// `first4****last4` (`*****` when 8 characters or fewer, as the proxy masks), sealed ones and
+/// rows without a key stay as they are.
+async fn old_log_keys_are_masked(test_db: &TestDb) -> anyhow::Result<()> {
+    let db = test_db.database()?;
+    let backend = test_db.backend();
+    let stored = [
+        "sk-old-plaintext-key-0001",
+        "short",
+        "enc1:c2VhbGVkLWJ5LWFuLW9sZGVyLXZlcnNpb24",
+        "",
+        "ключ-секретный",
+    ];
+    let rows = stored
+        .iter()
+        .zip(1..)
+        .map(|(k, n)| old_log_row(n, k))
+        .collect();
+    db.write_request_logs(&gateway_schema::LogBatch::new(rows))
+        .await?;
+    // Forget the masking migration, as on a database that has not run it yet.
+    test_db
+        .execute("DELETE FROM __diesel_schema_migrations WHERE version = '20261207000009'")
+        .await?;
+    assert_eq!(run_migrations(&test_db.url()).await?, 1, "{backend}");
+    let (logs, _) = db
+        .list_logs(&gateway_schema::LogFilter::default(), 1, 100)
+        .await?;
+    let mut by_id: Vec<(String, String)> = logs.into_iter().map(|r| (r.id, r.key_value)).collect();
+    by_id.sort();
+    let values: Vec<&str> = by_id.iter().map(|(_, v)| v.as_str()).collect();
+    assert_eq!(
+        values,
+        [
+            "sk-o****0001",
+            "*****",
+            "enc1:c2VhbGVkLWJ5LWFuLW9sZGVyLXZlcnNpb24",
+            "",
+            "ключ****тный"
+        ],
+        "{backend}"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_old_log_keys_are_masked() -> anyhow::Result<()> {
+    old_log_keys_are_masked(&TestDb::sqlite().await?).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_old_log_keys_are_masked() -> anyhow::Result<()> {
+    match TestDb::postgres().await? {
+        Some(db) => old_log_keys_are_masked(&db).await,
+        None => Ok(()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_old_log_keys_are_masked() -> anyhow::Result<()> {
+    match TestDb::mysql().await? {
+        Some(db) => old_log_keys_are_masked(&db).await,
+        None => Ok(()),
+    }
+}

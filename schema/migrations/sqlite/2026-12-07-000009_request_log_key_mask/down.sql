@@ -1,0 +1,2 @@
+-- Masked keys cannot be unmasked.
+SELECT 1;
