@@ -14,6 +14,7 @@ use diesel_async::{
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::DbError;
+use crate::sqlite_threads::SqliteThreads;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -102,8 +103,9 @@ where
         .runtime(deadpool::Runtime::Tokio1)
 }
 
-/// The async SQLite connection type (diesel's sync connection on a blocking thread).
-pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection>;
+/// The async SQLite connection type (diesel's sync connection, its statements run on
+/// [`SqliteThreads`]).
+pub type SqliteAsync = SyncConnectionWrapper<SqliteConnection, SqliteThreads>;
 
 /// Which database a DSN names, in the form the drivers take.
 #[derive(Clone, PartialEq, Eq)]

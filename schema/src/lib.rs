@@ -9,6 +9,7 @@ pub mod connection;
 mod database;
 pub mod models;
 pub mod schema;
+mod sqlite_threads;
 
 pub use connection::{
     DatabaseUrl, DbPool, SqliteCache, build_pool, build_pool_with, build_read_only_pool,
@@ -20,6 +21,7 @@ pub use database::{
     SourceKey, SourceLink, SourceSetting, StoredKey, UpstreamAttempts, UsageRow, UsageTotals,
     UsageWindow, stay_registered,
 };
+pub use sqlite_threads::SqliteThreads;
 
 /// Errors of the storage boundary.
 #[derive(Debug, thiserror::Error)]
