@@ -1,8 +1,8 @@
-//! Key validation (GPT-Load's, README "Admin API"): one small request per key to the group's upstream, shaped per
-//! channel, and what the answer means for the key, judged by the same key policy as the proxy
-//! (`gateway_core::key_policy`): a 2xx makes the key `active` with no failures; a key fault counts
-//! toward `blacklist_threshold` (a spent quota makes it `invalid` at once); a rate limit cools it;
-//! an upstream or network failure proves nothing and changes nothing.
+//! Key validation (GPT-Load's, docs/admin.md "Admin API"): one small request per key to the group's
+//! upstream, shaped per channel, and what the answer means for the key, judged by the same key
+//! policy as the proxy (`gateway_core::key_policy`): a 2xx makes the key `active` with no failures;
+//! a key fault counts toward `blacklist_threshold` (a spent quota makes it `invalid` at once); a
+//! rate limit cools it; an upstream or network failure proves nothing and changes nothing.
 
 use gateway_core::key_crypto::KeyCipher;
 use std::time::Duration;

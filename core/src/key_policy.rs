@@ -1,7 +1,8 @@
-//! The key policy (README "Key policy: who is blamed for a failure"): what one upstream answer means. Who is at fault (the key, the
-//! upstream, the client or nobody), whether the request may be retried, and how long a
-//! rate-limited key rests. Judged from the status, `Retry-After` and the provider's error body,
-//! because a status alone misleads (a Gemini 400 can mean "API key not valid").
+//! The key policy (docs/request-path.md "Key policy: who is blamed for a failure"): what one
+//! upstream answer means. Who is at fault (the key, the upstream, the client or nobody), whether
+//! the request may be retried, and how long a rate-limited key rests. Judged from the status,
+//! `Retry-After` and the provider's error body, because a status alone misleads (a Gemini 400 can
+//! mean "API key not valid").
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
-//! Outbound proxies (README "Outbound proxies"): the `proxy_url` setting (system-wide, or a group's
-//! override) and the environment's `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY`. Parsing and
-//! validation of the three URL forms (`http://`, `https://`, `socks5://`, each with optional
-//! `user:pass@`), masking of their credentials, and which proxy an upstream goes through.
+//! Outbound proxies (docs/configuration.md "Outbound proxies"): the `proxy_url` setting
+//! (system-wide, or a group's override) and the environment's `HTTP_PROXY` / `HTTPS_PROXY` /
+//! `NO_PROXY`. Parsing and validation of the three URL forms (`http://`, `https://`, `socks5://`,
+//! each with optional `user:pass@`), masking of their credentials, and which proxy an upstream goes
+//! through.
 
 use std::net::IpAddr;
 

@@ -1,9 +1,9 @@
-//! The data plane's request-log pipeline (README "Request logs, token usage and metrics"): the request path
-//! builds one `RequestLog` record per upstream attempt (`RequestLogDraft`) and appends the
-//! records to a bounded queue (`LogSink::record`: a short mutex, never waiting for the writer
-//! and not waking it per record); the `RequestLogWriter` background service collects them
-//! every second (or at once when a batch is full) and writes them in batches with the counters
-//! they move (key usage, hourly statistics, token usage), one transaction per batch.
+//! The data plane's request-log pipeline (docs/request-logs.md): the request path builds one
+//! `RequestLog` record per upstream attempt (`RequestLogDraft`) and appends the records to a
+//! bounded queue (`LogSink::record`: a short mutex, never waiting for the writer and not waking it
+//! per record); the `RequestLogWriter` background service collects them every second (or at once
+//! when a batch is full) and writes them in batches with the counters they move (key usage, hourly
+//! statistics, token usage), one transaction per batch.
 //!
 //! * A batch is written when [`BATCH_SIZE`] records are waiting or when the
 //!   `request_log_write_interval_minutes` setting's interval has passed since the last write
@@ -284,7 +284,7 @@ impl RequestLogDraft {
         r.id = uuid::Uuid::now_v7().to_string();
         r.timestamp = Utc::now().naive_utc();
         // A row names its key by hash and mask, never by value: the admin shows the key by
-        // looking the hash up in `api_keys` (docs/api.md, "Request logs").
+        // looking the hash up in `api_keys` (docs/security.md).
         match a.key {
             Some((value, hash)) => {
                 mask_key_into(value, &mut r.key_value);

@@ -280,9 +280,9 @@ pub(crate) async fn chart(
 }
 
 /// `GET /api/dashboard/encryption-status`: whether the stored keys match `ENCRYPTION_KEY`
-/// (README "Keys encrypted at rest"), checked now on a sample of keys and logs. The process refuses to start on
-/// a mismatch, so this reports one only when the data changed since (another process with
-/// another key, a restored backup).
+/// (docs/security.md "Keys encrypted at rest"), checked now on a sample of keys and logs. The
+/// process refuses to start on a mismatch, so this reports one only when the data changed since
+/// (another process with another key, a restored backup).
 pub(crate) async fn encryption_status(State(state): State<AppState>) -> ApiResult {
     let samples = state.db.encryption_samples().await?;
     let verdict = state

@@ -1,6 +1,6 @@
 //! `/api/groups/{id}/sub-groups…` and `/api/groups/{id}/parent-aggregate-groups`: the members of
-//! aggregate groups (README "Admin API"). Members are standard groups of the aggregate's channel with
-//! the same effective validation endpoint; weights are 0 (off) to 1000.
+//! aggregate groups (docs/admin.md "Aggregate groups"). Members are standard groups of the
+//! aggregate's channel with the same effective validation endpoint; weights are 0 (off) to 1000.
 
 use std::collections::HashSet;
 
