@@ -18,7 +18,7 @@ use gateway_core::key_crypto::KeyCipher;
 use gateway_core::outbound_proxy;
 use gateway_core::settings_catalogue;
 use gateway_core::{GatewayConfig, Secret};
-use gateway_schema::models::{Group, GroupChangeset, NewGroup};
+use gateway_schema::models::{Group, GroupChangeset, GroupType, NewGroup};
 use gateway_schema::{Database, DatabaseUrl, NewGroupKeys, SourceGroup, SourceKey};
 use serde_json::Value;
 
@@ -391,9 +391,10 @@ async fn import_groups(
                 continue;
             }
         };
-        let aggregate = wanted.group_type == "aggregate";
+        let kind = GroupType::parse(&wanted.group_type);
+        let aggregate = kind == Some(GroupType::Aggregate);
         let id = match existing.get(&wanted.name) {
-            Some(current) if current.group_type != wanted.group_type => {
+            Some(current) if current.kind() != kind => {
                 report.groups_skipped.push(format!(
                     "{} (a {} group of that name exists here)",
                     g.name, current.group_type

@@ -44,7 +44,7 @@ pub async fn run_once(
     let now = Utc::now().naive_utc();
     let mut summary = RunSummary::default();
     for group in db.groups().await.map_err(|e| e.to_string())? {
-        if group.group_type == "aggregate" {
+        if group.is_aggregate() {
             continue;
         }
         let overrides = GroupConfig::from_stored(&group.config).unwrap_or_default();

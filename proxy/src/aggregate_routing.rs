@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use gateway_core::ChannelType;
 
 use crate::client_auth::ProxyKeySet;
-use crate::routing_snapshot::GroupRuntime;
+use crate::group_runtime::GroupRuntime;
 use crate::upstream_selection::smooth_sequence;
 
 /// An aggregate group as the data plane serves it.

@@ -17,96 +17,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use async_trait::async_trait;
-use gateway_cluster::{
-    ClusterLink, ClusterMessage, KeyHealthNote, LinkEvent, UpstreamEjection, UsageNote,
-};
+use gateway_cluster::{ClusterLink, ClusterMessage, KeyHealthNote, LinkEvent, UsageNote};
 use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::sync::{Mutex, mpsc};
 
+use crate::cluster_outbox::{Outgoing, UsageScope};
 use crate::key_health_writer::HealthJournal;
 use crate::key_ring::{KeyHealth, StoredHealth};
 use crate::metrics::ProxyMetrics;
 use crate::rate_limit::{self, Usage};
 use crate::routing_snapshot::{RefreshTrigger, RoutingSnapshot, SnapshotHandle};
 
-/// Changes waiting to be published; beyond it they are dropped (the other nodes catch up from
-/// the database at their next rebuild).
-const OUTBOX_CAPACITY: usize = 4096;
-
 /// How often rate-limit usage is reported to the other nodes.
 const USAGE_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
-
-/// A scope of rate-limit usage: a group (`key: None`) or one of its keys.
-type UsageScope = (i64, Option<i64>);
-
-/// A change made on this node, for the other nodes.
-#[derive(Debug)]
-pub enum Outgoing {
-    /// A key's health changed (its current state is read when it is published).
-    Key {
-        /// The key's group.
-        group_id: i64,
-        /// The key.
-        id: i64,
-        /// Its health.
-        health: Arc<KeyHealth>,
-    },
-    /// An upstream was ejected.
-    Ejection(UpstreamEjection),
-    /// A group or key has rate-limit usage the other nodes did not hear of yet.
-    Usage {
-        /// Group, and key when it is a key's.
-        scope: UsageScope,
-        /// Its usage (the unreported part is taken when it is published).
-        usage: Arc<Usage>,
-    },
-}
-
-/// The request path's way to the other nodes. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct ClusterOutbox {
-    tx: mpsc::Sender<Outgoing>,
-}
-
-impl ClusterOutbox {
-    /// An outbox and the receiving end for [`ClusterSync`].
-    pub fn new() -> (Self, mpsc::Receiver<Outgoing>) {
-        let (tx, rx) = mpsc::channel(OUTBOX_CAPACITY);
-        (Self { tx }, rx)
-    }
-
-    pub(crate) fn key_changed(&self, group_id: i64, id: i64, health: &Arc<KeyHealth>) {
-        let _ = self.tx.try_send(Outgoing::Key {
-            group_id,
-            id,
-            health: Arc::clone(health),
-        });
-    }
-
-    /// Queues `usage` of group `group_id` (or of its key `key_id`) for the next report, unless
-    /// it is queued already.
-    pub(crate) fn usage_counted(&self, group_id: i64, key_id: Option<i64>, usage: &Arc<Usage>) {
-        if usage.queued.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let sent = self.tx.try_send(Outgoing::Usage {
-            scope: (group_id, key_id),
-            usage: Arc::clone(usage),
-        });
-        if sent.is_err() {
-            usage.queued.store(false, Ordering::Release);
-        }
-    }
-
-    pub(crate) fn upstream_ejected(&self, group_id: i64, url: &str, ejected_until_ms: u64) {
-        let _ = self.tx.try_send(Outgoing::Ejection(UpstreamEjection {
-            group_id,
-            url: url.to_owned(),
-            ejected_until_ms,
-        }));
-    }
-}
 
 /// The background service that publishes this node's changes and applies the others'.
 pub struct ClusterSync {

@@ -4,7 +4,8 @@
 //! one batch per interval, and returns keys to `active` in the database when their cool-down
 //! ends. While the database is down the changes stay queued (one entry per key, so the queue is
 //! bounded by the number of keys) and are written when it is back. In a cluster the journal
-//! also hands each change to `cluster_sync`, which tells the other nodes.
+//! also hands each change to the cluster outbox (`cluster_outbox`), which `cluster_sync`
+//! publishes to the other nodes.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -20,9 +21,9 @@ use pingora::server::ShutdownWatch;
 use pingora::services::background::BackgroundService;
 use tokio::sync::{Mutex, mpsc};
 
-use crate::cluster_sync::ClusterOutbox;
+use crate::cluster_outbox::ClusterOutbox;
 use crate::graceful_stop::FinalWrite;
-use crate::key_ring::{KeyHealth, StoredHealth};
+use crate::key_ring::KeyHealth;
 
 type Queued = (i64, Arc<KeyHealth>);
 
@@ -201,21 +202,6 @@ impl BackgroundService for KeyHealthWriter {
                 return;
             }
         }
-    }
-}
-
-/// The stored form of a health read from the database.
-pub fn stored_health(
-    invalid: bool,
-    failure_count: i64,
-    cooldown_until: Option<NaiveDateTime>,
-) -> StoredHealth {
-    StoredHealth {
-        invalid,
-        failures: u32::try_from(failure_count.max(0)).unwrap_or(u32::MAX),
-        cooling_until_ms: cooldown_until
-            .and_then(|t| u64::try_from(t.and_utc().timestamp_millis()).ok())
-            .unwrap_or(0),
     }
 }
 

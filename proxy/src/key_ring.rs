@@ -45,6 +45,24 @@ pub struct StoredHealth {
     pub cooling_until_ms: u64,
 }
 
+impl StoredHealth {
+    /// The health of a key row (`failure_count`, `cooldown_until`), `invalid` when its status
+    /// says so.
+    pub fn from_row(
+        invalid: bool,
+        failure_count: i64,
+        cooldown_until: Option<chrono::NaiveDateTime>,
+    ) -> Self {
+        Self {
+            invalid,
+            failures: u32::try_from(failure_count.max(0)).unwrap_or(u32::MAX),
+            cooling_until_ms: cooldown_until
+                .and_then(|t| u64::try_from(t.and_utc().timestamp_millis()).ok())
+                .unwrap_or(0),
+        }
+    }
+}
+
 impl KeyHealth {
     /// Health as read from the database (`failure_count`, `cooldown_until`).
     pub fn from_stored(stored: StoredHealth) -> Self {

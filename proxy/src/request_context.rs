@@ -24,10 +24,10 @@ pub struct RequestContext {
     pub tried_keys: Vec<i64>,
     /// Upstream attempts made.
     pub attempts: u32,
-    /// The group the client named and its channel, once known (metric labels).
-    pub called_group: Option<(String, &'static str)>,
-    /// The aggregate the client called, when it was one: `(id, name)`.
-    pub parent: Option<(i64, String)>,
+    /// The group the client named, once known (the labels of the request's metrics).
+    pub called_group: Option<CalledGroup>,
+    /// The aggregate the client called, when it was one.
+    pub parent: Option<ParentAggregate>,
     /// `request_body_log_max_bytes` of the snapshot this request uses.
     pub body_log_limit: usize,
     /// The request-log records of this request's attempts (boxed: the context lives in every
@@ -59,6 +59,24 @@ impl Default for RequestContext {
             rate_waited: std::time::Duration::ZERO,
         }
     }
+}
+
+/// The group (standard or aggregate) a request named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CalledGroup {
+    /// Its name, as in `/proxy/{name}`.
+    pub name: String,
+    /// Its channel (`openai`, `anthropic`, …).
+    pub channel: &'static str,
+}
+
+/// The aggregate a request came through, named in the request logs of its members' attempts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParentAggregate {
+    /// Database id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
 }
 
 /// One in-flight slot; released on drop, whatever way the request ends.

@@ -61,9 +61,6 @@ const MAX_PATH: usize = 500;
 /// Longest `user_agent` stored.
 const MAX_USER_AGENT: usize = 512;
 
-/// Upper bound of `request_body_log_max_bytes`.
-pub const MAX_BODY_LOG: usize = 1 << 20;
-
 /// Longest `error_message` stored.
 const MAX_ERROR: usize = 2_000;
 

@@ -18,8 +18,9 @@ use std::sync::Arc;
 use pingora::services::listening::Service;
 
 use crate::client_connection::{ClientConnections, ConnectionLimits};
-use crate::cluster_sync::{ClusterOutbox, ClusterSync};
-use crate::gateway_service::{GatewayService, Observers, ProxyLimits};
+use crate::cluster_outbox::ClusterOutbox;
+use crate::cluster_sync::ClusterSync;
+use crate::gateway_service::GatewayService;
 use crate::graceful_stop::{FinalWrite, FinalWrites, GracefulStop};
 use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
 use crate::metrics::{MetricsApp, ProxyMetrics};
@@ -27,6 +28,7 @@ use crate::outbound_route::OutboundProxies;
 use crate::request_log::{LogSink, RequestLogWriter};
 use crate::request_log_spool::Spool;
 use crate::routing_snapshot::{BuildContext, RefreshTrigger, SnapshotHandle, SnapshotRefresher};
+use crate::serve::{ProxyLimits, ProxyPath, SharedState};
 use crate::upstream_exchange::UpstreamExchange;
 
 /// How often changed key health is written to the database.
@@ -98,7 +100,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let logs = LogSink::new(Arc::clone(&metrics));
     let inflight: Arc<std::sync::atomic::AtomicU32> = Arc::default();
     let stopping: Arc<std::sync::atomic::AtomicBool> = Arc::default();
-    let observe = Observers {
+    let observe = SharedState {
         metrics: Arc::clone(&metrics),
         logs: logs.clone(),
         inflight: Arc::clone(&inflight),
@@ -116,10 +118,9 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         listener.add_tcp(&addr.to_string());
         server.add_service(listener);
     }
-    let service = GatewayService::new(
+    let path = ProxyPath::new(
         snapshot.clone(),
         UpstreamExchange::new(connector),
-        config.admin_upstream.clone(),
         config.trusted_proxies.clone(),
         ProxyLimits {
             max_concurrent_requests: config.max_concurrent_requests,
@@ -131,6 +132,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
         journal.clone(),
         observe,
     );
+    let service = GatewayService::new(path, config.admin_upstream.clone());
     let connections = ClientConnections::new(
         http_proxy(&server.configuration, service),
         ConnectionLimits {

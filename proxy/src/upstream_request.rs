@@ -1,7 +1,8 @@
-//! Builds the request sent to the provider: upstream URL (base path + the client's path + the
-//! client's query without `key`), client headers minus hop-by-hop and credential headers, and the
-//! upstream key injected the way the channel's provider expects it. The only place a key leaves
-//! its `Secret`.
+//! `UpstreamRequest`: builds the request sent to the provider: upstream URL (base path + the
+//! client's path + the client's query without `key`), client headers minus hop-by-hop and
+//! credential headers, the group's header rules (`request_rewrite`), and the upstream key
+//! injected the way the channel's provider expects it. The only place a key is written into a
+//! request; elsewhere the plaintext is read only to mask it (answers, errors, request logs).
 
 use gateway_core::ChannelType;
 use gateway_core::channel::{

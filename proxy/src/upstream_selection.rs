@@ -20,7 +20,7 @@ pub struct UpstreamHealth {
 }
 
 /// The ejection policy of a group.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EjectionPolicy {
     /// Consecutive failures that eject (0 = never).
     pub threshold: u32,

@@ -312,7 +312,7 @@ pub(crate) async fn upstreams(State(state): State<AppState>) -> ApiResult {
     let names: HashMap<i64, String> = groups.iter().map(|g| (g.id, g.name.clone())).collect();
     let mut rows: Vec<UpstreamTally> = Vec::new();
     let mut index: HashMap<(i64, String), usize> = HashMap::new();
-    for g in groups.iter().filter(|g| g.group_type != "aggregate") {
+    for g in groups.iter().filter(|g| !g.is_aggregate()) {
         let configured: Vec<Value> = serde_json::from_str(&g.upstreams).unwrap_or_default();
         for u in configured {
             let Some(url) = u.get("url").and_then(Value::as_str) else {

@@ -4,7 +4,7 @@
 use axum::extract::{Path, State};
 use chrono::Utc;
 use gateway_core::settings_catalogue::{CATALOGUE, SystemSettings, normalise_key_list};
-use gateway_schema::models::{GroupChangeset, KeyStatus, NewGroup};
+use gateway_schema::models::{GroupChangeset, GroupType, KeyStatus, NewGroup};
 
 use super::parse_id;
 use super::settings::shown_value;
@@ -71,15 +71,13 @@ pub(crate) async fn config_options(State(state): State<AppState>) -> ApiResult {
 pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
     let name = dto::validate_name(&body.name)?;
     let channel = dto::validate_channel(&body.channel_type)?;
-    let aggregate = match body.group_type.trim() {
-        "" | "standard" => false,
-        "aggregate" => true,
-        other => {
-            return Err(ApiError::Validation(format!(
-                "group_type: must be 'standard' or 'aggregate', got {other:?}"
-            )));
-        }
+    let Some(kind) = GroupType::parse(body.group_type.trim()) else {
+        return Err(ApiError::Validation(format!(
+            "group_type: must be 'standard' or 'aggregate', got {:?}",
+            body.group_type.trim()
+        )));
     };
+    let aggregate = kind == GroupType::Aggregate;
     let now = Utc::now().naive_utc();
     Ok(if aggregate {
         // An aggregate routes to its sub-groups: it has no upstreams, keys, test model,
@@ -104,7 +102,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             display_name: body.display_name.trim().to_owned(),
             proxy_keys: normalise_key_list(&body.proxy_keys),
             description: body.description.trim().to_owned(),
-            group_type: "aggregate".to_owned(),
+            group_type: GroupType::Aggregate.as_str().to_owned(),
             upstreams: "[]".to_owned(),
             validation_endpoint: String::new(),
             channel_type: channel.as_str().to_owned(),
@@ -129,7 +127,7 @@ pub(crate) fn new_group(body: &CreateGroup) -> Result<NewGroup, ApiError> {
             display_name: body.display_name.trim().to_owned(),
             proxy_keys: normalise_key_list(&body.proxy_keys),
             description: body.description.trim().to_owned(),
-            group_type: "standard".to_owned(),
+            group_type: GroupType::Standard.as_str().to_owned(),
             upstreams: dto::validate_upstreams(&body.upstreams)?,
             validation_endpoint: dto::validate_validation_endpoint(&body.validation_endpoint)?,
             channel_type: channel.as_str().to_owned(),
@@ -231,7 +229,7 @@ pub(crate) async fn update(
             &state.cipher,
         ));
     }
-    if current.group_type == "aggregate" {
+    if current.is_aggregate() {
         // An aggregate's channel follows its members; it has no upstreams, redirects or rate
         // limits.
         changes.channel_type = None;
@@ -370,7 +368,7 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
     let mut key_stats = serde_json::json!({
         "total_keys": 0, "active_keys": 0, "invalid_keys": 0, "cooling_keys": 0, "disabled_keys": 0,
     });
-    if group.group_type != "aggregate" {
+    if !group.is_aggregate() {
         let mut total = 0;
         for (status, n) in state.db.key_counts(id).await? {
             total += n;

@@ -505,7 +505,7 @@ async fn validation_of(
     state: &AppState,
     group: &Group,
 ) -> Result<(key_validation::GroupValidation, UpstreamClient), ApiError> {
-    if group.group_type == "aggregate" {
+    if group.is_aggregate() {
         return Err(ApiError::Validation(format!(
             "group_id: '{}' is an aggregate group; validate its sub-groups",
             group.name

@@ -24,7 +24,7 @@ async fn aggregate(state: &AppState, id: &str) -> Result<Group, ApiError> {
         .group(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("group {id} not found")))?;
-    if group.group_type != "aggregate" {
+    if !group.is_aggregate() {
         return Err(ApiError::BadRequest(format!(
             "group '{}' is not an aggregate group",
             group.name
@@ -128,7 +128,7 @@ pub(crate) async fn add(
         let member = state.db.group(m.group_id).await?.ok_or_else(|| {
             ApiError::NotFound(format!("{field}.group_id: group {} not found", m.group_id))
         })?;
-        if member.group_type == "aggregate" {
+        if member.is_aggregate() {
             return Err(ApiError::Validation(format!(
                 "{field}.group_id: '{}' is an aggregate group; members must be standard groups",
                 member.name

@@ -9,14 +9,14 @@ use gateway_core::key_crypto::{ENCRYPTED_PREFIX, KeyCipher, Mismatch};
 use gateway_core::outbound_proxy::open_setting;
 use gateway_core::settings_catalogue::{GroupConfig, SystemSettings};
 use gateway_core::{ChannelType, Secret};
-use gateway_schema::models::Group;
+use gateway_schema::models::{Group, GroupType};
 use gateway_schema::{Database, DbError, KeyRow};
 
 use super::{BuildContext, GroupRuntime, RoutingSnapshot};
 use crate::aggregate_routing::{AggregateRuntime, MemberRouting};
 use crate::client_auth::ProxyKeySet;
-use crate::key_health_writer::stored_health;
-use crate::key_ring::{KeyHealth, KeyRing, PoolKey};
+use crate::group_runtime::AttemptSettings;
+use crate::key_ring::{KeyHealth, KeyRing, PoolKey, StoredHealth};
 use crate::outbound_route::OutboundProxies;
 use crate::rate_limit::{self, RateLimits, Usage};
 use crate::request_rewrite::RewriteRules;
@@ -115,9 +115,8 @@ pub async fn build(
         usage: previous.group_usage(),
     };
     let mut out = HashMap::with_capacity(groups.len());
-    let (aggregate_rows, groups): (Vec<Group>, Vec<Group>) = groups
-        .into_iter()
-        .partition(|g| g.group_type == "aggregate");
+    let (aggregate_rows, groups): (Vec<Group>, Vec<Group>) =
+        groups.into_iter().partition(|g| g.is_aggregate());
     for group in groups {
         let keys = keys_by_group.remove(&group.id).unwrap_or_default();
         match build_group(
@@ -148,7 +147,7 @@ pub async fn build(
         log_write_interval: std::time::Duration::from_secs(minutes * 60),
         body_log_limit: usize::try_from(settings.int("request_body_log_max_bytes"))
             .unwrap_or(0)
-            .min(crate::request_log::MAX_BODY_LOG),
+            .min(super::MAX_BODY_LOG),
     })
 }
 
@@ -224,7 +223,7 @@ fn build_group(
     health: &Carried,
     (outbound, cipher): (&OutboundProxies, &KeyCipher),
 ) -> Result<GroupRuntime, String> {
-    if group.group_type != "standard" {
+    if group.kind() != Some(GroupType::Standard) {
         return Err(format!("unknown group type '{}'", group.group_type));
     }
     let channel: ChannelType = group.channel_type.parse().map_err(|e| format!("{e}"))?;
@@ -249,10 +248,10 @@ fn build_group(
     // Never sent direct when a proxy was asked for: a group whose proxy is unusable is out.
     let proxy = open_setting(&config.proxy_url, cipher)
         .map_err(|e| format!("proxy_url is invalid: {e}"))?;
-    let connect_timeout =
-        std::time::Duration::from_secs(u64::try_from(config.connect_timeout.max(1)).unwrap_or(1));
+    let attempts = AttemptSettings::of(&config);
     for u in &mut upstreams {
-        u.route = outbound.route(proxy.as_ref(), u.tls, &u.host, u.port, connect_timeout);
+        let connect = attempts.connect_timeout;
+        u.route = outbound.route(proxy.as_ref(), u.tls, &u.host, u.port, connect);
     }
     let rewrite = RewriteRules::from_json(
         &group.param_overrides,
@@ -264,7 +263,8 @@ fn build_group(
         keys.into_iter()
             .map(|k| {
                 // Memory is newer unless the row changed since (a person restored the key).
-                let stored = stored_health(false, k.row.failure_count, k.row.cooldown_until);
+                let stored =
+                    StoredHealth::from_row(false, k.row.failure_count, k.row.cooldown_until);
                 let previous = health.keys.get(&k.row.id);
                 let h = match previous.map(|p| &p.health) {
                     Some(h) => {
@@ -299,6 +299,7 @@ fn build_group(
         keys: ring,
         proxy_keys,
         config,
+        attempts,
         rewrite,
         enabled: group.enabled,
         limits,

@@ -9,19 +9,19 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use gateway_core::ChannelType;
-use gateway_core::settings_catalogue::EffectiveConfig;
 
 pub use build::{BuildError, build};
 pub use refresher::{RefreshTrigger, SnapshotRefresher, refresh};
 
 use crate::aggregate_routing::AggregateRuntime;
-use crate::client_auth::ProxyKeySet;
-use crate::key_ring::{KeyRing, PoolKey};
+pub use crate::group_runtime::GroupRuntime;
+use crate::key_ring::PoolKey;
 use crate::outbound_route::OutboundProxies;
-use crate::rate_limit::{RateLimits, Usage};
-use crate::request_rewrite::RewriteRules;
-use crate::upstream_selection::{UpstreamHealth, UpstreamTable};
+use crate::rate_limit::Usage;
+use crate::upstream_selection::UpstreamHealth;
+
+/// Upper bound of `request_body_log_max_bytes`.
+pub const MAX_BODY_LOG: usize = 1 << 20;
 
 /// What snapshots are built with besides the database rows.
 #[derive(Clone)]
@@ -43,43 +43,9 @@ pub struct RoutingSnapshot {
     pub aggregates: HashMap<String, Arc<AggregateRuntime>>,
     /// `request_log_write_interval_minutes` (zero: write request logs as they come).
     pub log_write_interval: std::time::Duration,
-    /// `request_body_log_max_bytes` (at most `request_log::MAX_BODY_LOG`): where logged request
+    /// `request_body_log_max_bytes` (at most [`MAX_BODY_LOG`]): where logged request
     /// bodies are cut.
     pub body_log_limit: usize,
-}
-
-/// Everything the data plane knows about one group.
-#[derive(Debug)]
-pub struct GroupRuntime {
-    /// Database id.
-    pub id: i64,
-    /// Name used in `/proxy/{name}`.
-    pub name: String,
-    /// Provider API.
-    pub channel: ChannelType,
-    /// Weighted upstreams.
-    pub upstreams: UpstreamTable,
-    /// Active keys in rotation.
-    pub keys: KeyRing,
-    /// Proxy keys that may call the group (its own and the global ones).
-    pub proxy_keys: ProxyKeySet,
-    /// System settings with the group's overrides.
-    pub config: EffectiveConfig,
-    /// Body, model and header rewriting of forwarded requests.
-    pub rewrite: RewriteRules,
-    /// False when a person switched the group off: its requests get 503, aggregates skip it.
-    pub enabled: bool,
-    /// Rate limits of the group and of each of its keys (from `config`).
-    pub limits: RateLimits,
-    /// What the group used against its own limits (carried across rebuilds by group id).
-    pub usage: Arc<Usage>,
-}
-
-impl GroupRuntime {
-    /// True unless the group's own rate limit has no room at `now_ns` (`rate_limit::now_ns`).
-    pub fn has_rate_room(&self, now_ns: u64) -> bool {
-        self.limits.group.is_off() || self.usage.room(self.limits.group, now_ns).is_ok()
-    }
 }
 
 impl RoutingSnapshot {

@@ -52,12 +52,27 @@ async fn json_logs_go_to_stdout_and_the_file_bridge_pingora_and_never_show_a_key
         let body = r.text().await.unwrap();
         assert!(!body.contains(upstream_key), "{body}");
     }
-    gw.proxy
-        .wait_for_log("/proxy/plog-dead/v1beta", Duration::from_secs(5))
-        .await
-        .unwrap();
+    // Each request's access line is written when its logging phase ends, which may be after
+    // the client has its answer; the file is written by its own thread.
+    for line in ["/proxy/plog/v1beta", "/proxy/plog-dead/v1beta"] {
+        gw.proxy
+            .wait_for_log(line, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
     let stdout = gw.proxy.output_log();
-    let file = std::fs::read_to_string(gw.proxy.dir().join("data/logs/gateway.log")).unwrap();
+    let path = gw.proxy.dir().join("data/logs/gateway.log");
+    let read_file = || std::fs::read_to_string(&path).unwrap_or_default();
+    crate::support::poll_until(
+        Duration::from_secs(5),
+        || async {
+            let file = read_file();
+            file.contains("/proxy/plog/v1beta") && file.contains("/proxy/plog-dead/v1beta")
+        },
+        || read_file(),
+    )
+    .await;
+    let file = read_file();
     let admin = gw.admin.output_log();
     for secret in [upstream_key, PROXY_KEY] {
         assert!(!admin.contains(secret), "{secret} in the admin log");

@@ -15,7 +15,7 @@ use diesel_async::{AsyncConnection, AsyncMysqlConnection, AsyncPgConnection, Run
 use super::{Database, InsertRows, now};
 use crate::DbError;
 use crate::connection::{DbPool, SqliteAsync};
-use crate::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
+use crate::models::{GroupType, REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
 use crate::schema::{api_keys, group_hourly_stats, groups, request_logs, usage_hourly_stats};
 
 /// Rows deleted per statement by retention (short locks on a large table).
@@ -564,7 +564,7 @@ impl Database {
                 None => q.filter(
                     group_hourly_stats::group_id.ne_all(
                         groups::table
-                            .filter(groups::group_type.eq("aggregate"))
+                            .filter(groups::group_type.eq(GroupType::Aggregate.as_str()))
                             .select(groups::id),
                     ),
                 ),

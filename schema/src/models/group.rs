@@ -5,6 +5,35 @@ use diesel::prelude::*;
 
 use crate::schema::groups;
 
+/// What kind of group a row is (`groups.group_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GroupType {
+    /// Serves requests with its own keys and upstreams.
+    Standard,
+    /// Hands each request to one of its member groups.
+    Aggregate,
+}
+
+impl GroupType {
+    /// The stored name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Aggregate => "aggregate",
+        }
+    }
+
+    /// The type a stored name means; `""` is `standard` (GPT-Load rows from before aggregate
+    /// groups existed). `None` for anything else.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "" | "standard" => Some(Self::Standard),
+            "aggregate" => Some(Self::Aggregate),
+            _ => None,
+        }
+    }
+}
+
 /// A stored group (JSON columns as text).
 #[derive(Clone, Debug, PartialEq, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = groups)]
@@ -19,7 +48,7 @@ pub struct Group {
     pub proxy_keys: String,
     /// Free text.
     pub description: String,
-    /// `standard` or `aggregate`.
+    /// `standard` or `aggregate` (see [`Group::kind`]).
     pub group_type: String,
     /// JSON array `[{"url","weight"}]`.
     pub upstreams: String,
@@ -50,6 +79,18 @@ pub struct Group {
     /// Switched on: false keeps the group's setup but answers its requests with 503 and takes
     /// it out of aggregates.
     pub enabled: bool,
+}
+
+impl Group {
+    /// Its [`GroupType`] (`None` for a type this version does not know).
+    pub fn kind(&self) -> Option<GroupType> {
+        GroupType::parse(&self.group_type)
+    }
+
+    /// True for an aggregate group.
+    pub fn is_aggregate(&self) -> bool {
+        self.kind() == Some(GroupType::Aggregate)
+    }
 }
 
 /// A group to insert.
@@ -130,4 +171,18 @@ pub struct GroupChangeset {
     pub enabled: Option<bool>,
     /// Always set on update.
     pub updated_at: Option<NaiveDateTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_types_round_trip_and_empty_is_standard() {
+        for t in [GroupType::Standard, GroupType::Aggregate] {
+            assert_eq!(GroupType::parse(t.as_str()), Some(t));
+        }
+        assert_eq!(GroupType::parse(""), Some(GroupType::Standard));
+        assert_eq!(GroupType::parse("Aggregate"), None);
+    }
 }

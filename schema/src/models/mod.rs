@@ -8,6 +8,6 @@ mod system_setting;
 
 pub use admin_task::AdminTask;
 pub use api_key::{ApiKey, KeyStatus, NewApiKey};
-pub use group::{Group, GroupChangeset, NewGroup};
+pub use group::{Group, GroupChangeset, GroupType, NewGroup};
 pub use request_log::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
 pub use system_setting::{NewSystemSetting, SystemSetting};
