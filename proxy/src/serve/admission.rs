@@ -13,9 +13,9 @@ use pingora::proxy::Session;
 use gateway_core::ChannelType;
 use gateway_core::client_credential::extract_token;
 
-use super::ProxyPath;
 use super::answers::respond_error;
 use super::outcome::Target;
+use super::path::ProxyPath;
 use crate::aggregate_routing::AggregateRuntime;
 use crate::client_auth::strip_key_param;
 use crate::clock::now_ms;

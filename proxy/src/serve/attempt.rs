@@ -11,10 +11,10 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorType, Result};
 
-use super::ProxyPath;
 use super::answers::{client_closed, respond_failure};
 use super::attempt_loop::Plan;
 use super::outcome::{Failure, Next, exchange_failure};
+use super::path::ProxyPath;
 use crate::error::redact;
 use crate::key_ring::PoolKey;
 use crate::metrics::Outcome;

@@ -10,9 +10,9 @@ use gateway_core::key_policy::KeyPolicy;
 use pingora::Result;
 use pingora::proxy::Session;
 
-use super::ProxyPath;
 use super::answers::respond_gateway_error;
 use super::outcome::{Failure, LoopEnd, Next, Room};
+use super::path::ProxyPath;
 use super::record::{RequestFacts, log_for};
 use crate::clock::now_ms;
 use crate::error::GatewayError;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use gateway_core::key_policy::Fault;
 
-use super::ProxyPath;
+use super::path::ProxyPath;
 use crate::group_runtime::{AttemptSettings, GroupRuntime};
 use crate::key_ring::{KeyFailure, PoolKey};
 use crate::metrics::KeyEvent;

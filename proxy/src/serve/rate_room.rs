@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use pingora::proxy::Session;
 
-use super::ProxyPath;
 use super::answers::client_closed;
 use super::outcome::{Failure, LoopEnd, Room};
+use super::path::ProxyPath;
 use crate::error::GatewayError;
 use crate::group_runtime::GroupRuntime;
 use crate::key_ring::PoolKey;

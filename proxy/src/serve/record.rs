@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use pingora::proxy::Session;
 
-use super::ProxyPath;
+use super::path::ProxyPath;
 use crate::group_runtime::GroupRuntime;
 use crate::request_context::RequestContext;
 use crate::request_log::{AttemptRecord, RequestFields, RequestLogDraft};

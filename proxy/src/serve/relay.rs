@@ -8,10 +8,10 @@ use gateway_core::token_usage::UsageScanner;
 use pingora::proxy::Session;
 use pingora::{Error, ErrorSource, ErrorType, Result};
 
-use super::ProxyPath;
 use super::answers::{client_closed, send_complete};
 use super::attempt::Attempt;
 use super::attempt_loop::Plan;
+use super::path::ProxyPath;
 use crate::error::redact;
 use crate::group_runtime::GroupRuntime;
 use crate::metrics::Outcome;

@@ -69,7 +69,7 @@ async fn json_logs_go_to_stdout_and_the_file_bridge_pingora_and_never_show_a_key
             let file = read_file();
             file.contains("/proxy/plog/v1beta") && file.contains("/proxy/plog-dead/v1beta")
         },
-        || read_file(),
+        &read_file,
     )
     .await;
     let file = read_file();
