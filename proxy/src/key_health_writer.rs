@@ -25,7 +25,8 @@ use crate::cluster_outbox::ClusterOutbox;
 use crate::graceful_stop::FinalWrite;
 use crate::key_ring::KeyHealth;
 
-type Queued = (i64, Arc<KeyHealth>);
+/// A key whose health changed: its id and its health (read when it is written).
+pub type Queued = (i64, Arc<KeyHealth>);
 
 /// The request path's side: notes keys whose health changed. Cheap to clone.
 #[derive(Clone, Debug)]

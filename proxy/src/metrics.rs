@@ -1,17 +1,13 @@
-//! Prometheus metrics of the data plane (listed in docs/metrics.md) and the
-//! `/metrics` listener that serves them. Labels carry group, channel and model names and
+//! Prometheus metrics of the data plane (listed in docs/metrics.md; served by
+//! `metrics_listener`). Labels carry group, channel and model names and
 //! classes of outcomes, never a key or a proxy key; model names are capped so a client cannot
 //! grow the series without bound.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 
-use async_trait::async_trait;
 use gateway_core::prometheus_text::{self, register};
-use http::Response;
-use pingora::apps::http_app::ServeHttp;
-use pingora::protocols::http::ServerSession;
 use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
@@ -417,53 +413,6 @@ fn status_class(status: u16) -> &'static str {
         300..=399 => "3xx",
         400..=499 => "4xx",
         _ => "5xx",
-    }
-}
-
-/// The Pingora app of the metrics listener: `GET /metrics`.
-pub struct MetricsApp {
-    metrics: Arc<ProxyMetrics>,
-    snapshot: SnapshotHandle,
-    inflight: Arc<AtomicU32>,
-}
-
-impl MetricsApp {
-    /// Serves `metrics` with gauges read from `snapshot` and `inflight`.
-    pub fn new(
-        metrics: Arc<ProxyMetrics>,
-        snapshot: SnapshotHandle,
-        inflight: Arc<AtomicU32>,
-    ) -> Self {
-        Self {
-            metrics,
-            snapshot,
-            inflight,
-        }
-    }
-}
-
-#[async_trait]
-impl ServeHttp for MetricsApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let (status, ct, body) = if session.req_header().uri.path() == "/metrics" {
-            (
-                200,
-                prometheus_text::CONTENT_TYPE,
-                self.metrics.render(&self.snapshot, &self.inflight),
-            )
-        } else {
-            (
-                404,
-                "text/plain; charset=utf-8",
-                b"not found: metrics are at /metrics\n".to_vec(),
-            )
-        };
-        Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, ct)
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(body)
-            .unwrap_or_default()
     }
 }
 

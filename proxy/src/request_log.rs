@@ -1,15 +1,15 @@
 //! The data plane's request-log pipeline (docs/request-logs.md): the request path builds one
 //! `RequestLog` record per upstream attempt (`RequestLogDraft`) and appends the records to a
 //! bounded queue (`LogSink::record`: a short mutex, never waiting for the writer and not waking it
-//! per record); the `RequestLogWriter` background service collects them every second (or at once
-//! when a batch is full) and writes them in batches with the counters they move (key usage, hourly
-//! statistics, token usage), one transaction per batch.
+//! per record); the `RequestLogWriter` background service (`request_log_writer`) collects them
+//! every second (or at once when a batch is full) and writes them in batches with the counters
+//! they move (key usage, hourly statistics, token usage), one transaction per batch.
 //!
 //! * A batch is written when [`BATCH_SIZE`] records are waiting or when the
 //!   `request_log_write_interval_minutes` setting's interval has passed since the last write
 //!   (0: as soon as records arrive).
-//! * While the database is down, records wait in the writer's buffer (at most [`MAX_BUFFERED`]
-//!   records and [`MAX_BUFFERED_BYTES`]) and the queue ([`QUEUE_CAPACITY`] records,
+//! * While the database is down, records wait in the writer's buffer (at most
+//!   `request_log_writer::MAX_BUFFERED` records and `MAX_BUFFERED_BYTES`) and the queue ([`QUEUE_CAPACITY`] records,
 //!   [`MAX_QUEUE_BYTES`]); beyond that new records are dropped, counted in
 //!   `gateway_request_log_dropped_total` and reported in the log. The request path never waits.
 //! * A batch the database rejects (not merely unreachable) three times is
@@ -24,36 +24,21 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::Utc;
 use gateway_core::secret::mask_key_into;
 use gateway_core::token_usage::TokenUsage;
 use gateway_schema::models::{REQUEST_TYPE_FINAL, REQUEST_TYPE_RETRY, RequestLog};
-use gateway_schema::{Database, LogBatch};
-use pingora::server::ShutdownWatch;
-use pingora::services::background::BackgroundService;
 
 use crate::metrics::ProxyMetrics;
-use crate::request_log_spool::{self, MAX_SPOOL_BYTES, Spool};
-use crate::routing_snapshot::SnapshotHandle;
 
 /// Records written per transaction.
 pub const BATCH_SIZE: usize = 1_000;
-
-/// Records the writer holds while the database cannot take them.
-pub const MAX_BUFFERED: usize = 50_000;
-
-/// Bytes of records the writer holds while the database cannot take them.
-pub const MAX_BUFFERED_BYTES: usize = 96 << 20;
 
 /// Records waiting between the request path and the writer.
 pub const QUEUE_CAPACITY: usize = 10_000;
 
 /// Bytes of records waiting between the request path and the writer.
 pub const MAX_QUEUE_BYTES: usize = 32 << 20;
-
-/// How often the writer collects queued records when no batch filled up.
-const COLLECT_EVERY: Duration = Duration::from_secs(1);
 
 /// Longest `request_path` / `upstream_addr` stored (GPT-Load's column size).
 const MAX_PATH: usize = 500;
@@ -64,10 +49,6 @@ const MAX_USER_AGENT: usize = 512;
 /// Longest `error_message` stored.
 const MAX_ERROR: usize = 2_000;
 
-/// Failed writes of the same batch, for a reason other than the database being unreachable,
-/// before the batch is given up (so one bad record cannot stop all logging).
-const MAX_BATCH_FAILURES: u32 = 3;
-
 /// Records between the request path and the writer.
 #[derive(Debug, Default)]
 struct Queue {
@@ -77,24 +58,24 @@ struct Queue {
 
 /// What the sink and the writer share.
 #[derive(Debug, Default)]
-struct Shared {
+pub(crate) struct Shared {
     queue: std::sync::Mutex<Queue>,
     /// Wakes the writer: a batch is full, or the interval is 0.
-    wake: tokio::sync::Notify,
+    pub(crate) wake: tokio::sync::Notify,
     /// Set by the writer while `request_log_write_interval_minutes` is 0.
-    write_at_once: AtomicBool,
+    pub(crate) write_at_once: AtomicBool,
 }
 
 /// The request path's side of the pipeline. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct LogSink {
-    shared: Arc<Shared>,
-    metrics: Arc<ProxyMetrics>,
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) metrics: Arc<ProxyMetrics>,
     last_drop_warning: Arc<AtomicU64>,
 }
 
 impl LogSink {
-    /// A sink for `metrics`; [`RequestLogWriter::new`] takes a clone to read from it.
+    /// A sink for `metrics`; `RequestLogWriter::new` takes a clone to read from it.
     pub fn new(metrics: Arc<ProxyMetrics>) -> Self {
         Self {
             shared: Arc::default(),
@@ -133,7 +114,7 @@ impl LogSink {
     }
 
     /// Counts dropped records and says so in the log, at most every 10 s.
-    fn dropped(&self, n: u64) {
+    pub(crate) fn dropped(&self, n: u64) {
         self.metrics.log_dropped.inc_by(n);
         let now = crate::clock::now_ms();
         let last = self.last_drop_warning.load(Ordering::Relaxed);
@@ -151,7 +132,7 @@ impl LogSink {
     }
 
     /// Everything queued so far, and its size in bytes.
-    fn take(&self) -> (Vec<RequestLog>, usize) {
+    pub(crate) fn take(&self) -> (Vec<RequestLog>, usize) {
         let mut q = self
             .shared
             .queue
@@ -163,7 +144,7 @@ impl LogSink {
 }
 
 /// About how much memory a record holds.
-fn record_size(r: &RequestLog) -> usize {
+pub(crate) fn record_size(r: &RequestLog) -> usize {
     256 + r.id.len()
         + r.group_name.len()
         + r.parent_group_name.len()
@@ -388,301 +369,6 @@ fn body_text(body: &[u8], limit: usize) -> String {
         body.len() - end,
         body.len()
     )
-}
-
-/// The background service writing queued records.
-pub struct RequestLogWriter {
-    db: Database,
-    sink: LogSink,
-    snapshot: SnapshotHandle,
-    spool: Spool,
-}
-
-impl RequestLogWriter {
-    /// A writer of what `sink` queues, at the interval the snapshot's settings give; what a
-    /// stop cannot write goes to `spool`, and what is there is written first.
-    pub fn new(db: Database, sink: LogSink, snapshot: SnapshotHandle, spool: Spool) -> Self {
-        Self {
-            db,
-            sink,
-            snapshot,
-            spool,
-        }
-    }
-}
-
-/// How often a running writer looks for spooled records (another process's stop).
-const SPOOL_CHECK_EVERY: Duration = Duration::from_secs(60);
-
-/// What the writer holds between writes.
-struct Buffer<'a> {
-    writer: &'a RequestLogWriter,
-    records: Vec<RequestLog>,
-    bytes: usize,
-    /// Consecutive failures of the head batch not explained by an unreachable database.
-    batch_failures: u32,
-    /// Size of the head batch while it is being retried (the same records each time).
-    head: Option<usize>,
-    /// Whether the database is failing (logged once per outage).
-    failing: bool,
-}
-
-impl Buffer<'_> {
-    /// Moves queued records here while there is room.
-    fn collect(&mut self) {
-        if self.records.len() >= MAX_BUFFERED || self.bytes >= MAX_BUFFERED_BYTES {
-            return;
-        }
-        let (records, bytes) = self.writer.sink.take();
-        self.records.extend(records);
-        self.bytes += bytes;
-    }
-
-    /// Takes records read back from the spool, in front of the others.
-    fn take_spooled(&mut self, records: Vec<RequestLog>) {
-        if records.is_empty() {
-            return;
-        }
-        tracing::info!(
-            records = records.len(),
-            "request logs a stopped proxy could not write were found in the spool; writing them"
-        );
-        self.bytes += records.iter().map(record_size).sum::<usize>();
-        self.writer
-            .sink
-            .metrics
-            .log_queue
-            .add(i64::try_from(records.len()).unwrap_or(i64::MAX));
-        self.records.splice(0..0, records);
-        self.head = None;
-    }
-
-    /// Moves everything unwritten (buffer and queue) to the spool, at a stop with the database
-    /// away; what does not fit is dropped and counted.
-    fn spool_all(&mut self) {
-        loop {
-            let (records, bytes) = self.writer.sink.take();
-            if records.is_empty() {
-                break;
-            }
-            self.records.extend(records);
-            self.bytes += bytes;
-        }
-        let rows = std::mem::take(&mut self.records);
-        let kept = match self.writer.spool.store(&rows) {
-            Ok(kept) => kept,
-            Err(e) => {
-                tracing::error!(
-                    dir = %self.writer.spool.dir().display(),
-                    "cannot spool request logs: {e}"
-                );
-                0
-            }
-        };
-        let dropped = rows.len() - kept;
-        if kept > 0 {
-            tracing::warn!(
-                records = kept,
-                dir = %self.writer.spool.dir().display(),
-                "database unreachable at stop: request logs spooled, written by the next start"
-            );
-        }
-        if dropped > 0 {
-            tracing::error!(
-                records = dropped,
-                "request logs dropped: the spool is full ({} MiB)",
-                MAX_SPOOL_BYTES >> 20
-            );
-            self.writer
-                .sink
-                .dropped(u64::try_from(dropped).unwrap_or(u64::MAX));
-        }
-        self.forget(&rows);
-    }
-
-    /// Forgets records that left the buffer (written or dropped).
-    fn forget(&mut self, rows: &[RequestLog]) {
-        let freed: usize = rows.iter().map(record_size).sum();
-        self.bytes = self.bytes.saturating_sub(freed);
-        self.writer.sink.metrics.log_queue.sub(rows.len() as i64);
-        self.head = None;
-        self.batch_failures = 0;
-    }
-
-    /// Writes everything buffered, a batch per transaction. Returns false when a write failed
-    /// (the rest stays buffered).
-    async fn flush(&mut self) -> bool {
-        let metrics = Arc::clone(&self.writer.sink.metrics);
-        while !self.records.is_empty() {
-            let n = self
-                .head
-                .unwrap_or_else(|| self.records.len().min(BATCH_SIZE));
-            let rows: Vec<RequestLog> = self.records.drain(..n).collect();
-            if self.batch_failures >= MAX_BATCH_FAILURES {
-                if !self.write_one_by_one(rows).await {
-                    return false;
-                }
-                continue;
-            }
-            let batch = LogBatch::new(rows);
-            let written = self.writer.db.write_request_logs(&batch).await;
-            let rows = batch.into_rows();
-            match written {
-                Ok(()) => {
-                    metrics.log_written.inc_by(n as u64);
-                    self.forget(&rows);
-                    if std::mem::take(&mut self.failing) {
-                        tracing::info!("database reachable again; request logs written");
-                    }
-                }
-                // The ids exist: an earlier try committed and only its answer was lost.
-                Err(e) if e.is_unique_violation() => {
-                    tracing::info!(records = n, "request-log batch was already written");
-                    self.forget(&rows);
-                }
-                Err(e) => {
-                    metrics.log_write_failures.inc();
-                    // Back to the front, to be retried as the same batch.
-                    self.records.splice(0..0, rows);
-                    self.head = Some(n);
-                    if !e.is_transient() {
-                        self.batch_failures += 1;
-                        if self.batch_failures >= MAX_BATCH_FAILURES {
-                            tracing::warn!(
-                                records = n,
-                                "request-log batch rejected {MAX_BATCH_FAILURES} times ({e}); writing it record by record"
-                            );
-                            continue;
-                        }
-                    }
-                    if !std::mem::replace(&mut self.failing, true) {
-                        tracing::error!(
-                            buffered = self.records.len(),
-                            "cannot write request logs (kept in memory, retried): {e}"
-                        );
-                    }
-                    return false;
-                }
-            }
-        }
-        true
-    }
-
-    /// Writes `rows` one per transaction; a record the database refuses is dropped (and
-    /// counted), the others are written. False when the database became unreachable (what is
-    /// left is buffered again).
-    async fn write_one_by_one(&mut self, rows: Vec<RequestLog>) -> bool {
-        let metrics = Arc::clone(&self.writer.sink.metrics);
-        for (i, record) in rows.iter().enumerate() {
-            let one = LogBatch::new(vec![record.clone()]);
-            match self.writer.db.write_request_logs(&one).await {
-                Ok(()) => metrics.log_written.inc(),
-                Err(e) if e.is_unique_violation() => {}
-                // The database went away meanwhile: keep the rest for the next round.
-                Err(e) if e.is_transient() => {
-                    tracing::warn!("cannot write request logs (kept in memory, retried): {e}");
-                    self.forget(&rows[..i]);
-                    self.batch_failures = MAX_BATCH_FAILURES;
-                    let rest = rows.len() - i;
-                    self.records.splice(0..0, rows.into_iter().skip(i));
-                    self.head = Some(rest);
-                    return false;
-                }
-                Err(e) => {
-                    tracing::error!(
-                        id = %record.id,
-                        group = %record.group_name,
-                        "request-log record refused by the database, dropped: {e}"
-                    );
-                    self.writer.sink.dropped(1);
-                }
-            }
-        }
-        self.forget(&rows);
-        true
-    }
-}
-
-#[async_trait]
-impl BackgroundService for RequestLogWriter {
-    async fn start(&self, mut shutdown: ShutdownWatch) {
-        let mut buf = Buffer {
-            writer: self,
-            records: Vec::with_capacity(BATCH_SIZE),
-            bytes: 0,
-            batch_failures: 0,
-            head: None,
-            failing: false,
-        };
-        let mut stopping = false;
-        let mut last_write = tokio::time::Instant::now();
-        let mut retry_at: Option<tokio::time::Instant> = None;
-        // Spooled records of an earlier stop are written first; their files go once they are.
-        let claimed = self.spool.claim();
-        let mut claimed_files = claimed.files;
-        // Spooled records are written at once, whatever the write interval.
-        let mut spooled_waiting = !claimed.records.is_empty();
-        buf.take_spooled(claimed.records);
-        let mut spool_checked = tokio::time::Instant::now();
-        loop {
-            let interval = if stopping {
-                Duration::ZERO
-            } else {
-                self.snapshot.load().log_write_interval
-            };
-            self.sink
-                .shared
-                .write_at_once
-                .store(interval.is_zero(), Ordering::Relaxed);
-            let tick = if stopping {
-                Duration::from_millis(100)
-            } else {
-                COLLECT_EVERY
-            };
-            tokio::select! {
-                () = self.sink.shared.wake.notified() => {}
-                () = tokio::time::sleep(tick) => {}
-                _ = shutdown.changed(), if !stopping => {
-                    stopping = true;
-                    tracing::info!(buffered = buf.records.len(), "writing buffered request logs before stopping");
-                }
-            }
-            buf.collect();
-            let now = tokio::time::Instant::now();
-            if !stopping
-                && retry_at.is_none()
-                && now.duration_since(spool_checked) >= SPOOL_CHECK_EVERY
-            {
-                spool_checked = now;
-                let claimed = self.spool.claim();
-                claimed_files.extend(claimed.files);
-                spooled_waiting |= !claimed.records.is_empty();
-                buf.take_spooled(claimed.records);
-            }
-            let due = spooled_waiting
-                || buf.records.len() >= BATCH_SIZE
-                || now.duration_since(last_write) >= interval;
-            // After a failure, wait a second before the next try.
-            if buf.records.is_empty() || !due || retry_at.is_some_and(|t| now < t) {
-                continue;
-            }
-            if buf.flush().await {
-                retry_at = None;
-                last_write = tokio::time::Instant::now();
-                if buf.records.is_empty() {
-                    request_log_spool::remove(&mut claimed_files);
-                    spooled_waiting = false;
-                }
-            } else if stopping {
-                // The database is away and the process is ending: keep the records on disk.
-                buf.spool_all();
-                request_log_spool::remove(&mut claimed_files);
-                retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
-            } else {
-                retry_at = Some(tokio::time::Instant::now() + Duration::from_secs(1));
-            }
-        }
-    }
 }
 
 #[cfg(test)]

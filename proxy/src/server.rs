@@ -16,17 +16,20 @@ use pingora::services::background::background_service;
 use std::sync::Arc;
 
 use pingora::services::listening::Service;
+use tokio::sync::mpsc;
 
 use crate::client_connection::{ClientConnections, ConnectionLimits};
-use crate::cluster_outbox::ClusterOutbox;
+use crate::cluster_outbox::{ClusterOutbox, Outgoing};
 use crate::cluster_sync::ClusterSync;
 use crate::gateway_service::GatewayService;
 use crate::graceful_stop::{FinalWrite, FinalWrites, GracefulStop};
-use crate::key_health_writer::{HealthJournal, KeyHealthWriter};
-use crate::metrics::{MetricsApp, ProxyMetrics};
+use crate::key_health_writer::{HealthJournal, KeyHealthWriter, Queued};
+use crate::metrics::ProxyMetrics;
+use crate::metrics_listener::MetricsApp;
 use crate::outbound_route::OutboundProxies;
-use crate::request_log::{LogSink, RequestLogWriter};
+use crate::request_log::LogSink;
 use crate::request_log_spool::Spool;
+use crate::request_log_writer::RequestLogWriter;
 use crate::routing_snapshot::{BuildContext, RefreshTrigger, SnapshotHandle, SnapshotRefresher};
 use crate::serve::{ProxyLimits, ProxyPath, SharedState};
 use crate::upstream_exchange::UpstreamExchange;
@@ -57,24 +60,7 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     let url = DatabaseUrl::parse(config.database_dsn.expose()).context("DATABASE_DSN")?;
     // 4 connections with a small SQLite page cache each (see `SqliteCache`).
     let db = Database::connect_with(&url, 4, SqliteCache::Small).context("database pool")?;
-    let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
-    let tunneler = match gateway_tunnel::native_tls_config() {
-        Ok(tls) => Some(gateway_tunnel::Tunneler::new(tls)),
-        Err(e) => {
-            tracing::warn!("https:// outbound proxies cannot be used: {e}");
-            None
-        }
-    };
-    if !config.outbound.is_empty() {
-        tracing::info!(
-            "outbound proxies from the environment: {}",
-            config.outbound.summary()
-        );
-    }
-    let context = BuildContext {
-        cipher,
-        outbound: OutboundProxies::new(config.outbound.clone(), tunneler),
-    };
+    let context = build_context(config)?;
     let snapshot = SnapshotHandle::default();
     load_first_snapshot(&url, &context, &snapshot)?;
     let cluster = config
@@ -89,35 +75,75 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
     };
     let mut server = Server::new_with_opt_and_conf(opt, server_conf(config));
     server.bootstrap();
-    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
-        &server.configuration,
-    )));
     let (outbox, outbox_rx) = ClusterOutbox::new();
     let outbox = cluster.is_some().then_some(outbox);
     let (journal, journal_rx) = HealthJournal::new(outbox.clone());
-    let final_writes = Arc::new(FinalWrites::default());
     let metrics = Arc::new(ProxyMetrics::new().context("metrics")?);
-    let logs = LogSink::new(Arc::clone(&metrics));
-    let inflight: Arc<std::sync::atomic::AtomicU32> = Arc::default();
-    let stopping: Arc<std::sync::atomic::AtomicBool> = Arc::default();
-    let observe = SharedState {
+    let shared = SharedState {
         metrics: Arc::clone(&metrics),
-        logs: logs.clone(),
-        inflight: Arc::clone(&inflight),
-        stopping: Arc::clone(&stopping),
-        cluster: cluster.clone(),
+        logs: LogSink::new(Arc::clone(&metrics)),
+        inflight: Arc::default(),
+        stopping: Arc::default(),
+        cluster,
         outbox,
     };
+    add_public_services(&mut server, config, &snapshot, journal.clone(), &shared);
+    let background = Background {
+        db,
+        context,
+        snapshot,
+        journal,
+        journal_rx,
+        outbox_rx,
+    };
+    add_background_services(&mut server, config, background, shared);
+    Ok(server)
+}
+
+/// What snapshots are built with: the key cipher and the outbound proxies.
+fn build_context(config: &GatewayConfig) -> anyhow::Result<BuildContext> {
+    let cipher = KeyCipher::from_config(config.encryption_key.as_ref())?;
+    let tunneler = match gateway_tunnel::native_tls_config() {
+        Ok(tls) => Some(gateway_tunnel::Tunneler::new(tls)),
+        Err(e) => {
+            tracing::warn!("https:// outbound proxies cannot be used: {e}");
+            None
+        }
+    };
+    if !config.outbound.is_empty() {
+        tracing::info!(
+            "outbound proxies from the environment: {}",
+            config.outbound.summary()
+        );
+    }
+    Ok(BuildContext {
+        cipher,
+        outbound: OutboundProxies::new(config.outbound.clone(), tunneler),
+    })
+}
+
+/// The listeners: the public port (client connections → `GatewayService`) and, with
+/// `METRICS_LISTEN`, the metrics listener.
+fn add_public_services(
+    server: &mut Server,
+    config: &GatewayConfig,
+    snapshot: &SnapshotHandle,
+    journal: HealthJournal,
+    shared: &SharedState,
+) {
     if let Some(addr) = config.metrics_listen {
         let app = MetricsApp::new(
-            Arc::clone(&metrics),
+            Arc::clone(&shared.metrics),
             snapshot.clone(),
-            Arc::clone(&observe.inflight),
+            Arc::clone(&shared.inflight),
         );
         let mut listener = Service::new("metrics".to_owned(), app);
         listener.add_tcp(&addr.to_string());
         server.add_service(listener);
     }
+    let connector = Connector::new(Some(ConnectorOptions::from_server_conf(
+        &server.configuration,
+    )));
     let path = ProxyPath::new(
         snapshot.clone(),
         UpstreamExchange::new(connector),
@@ -129,8 +155,8 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             write_timeout: config.write_timeout,
             idle_timeout: config.idle_timeout,
         },
-        journal.clone(),
-        observe,
+        journal,
+        shared.clone(),
     );
     let service = GatewayService::new(path, config.admin_upstream.clone());
     let connections = ClientConnections::new(
@@ -140,61 +166,78 @@ pub fn build_server(config: &GatewayConfig, upgrade: bool) -> anyhow::Result<Ser
             header_timeout: config.read_timeout,
             idle_timeout: config.idle_timeout,
         },
-        Arc::clone(&metrics),
+        Arc::clone(&shared.metrics),
     );
     let mut proxy = Service::new("gateway proxy".to_owned(), connections);
     proxy.add_tcp(&config.public_listen());
     server.add_service(proxy);
+}
+
+/// What the background services are built from, besides the configuration and the shared
+/// state.
+struct Background {
+    db: Database,
+    context: BuildContext,
+    snapshot: SnapshotHandle,
+    journal: HealthJournal,
+    journal_rx: mpsc::UnboundedReceiver<Queued>,
+    outbox_rx: mpsc::Receiver<Outgoing>,
+}
+
+/// The background services: cluster sync, the key-health and request-log writers, the process
+/// registration, the snapshot refresher and the graceful stop.
+fn add_background_services(
+    server: &mut Server,
+    config: &GatewayConfig,
+    b: Background,
+    shared: SharedState,
+) {
+    let final_writes = Arc::new(FinalWrites::default());
     let trigger = Arc::new(RefreshTrigger::default());
-    if let Some(link) = &cluster {
+    if let Some(link) = &shared.cluster {
         let sync = ClusterSync::new(
             link.clone(),
-            snapshot.clone(),
+            b.snapshot.clone(),
             Arc::clone(&trigger),
-            journal,
-            outbox_rx,
-            Arc::clone(&metrics),
+            b.journal,
+            b.outbox_rx,
+            Arc::clone(&shared.metrics),
         );
         server.add_service(background_service("cluster sync", sync));
     }
     let writer = KeyHealthWriter::new(
-        db.clone(),
-        journal_rx,
+        b.db.clone(),
+        b.journal_rx,
         KEY_HEALTH_WRITE_INTERVAL,
         final_writes.register(),
     );
     server.add_service(background_service("key health writer", writer));
-    let log_writer = RequestLogWriter::new(
-        db.clone(),
-        logs,
-        snapshot.clone(),
-        Spool::new(config.request_log_spool_dir.clone()),
-    );
+    let spool = Spool::new(config.request_log_spool_dir.clone());
+    let log_writer = RequestLogWriter::new(b.db.clone(), shared.logs, b.snapshot.clone(), spool);
     server.add_service(background_service("request log writer", log_writer));
     let registration = ProcessRegistration {
-        db: db.clone(),
+        db: b.db.clone(),
         me: ProcessRow::this_process("proxy"),
         final_write: final_writes.register(),
     };
     server.add_service(background_service("process registration", registration));
     let refresher = SnapshotRefresher::new(
-        db,
-        context,
-        snapshot,
+        b.db,
+        b.context,
+        b.snapshot,
         config.reload_poll_interval,
         trigger,
-        cluster,
+        shared.cluster,
     );
     server.add_service(background_service("routing snapshot refresher", refresher));
     let stop = GracefulStop {
-        inflight: Arc::clone(&inflight),
-        stopping,
-        metrics,
+        inflight: shared.inflight,
+        stopping: shared.stopping,
+        metrics: shared.metrics,
         final_writes,
         timeout: config.graceful_shutdown_timeout,
     };
     server.add_service(background_service("graceful stop", stop));
-    Ok(server)
 }
 
 /// Refuses to start when the stored keys do not match `ENCRYPTION_KEY`, then loads the first

@@ -20,6 +20,7 @@ use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 use pingora::{ErrorType, Result};
 
+use crate::client_response_header::downstream_header;
 use crate::dns_cache::DnsCache;
 use crate::upstream_selection::Upstream;
 
@@ -114,52 +115,7 @@ impl UpstreamExchange {
         timeouts: AttemptTimeouts,
     ) -> std::result::Result<UpstreamResponse, ExchangeError> {
         let forward = upstream.route.as_ref().filter(|r| r.forward);
-        let mut peer = match &upstream.route {
-            // To the proxy itself, which forwards the absolute-form request (plain HTTP to the
-            // upstream); pooled per proxy.
-            Some(route) if route.forward => {
-                let proxy = &route.proxy;
-                let addr = self
-                    .dns
-                    .resolve(&proxy.host, proxy.port)
-                    .await
-                    .map_err(|e| {
-                        ExchangeError::Connect(format!(
-                            "proxy {}: cannot resolve it: {e}",
-                            proxy.endpoint()
-                        ))
-                    })?;
-                let tls = proxy.scheme == gateway_core::outbound_proxy::ProxyScheme::Https;
-                let mut peer = HttpPeer::new(addr, tls, proxy.host.clone());
-                peer.group_key = route.pool_key;
-                peer
-            }
-            // Through a proxy, which resolves the name: the peer's address is a placeholder
-            // the tunnel connector ignores. It is 0.0.0.0 because Pingora, before reusing a
-            // pooled connection, checks that the socket's peer is the peer's address, except
-            // for 0.0.0.0; the tunnel's socket goes to the proxy. The pool key (`group_key`)
-            // keeps tunnels of different proxies and direct connections apart.
-            Some(route) => {
-                let placeholder =
-                    std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, upstream.port));
-                let mut peer = HttpPeer::new(placeholder, upstream.tls, upstream.host.clone());
-                peer.group_key = route.pool_key;
-                let connector: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
-                    Arc::<crate::outbound_route::ProxyRoute>::clone(route);
-                peer.options.custom_l4 = Some(connector);
-                peer
-            }
-            None => {
-                let addr = self
-                    .dns
-                    .resolve(&upstream.host, upstream.port)
-                    .await
-                    .map_err(|e| {
-                        ExchangeError::Connect(format!("cannot resolve {}: {e}", upstream.host))
-                    })?;
-                HttpPeer::new(addr, upstream.tls, upstream.host.clone())
-            }
-        };
+        let mut peer = self.peer(upstream).await?;
         peer.options.connection_timeout = Some(timeouts.connect);
         peer.options.total_connection_timeout = Some(timeouts.connect + Duration::from_secs(15));
         peer.options.read_timeout = Some(timeouts.read);
@@ -213,6 +169,58 @@ impl UpstreamExchange {
                 }
             }
         }
+    }
+
+    /// Whom an attempt on `upstream` connects to: the upstream, or the outbound proxy its
+    /// route goes through (forwarding absolute-form requests, or tunnelling).
+    async fn peer(&self, upstream: &Upstream) -> std::result::Result<HttpPeer, ExchangeError> {
+        let peer = match &upstream.route {
+            // To the proxy itself, which forwards the absolute-form request (plain HTTP to the
+            // upstream); pooled per proxy.
+            Some(route) if route.forward => {
+                let proxy = &route.proxy;
+                let addr = self
+                    .dns
+                    .resolve(&proxy.host, proxy.port)
+                    .await
+                    .map_err(|e| {
+                        ExchangeError::Connect(format!(
+                            "proxy {}: cannot resolve it: {e}",
+                            proxy.endpoint()
+                        ))
+                    })?;
+                let tls = proxy.scheme == gateway_core::outbound_proxy::ProxyScheme::Https;
+                let mut peer = HttpPeer::new(addr, tls, proxy.host.clone());
+                peer.group_key = route.pool_key;
+                peer
+            }
+            // Through a proxy, which resolves the name: the peer's address is a placeholder
+            // the tunnel connector ignores. It is 0.0.0.0 because Pingora, before reusing a
+            // pooled connection, checks that the socket's peer is the peer's address, except
+            // for 0.0.0.0; the tunnel's socket goes to the proxy. The pool key (`group_key`)
+            // keeps tunnels of different proxies and direct connections apart.
+            Some(route) => {
+                let placeholder =
+                    std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, upstream.port));
+                let mut peer = HttpPeer::new(placeholder, upstream.tls, upstream.host.clone());
+                peer.group_key = route.pool_key;
+                let connector: Arc<dyn pingora::connectors::L4Connect + Send + Sync> =
+                    Arc::<crate::outbound_route::ProxyRoute>::clone(route);
+                peer.options.custom_l4 = Some(connector);
+                peer
+            }
+            None => {
+                let addr = self
+                    .dns
+                    .resolve(&upstream.host, upstream.port)
+                    .await
+                    .map_err(|e| {
+                        ExchangeError::Connect(format!("cannot resolve {}: {e}", upstream.host))
+                    })?;
+                HttpPeer::new(addr, upstream.tls, upstream.host.clone())
+            }
+        };
+        Ok(peer)
     }
 
     /// Reads the (small) body of a response we will not relay, so its connection can return to
@@ -427,82 +435,6 @@ fn root_cause(detail: &str) -> String {
         .split_once(" context: ")
         .map_or(last, |(_, context)| context);
     last.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The header for a body we send complete (an error body, a rewritten model list): `h`, made by
-/// `for_client`, with `Content-Length` set to `len`.
-pub fn complete_header(mut h: ResponseHeader, len: usize) -> Result<ResponseHeader> {
-    h.remove_header(&http::header::TRANSFER_ENCODING);
-    h.insert_header(http::header::CONTENT_LENGTH, len.to_string())?;
-    Ok(h)
-}
-
-/// The upstream header adapted for an HTTP/1.1 client, for a body relayed as it arrives: the
-/// header of `for_client`, with chunked framing when the upstream gave no length.
-fn downstream_header(upstream: &ResponseHeader, key: &str) -> Result<ResponseHeader> {
-    let mut h = for_client(upstream.clone(), key)?;
-    if !h.headers.contains_key(http::header::CONTENT_LENGTH)
-        && !h.headers.contains_key(http::header::TRANSFER_ENCODING)
-    {
-        h.insert_header(http::header::TRANSFER_ENCODING, "chunked")?;
-    }
-    Ok(h)
-}
-
-/// The upstream header as HTTP/1.1 for the client: without its connection-level
-/// headers (Pingora writes its own) and those its `Connection` header names (RFC 9110 §7.6.1),
-/// and with every occurrence of the attempt's upstream `key` masked, raw or URL-encoded (a
-/// redirect's `Location` can carry `?key=…`, an upstream can echo a header).
-pub fn for_client(mut h: ResponseHeader, key: &str) -> Result<ResponseHeader> {
-    h.set_version(http::Version::HTTP_11);
-    let named: Vec<String> = h
-        .headers
-        .get_all(http::header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(|name| name.trim().to_ascii_lowercase())
-        .filter(|name| !name.is_empty())
-        .collect();
-    for name in ["connection", "keep-alive", "proxy-connection"] {
-        h.remove_header(name);
-    }
-    for name in &named {
-        h.remove_header(name.as_str());
-    }
-    mask_key_in_headers(h, key)
-}
-
-/// Masks `key` (raw or URL-encoded) in every header value that carries it.
-fn mask_key_in_headers(mut h: ResponseHeader, key: &str) -> Result<ResponseHeader> {
-    if key.is_empty() {
-        return Ok(h);
-    }
-    let encoded: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    let carries = |v: &http::HeaderValue| {
-        let v = v.as_bytes();
-        memchr::memmem::find(v, key.as_bytes()).is_some()
-            || memchr::memmem::find(v, encoded.as_bytes()).is_some()
-    };
-    let mut names: Vec<http::header::HeaderName> = Vec::new();
-    for (name, value) in &h.headers {
-        if carries(value) && !names.contains(name) {
-            names.push(name.clone());
-        }
-    }
-    for name in names {
-        let values: Vec<String> = h
-            .headers
-            .get_all(&name)
-            .iter()
-            .map(|v| crate::error::redact(&String::from_utf8_lossy(v.as_bytes()), key))
-            .collect();
-        h.remove_header(&name);
-        for value in values {
-            h.append_header(name.clone(), value)?;
-        }
-    }
-    Ok(h)
 }
 
 #[cfg(test)]

@@ -62,34 +62,7 @@ impl UpstreamRequest<'_> {
     /// The upstream request header built from the client's.
     pub fn build(&self, client: &RequestHeader) -> pingora::Result<RequestHeader> {
         let forward = self.upstream.route.as_ref().filter(|r| r.forward);
-        let mut path = String::with_capacity(self.upstream.base_path.len() + self.rest.len() + 64);
-        if forward.is_some() {
-            // Absolute form for a forwarding proxy (RFC 9112 §3.2.2).
-            path.push_str("http://");
-            path.push_str(&self.upstream.host_header);
-        }
-        let origin = path.len();
-        path.push_str(&self.upstream.base_path);
-        path.push_str(self.rest);
-        if path.len() == origin {
-            path.push('/');
-        }
-        let placement = self.channel.credential_placement(&path[origin..]);
-        let mut query = self.query.map(str::to_owned);
-        if placement == CredentialPlacement::QueryKey {
-            let key: String =
-                form_urlencoded::byte_serialize(self.key.value.expose().as_bytes()).collect();
-            let q = query.get_or_insert_with(String::new);
-            if !q.is_empty() {
-                q.push('&');
-            }
-            q.push_str("key=");
-            q.push_str(&key);
-        }
-        if let Some(q) = &query {
-            path.push('?');
-            path.push_str(q);
-        }
+        let (path, placement) = self.target(forward.is_some());
         let mut req = RequestHeader::build_no_case(
             client.method.clone(),
             path.as_bytes(),
@@ -118,41 +91,93 @@ impl UpstreamRequest<'_> {
         }
         req.insert_header(http::header::CONTENT_LENGTH, self.body_len.to_string())?;
         let key = self.key.value.expose().as_str();
-        match placement {
-            CredentialPlacement::Bearer => {
-                req.insert_header(http::header::AUTHORIZATION, format!("Bearer {key}"))?;
-            }
-            CredentialPlacement::XApiKey => {
-                req.insert_header(HeaderName::from_static("x-api-key"), key)?;
-                if !req.headers.contains_key("anthropic-version") {
-                    req.insert_header(
-                        HeaderName::from_static("anthropic-version"),
-                        ANTHROPIC_DEFAULT_VERSION,
-                    )?;
-                }
-            }
-            CredentialPlacement::QueryKey => {}
-        }
-        if !self.header_rules.is_empty() {
-            let vars = HeaderVariables {
-                client_ip: self.client_ip,
-                group_name: self.group_name,
-                api_key: key,
-                now_ms: self.now_ms,
-            };
-            for rule in self.header_rules {
-                match &rule.action {
-                    HeaderAction::Set(value) => {
-                        req.insert_header(rule.name.clone(), vars.substitute(value))?;
-                    }
-                    HeaderAction::Remove => {
-                        req.remove_header(&rule.name);
-                    }
-                }
-            }
-        }
+        inject_key(&mut req, placement, key)?;
+        self.apply_header_rules(&mut req, key)?;
         Ok(req)
     }
+
+    /// The request target (absolute form for a forwarding proxy, RFC 9112 §3.2.2), with the
+    /// key in the query when the channel carries it there, and where the key goes.
+    fn target(&self, absolute: bool) -> (String, CredentialPlacement) {
+        let mut path = String::with_capacity(self.upstream.base_path.len() + self.rest.len() + 64);
+        if absolute {
+            path.push_str("http://");
+            path.push_str(&self.upstream.host_header);
+        }
+        let origin = path.len();
+        path.push_str(&self.upstream.base_path);
+        path.push_str(self.rest);
+        if path.len() == origin {
+            path.push('/');
+        }
+        let placement = self.channel.credential_placement(&path[origin..]);
+        let mut query = self.query.map(str::to_owned);
+        if placement == CredentialPlacement::QueryKey {
+            let key: String =
+                form_urlencoded::byte_serialize(self.key.value.expose().as_bytes()).collect();
+            let q = query.get_or_insert_with(String::new);
+            if !q.is_empty() {
+                q.push('&');
+            }
+            q.push_str("key=");
+            q.push_str(&key);
+        }
+        if let Some(q) = &query {
+            path.push('?');
+            path.push_str(q);
+        }
+        (path, placement)
+    }
+
+    /// The group's header rules, with their variables (`${CLIENT_IP}`, `${GROUP_NAME}`,
+    /// `${API_KEY}`, the timestamps) filled in.
+    fn apply_header_rules(&self, req: &mut RequestHeader, key: &str) -> pingora::Result<()> {
+        if self.header_rules.is_empty() {
+            return Ok(());
+        }
+        let vars = HeaderVariables {
+            client_ip: self.client_ip,
+            group_name: self.group_name,
+            api_key: key,
+            now_ms: self.now_ms,
+        };
+        for rule in self.header_rules {
+            match &rule.action {
+                HeaderAction::Set(value) => {
+                    req.insert_header(rule.name.clone(), vars.substitute(value))?;
+                }
+                HeaderAction::Remove => {
+                    req.remove_header(&rule.name);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes the key where the channel's provider expects it in a header (a query key is already
+/// in the target); Anthropic also gets its API version unless the client chose one.
+fn inject_key(
+    req: &mut RequestHeader,
+    placement: CredentialPlacement,
+    key: &str,
+) -> pingora::Result<()> {
+    match placement {
+        CredentialPlacement::Bearer => {
+            req.insert_header(http::header::AUTHORIZATION, format!("Bearer {key}"))?;
+        }
+        CredentialPlacement::XApiKey => {
+            req.insert_header(HeaderName::from_static("x-api-key"), key)?;
+            if !req.headers.contains_key("anthropic-version") {
+                req.insert_header(
+                    HeaderName::from_static("anthropic-version"),
+                    ANTHROPIC_DEFAULT_VERSION,
+                )?;
+            }
+        }
+        CredentialPlacement::QueryKey => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -259,10 +259,33 @@ fn build_group(
         group.model_redirect_strict,
         &group.header_rules,
     )?;
-    let ring = KeyRing::new(
+    let ring = key_ring(keys, health, &limits);
+    let proxy_keys = ProxyKeySet::new(
+        gateway_core::settings_catalogue::split_key_list(&group.proxy_keys)
+            .chain(settings.proxy_keys()),
+    );
+    Ok(GroupRuntime {
+        id: group.id,
+        name: group.name.clone(),
+        channel,
+        upstreams: UpstreamTable::new(upstreams),
+        keys: ring,
+        proxy_keys,
+        config,
+        attempts,
+        rewrite,
+        enabled: group.enabled,
+        limits,
+        usage: rate_limit::carried(health.usage.get(&group.id)),
+    })
+}
+
+/// The group's key ring: each key with the health and rate-limit usage carried from the
+/// previous snapshot (memory is newer unless the row changed since: a person restored the key).
+fn key_ring(keys: Vec<OpenedKey>, health: &Carried, limits: &RateLimits) -> KeyRing {
+    KeyRing::new(
         keys.into_iter()
             .map(|k| {
-                // Memory is newer unless the row changed since (a person restored the key).
                 let stored =
                     StoredHealth::from_row(false, k.row.failure_count, k.row.cooldown_until);
                 let previous = health.keys.get(&k.row.id);
@@ -286,23 +309,5 @@ fn build_group(
                 })
             })
             .collect(),
-    );
-    let proxy_keys = ProxyKeySet::new(
-        gateway_core::settings_catalogue::split_key_list(&group.proxy_keys)
-            .chain(settings.proxy_keys()),
-    );
-    Ok(GroupRuntime {
-        id: group.id,
-        name: group.name.clone(),
-        channel,
-        upstreams: UpstreamTable::new(upstreams),
-        keys: ring,
-        proxy_keys,
-        config,
-        attempts,
-        rewrite,
-        enabled: group.enabled,
-        limits,
-        usage: rate_limit::carried(health.usage.get(&group.id)),
-    })
+    )
 }

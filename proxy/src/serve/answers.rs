@@ -10,13 +10,13 @@ use pingora::http::ResponseHeader;
 use pingora::proxy::Session;
 
 use super::outcome::Failure;
+use crate::client_response_header::complete_header;
 use crate::clock::now_ms;
 use crate::error::GatewayError;
 use crate::group_runtime::GroupRuntime;
 use crate::metrics::Outcome;
 use crate::request_context::RequestContext;
 use crate::request_log::AttemptRecord;
-use crate::upstream_exchange::complete_header;
 
 /// Answers one of our own errors with a provider-shaped JSON body (and `Retry-After` when the
 /// client should simply come back).

@@ -15,12 +15,13 @@ use super::answers::{client_closed, respond_failure};
 use super::attempt_loop::Plan;
 use super::outcome::{Failure, Next, exchange_failure};
 use super::path::ProxyPath;
+use crate::client_response_header::for_client;
 use crate::error::redact;
 use crate::key_ring::PoolKey;
 use crate::metrics::Outcome;
 use crate::request_context::RequestContext;
 use crate::request_log::AttemptRecord;
-use crate::upstream_exchange::{AttemptTimeouts, ExchangeError, UpstreamResponse, for_client};
+use crate::upstream_exchange::{AttemptTimeouts, ExchangeError, UpstreamResponse};
 use crate::upstream_request::UpstreamRequest;
 use crate::upstream_selection::Upstream;
 

@@ -12,13 +12,14 @@ use super::answers::{client_closed, send_complete};
 use super::attempt::Attempt;
 use super::attempt_loop::Plan;
 use super::path::ProxyPath;
+use crate::client_response_header::{complete_header, for_client};
 use crate::error::redact;
 use crate::group_runtime::GroupRuntime;
 use crate::metrics::Outcome;
 use crate::model_list;
 use crate::request_context::RequestContext;
 use crate::request_log::AttemptRecord;
-use crate::upstream_exchange::{RelayLimits, UpstreamResponse, complete_header, for_client};
+use crate::upstream_exchange::{RelayLimits, UpstreamResponse};
 
 /// Largest model list read for rewriting.
 const MODEL_LIST_LIMIT: usize = 8 << 20;
