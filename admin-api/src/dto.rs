@@ -7,7 +7,7 @@ use chrono::{NaiveDateTime, SecondsFormat};
 use gateway_core::ChannelType;
 use gateway_core::key_crypto::KeyCipher;
 use gateway_core::outbound_proxy;
-use gateway_core::settings_catalogue::GroupConfig;
+use gateway_core::settings_catalogue::{self, GroupConfig, SettingKind};
 use gateway_schema::models::{ApiKey, Group, RequestLog};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +24,7 @@ pub fn rfc3339(t: NaiveDateTime) -> String {
 #[serde(deny_unknown_fields)]
 pub struct CreateGroup {
     /// Unique name (`^[a-z0-9_-]{1,100}$`).
+    #[schema(pattern = "^[a-z0-9_-]{1,100}$")]
     pub name: String,
     /// Display name.
     #[serde(default)]
@@ -31,14 +32,17 @@ pub struct CreateGroup {
     /// Description.
     #[serde(default)]
     pub description: String,
-    /// `standard` (default).
+    /// `standard` (default) or `aggregate`.
     #[serde(default)]
+    #[schema(schema_with = group_type_schema)]
     pub group_type: String,
-    /// `[{"url","weight"}]`.
+    /// `[{"url","weight"}]`: at least one with a weight above 0 (none for an aggregate).
     #[serde(default)]
+    #[schema(schema_with = upstreams_schema)]
     pub upstreams: Value,
     /// Channel type.
     #[serde(default)]
+    #[schema(schema_with = channel_type_schema, required = true)]
     pub channel_type: String,
     /// Display order.
     #[serde(default)]
@@ -48,21 +52,26 @@ pub struct CreateGroup {
     pub test_model: String,
     /// Validation path ("" = channel default).
     #[serde(default)]
+    #[schema(pattern = "^(/.*)?$")]
     pub validation_endpoint: String,
     /// Body overrides.
     #[serde(default)]
+    #[schema(schema_with = object_schema)]
     pub param_overrides: Value,
     /// Model redirects.
     #[serde(default)]
+    #[schema(schema_with = redirect_rules_schema)]
     pub model_redirect_rules: Value,
     /// Strict redirects.
     #[serde(default)]
     pub model_redirect_strict: bool,
     /// Setting overrides.
     #[serde(default)]
+    #[schema(schema_with = group_config_schema)]
     pub config: Value,
     /// Header rules.
     #[serde(default)]
+    #[schema(schema_with = header_rules_schema)]
     pub header_rules: Value,
     /// Comma-separated proxy keys.
     #[serde(default)]
@@ -76,37 +85,144 @@ fn switched_on() -> bool {
     true
 }
 
+/// The schema of `POST /api/groups`'s body: `CreateGroup`'s fields, and what a standard group
+/// needs (a test model, an upstream with a weight above 0) and an aggregate may not have
+/// (upstreams, redirect rules, rate limits of its own), as `routes::groups::new_group` checks.
+pub fn create_group_schema() -> Value {
+    use utoipa::PartialSchema;
+    let mut schema = serde_json::to_value(CreateGroup::schema()).unwrap_or_default();
+    let no_rate_limits: serde_json::Map<String, Value> = settings_catalogue::RATE_LIMIT_KEYS
+        .iter()
+        .map(|k| ((*k).to_owned(), serde_json::json!({"type": "null"})))
+        .collect();
+    schema["oneOf"] = serde_json::json!([
+        {"title": "standard", "required": ["test_model", "upstreams"], "properties": {
+            "group_type": {"enum": ["", "standard"]},
+            "test_model": {"pattern": "\\S"},
+            "upstreams": {"minItems": 1, "contains": {
+                "required": ["weight"], "properties": {"weight": {"minimum": 1}}}}}},
+        {"title": "aggregate", "required": ["group_type"], "properties": {
+            "group_type": {"const": "aggregate"},
+            "upstreams": {"maxItems": 0},
+            "model_redirect_rules": {"maxProperties": 0},
+            "config": {"properties": no_rate_limits}}},
+    ]);
+    schema
+}
+
+/// A schema written as JSON (the shapes a `Value` field takes, which utoipa cannot derive).
+fn json_schema(value: Value) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    serde_json::from_value(value).unwrap_or_default()
+}
+
+fn group_type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    json_schema(serde_json::json!({"type": "string", "enum": ["", "standard", "aggregate"]}))
+}
+
+fn channel_type_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let names: Vec<&str> = ChannelType::ALL.iter().map(|c| c.as_str()).collect();
+    json_schema(serde_json::json!({"type": "string", "enum": names}))
+}
+
+fn upstreams_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    json_schema(serde_json::json!({"type": "array", "items": {
+        "type": "object", "required": ["url"], "additionalProperties": false, "properties": {
+            "url": {"type": "string", "pattern": "^https?://[^\\s/]+"},
+            "weight": {"type": "integer", "minimum": 0}}}}))
+}
+
+fn object_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    json_schema(serde_json::json!({"type": "object"}))
+}
+
+fn redirect_rules_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    json_schema(
+        serde_json::json!({"type": "object", "description": "Source model to target model",
+        "additionalProperties": {"type": "string", "pattern": "\\S"}}),
+    )
+}
+
+fn header_rules_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    json_schema(serde_json::json!({"type": "array", "items": {
+        "type": "object", "required": ["key", "action"], "additionalProperties": false,
+        "properties": {
+            "key": {"type": "string", "pattern": "^[A-Za-z0-9-]+$"},
+            "value": {"type": "string"},
+            "action": {"type": "string", "enum": ["set", "remove"]}}}}))
+}
+
+/// The settings a group may override, each with its type and bounds (`null` drops an override).
+fn group_config_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    let properties: serde_json::Map<String, Value> = settings_catalogue::CATALOGUE
+        .iter()
+        .filter(|d| d.group_override)
+        .map(|d| {
+            let mut schema = setting_schema(d);
+            schema["type"] = serde_json::json!([schema["type"].clone(), "null"]);
+            (d.key.to_owned(), schema)
+        })
+        .collect();
+    json_schema(
+        serde_json::json!({"type": "object", "properties": properties,
+        "additionalProperties": false}),
+    )
+}
+
+/// The JSON Schema of one setting's value: its type and bounds. Text with a grammar of its own
+/// (status-code lists, URLs) is checked by the handler and described in the description.
+pub fn setting_schema(def: &settings_catalogue::SettingDef) -> Value {
+    let mut schema = match def.kind {
+        SettingKind::Int { min } => serde_json::json!({"type": "integer", "minimum": min}),
+        SettingKind::Bool => serde_json::json!({"type": "boolean"}),
+        SettingKind::String { required: true } => {
+            serde_json::json!({"type": "string", "pattern": "\\S"})
+        }
+        SettingKind::String { required: false } => serde_json::json!({"type": "string"}),
+    };
+    schema["description"] = def.description.into();
+    schema
+}
+
 /// Body of `PUT /api/groups/{id}`: every field optional.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateGroup {
     /// See [`CreateGroup`].
+    #[schema(pattern = "^[a-z0-9_-]{1,100}$")]
     pub name: Option<String>,
     /// See [`CreateGroup`].
     pub display_name: Option<String>,
     /// See [`CreateGroup`].
     pub description: Option<String>,
     /// Ignored: a group's type cannot change.
+    #[schema(schema_with = group_type_schema)]
     pub group_type: Option<String>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = upstreams_schema)]
     pub upstreams: Option<Value>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = channel_type_schema)]
     pub channel_type: Option<String>,
     /// See [`CreateGroup`].
     pub sort: Option<i32>,
     /// See [`CreateGroup`] (only a non-empty value changes it).
     pub test_model: Option<String>,
     /// See [`CreateGroup`].
+    #[schema(pattern = "^(/.*)?$")]
     pub validation_endpoint: Option<String>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = object_schema)]
     pub param_overrides: Option<Value>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = redirect_rules_schema)]
     pub model_redirect_rules: Option<Value>,
     /// See [`CreateGroup`].
     pub model_redirect_strict: Option<bool>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = group_config_schema)]
     pub config: Option<Value>,
     /// See [`CreateGroup`].
+    #[schema(schema_with = header_rules_schema)]
     pub header_rules: Option<Value>,
     /// See [`CreateGroup`].
     pub proxy_keys: Option<String>,

@@ -22,6 +22,7 @@ pub mod login_throttle;
 pub mod metrics;
 pub mod migrate_keys;
 pub mod openapi;
+pub mod operation;
 pub mod retention_job;
 pub mod revision_announcer;
 pub mod routes;

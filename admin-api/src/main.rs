@@ -64,21 +64,6 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
             let _ = stop.await;
         },
     ));
-    let metrics = std::sync::Arc::new(gateway_admin::metrics::AdminMetrics::new()?);
-    if config.is_slave {
-        tracing::info!("IS_SLAVE: background key validation and log retention run on the master");
-    } else {
-        tokio::spawn(gateway_admin::validation_job::run_forever(
-            db.clone(),
-            cipher.clone(),
-            config.outbound.clone(),
-            std::sync::Arc::clone(&metrics),
-        ));
-        tokio::spawn(gateway_admin::retention_job::run_forever(
-            db.clone(),
-            std::sync::Arc::clone(&metrics),
-        ));
-    }
     let cluster = match &config.redis_dsn {
         Some(dsn) => {
             let link = gateway_cluster::ClusterLink::new(dsn.expose(), &config.redis_key_prefix)
@@ -91,39 +76,29 @@ async fn serve(config: GatewayConfig, cipher: KeyCipher) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let revisions =
-        std::sync::Arc::new(gateway_admin::revision_announcer::RevisionAnnouncer::default());
-    if let Some(link) = &cluster {
+    let state = gateway_admin::AppState::new(&config, db, cipher, cluster.clone())?;
+    if config.is_slave {
+        tracing::info!("IS_SLAVE: background key validation and log retention run on the master");
+    } else {
+        tokio::spawn(gateway_admin::validation_job::run_forever(
+            state.db.clone(),
+            state.cipher.clone(),
+            config.outbound.clone(),
+            std::sync::Arc::clone(&state.metrics),
+        ));
+        tokio::spawn(gateway_admin::retention_job::run_forever(
+            state.db.clone(),
+            std::sync::Arc::clone(&state.metrics),
+        ));
+    }
+    if let Some(link) = cluster {
         tokio::spawn(gateway_admin::revision_announcer::run_forever(
-            db.clone(),
-            link.clone(),
-            std::sync::Arc::clone(&revisions),
+            state.db.clone(),
+            link,
+            std::sync::Arc::clone(&state.revisions),
             config.reload_poll_interval,
         ));
     }
-    let ui = gateway_admin::ui_assets::UiAssets::load(&config.ui_dir);
-    match ui.problem() {
-        Some(problem) => tracing::warn!("{problem}"),
-        None => tracing::info!(
-            "admin UI: {} files from {}",
-            ui.len(),
-            config.ui_dir.display()
-        ),
-    }
-    let state = gateway_admin::AppState {
-        db,
-        auth_key: config.auth_key.clone(),
-        default_app_url: config.default_app_url(),
-        cors: config.cors.clone(),
-        encryption_key: config.encryption_key.clone(),
-        cipher,
-        throttle: std::sync::Arc::new(gateway_admin::login_throttle::LoginThrottle::new(cluster)),
-        revisions,
-        outbound: config.outbound.clone(),
-        trusted_proxies: config.trusted_proxies.clone().with_loopback(),
-        metrics,
-        ui,
-    };
     let listener = tokio::net::TcpListener::bind(config.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {} (ADMIN_LISTEN)", config.admin_listen))?;

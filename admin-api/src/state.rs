@@ -1,7 +1,16 @@
-//! `AppState`: what every handler shares (database handle and the static settings it needs).
+//! `AppState`: what every handler shares (database handle and the static settings it needs),
+//! built from the configuration by one function that `main.rs` and the tests both call.
 
-use gateway_core::Secret;
+use std::sync::Arc;
+
+use gateway_core::key_crypto::KeyCipher;
+use gateway_core::{GatewayConfig, Secret};
 use gateway_schema::Database;
+
+use crate::login_throttle::LoginThrottle;
+use crate::metrics::AdminMetrics;
+use crate::revision_announcer::RevisionAnnouncer;
+use crate::ui_assets::UiAssets;
 
 /// Shared state of the admin API (cheap to clone).
 #[derive(Clone)]
@@ -17,18 +26,55 @@ pub struct AppState {
     /// `ENCRYPTION_KEY` (checked for strength by the dashboard's security warnings).
     pub encryption_key: Option<Secret<String>>,
     /// Seals, opens and hashes upstream keys as `ENCRYPTION_KEY` says.
-    pub cipher: gateway_core::key_crypto::KeyCipher,
+    pub cipher: KeyCipher,
     /// Wrong `AUTH_KEY`s per client address.
-    pub throttle: std::sync::Arc<crate::login_throttle::LoginThrottle>,
+    pub throttle: Arc<LoginThrottle>,
     /// Whose `X-Forwarded-For` names the client: loopback (our proxy) and `TRUSTED_PROXIES`.
     pub trusted_proxies: gateway_core::client_address::TrustedProxies,
     /// The admin process's Prometheus collectors.
-    pub metrics: std::sync::Arc<crate::metrics::AdminMetrics>,
+    pub metrics: Arc<AdminMetrics>,
     /// The built admin UI served at `/`.
-    pub ui: crate::ui_assets::UiAssets,
+    pub ui: UiAssets,
     /// `HTTP_PROXY` / `HTTPS_PROXY` / `NO_PROXY` (key validation goes through them like the
     /// proxy's traffic).
     pub outbound: gateway_core::outbound_proxy::EnvProxies,
     /// Nudged after every successful write (publishes the new revision in a cluster).
-    pub revisions: std::sync::Arc<crate::revision_announcer::RevisionAnnouncer>,
+    pub revisions: Arc<RevisionAnnouncer>,
+}
+
+impl AppState {
+    /// The state of an admin process configured by `config`, over `db` (prepared by
+    /// `bootstrap::prepare_database`, or a test's fresh database). `cluster` shares the login
+    /// throttle through Redis; the UI is read from `UI_DIR` (a missing build is logged and the
+    /// API works without it).
+    pub fn new(
+        config: &GatewayConfig,
+        db: Database,
+        cipher: KeyCipher,
+        cluster: Option<gateway_cluster::ClusterLink>,
+    ) -> anyhow::Result<AppState> {
+        let ui = UiAssets::load(&config.ui_dir);
+        match ui.problem() {
+            Some(problem) => tracing::warn!("{problem}"),
+            None => tracing::info!(
+                "admin UI: {} files from {}",
+                ui.len(),
+                config.ui_dir.display()
+            ),
+        }
+        Ok(AppState {
+            db,
+            auth_key: config.auth_key.clone(),
+            default_app_url: config.default_app_url(),
+            cors: config.cors.clone(),
+            encryption_key: config.encryption_key.clone(),
+            cipher,
+            throttle: Arc::new(LoginThrottle::new(cluster)),
+            trusted_proxies: config.trusted_proxies.clone().with_loopback(),
+            metrics: Arc::new(AdminMetrics::new()?),
+            ui,
+            outbound: config.outbound.clone(),
+            revisions: Arc::default(),
+        })
+    }
 }

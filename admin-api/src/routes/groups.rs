@@ -311,7 +311,9 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReorderItem {
+    #[schema(minimum = 1)]
     id: i64,
+    #[schema(minimum = 0, maximum = 2147483647)]
     sort: i64,
 }
 
@@ -319,7 +321,8 @@ pub(crate) struct ReorderItem {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Reorder {
-    #[schema(inline)]
+    /// Each group once.
+    #[schema(inline, min_items = 1)]
     items: Vec<ReorderItem>,
 }
 
@@ -404,7 +407,9 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CopyGroup {
+    /// `none`, `valid_only` or `all` (the default).
     #[serde(default)]
+    #[schema(pattern = "^(|none|valid_only|all)$")]
     copy_keys: String,
 }
 

@@ -91,7 +91,10 @@ pub(crate) async fn list(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct KeysBody {
+    #[schema(minimum = 1)]
     group_id: i64,
+    /// Keys separated by new lines, commas or spaces (at least one).
+    #[schema(pattern = "\\S")]
     keys_text: String,
 }
 
@@ -345,6 +348,7 @@ async fn switch_keys(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct GroupBody {
+    #[schema(minimum = 1)]
     group_id: i64,
 }
 
@@ -466,6 +470,8 @@ pub(crate) async fn export(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NotesBody {
+    /// At most 255 characters (after trimming).
+    #[schema(max_length = 255)]
     notes: String,
 }
 
@@ -495,8 +501,11 @@ pub(crate) async fn notes(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ValidateGroup {
+    #[schema(minimum = 1)]
     group_id: i64,
+    /// Only keys of this status (every key but disabled ones when absent).
     #[serde(default)]
+    #[schema(pattern = "^(|active|invalid|cooling)$")]
     status: Option<String>,
 }
 

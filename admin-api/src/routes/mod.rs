@@ -5,19 +5,16 @@ mod groups;
 mod integration;
 mod keys;
 mod logs;
+mod operations;
 mod settings;
 mod sub_groups;
 
 pub(crate) use groups::new_group;
-
-pub(crate) use groups::{CopyGroup, Reorder};
-pub(crate) use keys::{GroupBody, KeysBody, NotesBody, ValidateGroup};
-pub(crate) use sub_groups::{AddMembers, Weight};
+pub(crate) use operations::operations;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
 use axum::{Json, Router, middleware};
 use gateway_core::ChannelType;
 
@@ -26,68 +23,28 @@ use crate::error::{ApiResult, ok};
 use crate::extract::ApiJson;
 use crate::http_layers::{cors, security_headers};
 use crate::i18n;
+use crate::operation::Access;
 use crate::state::AppState;
 
-/// The whole admin application.
+/// The whole admin application: the operations of `operations()`, the admin UI for every other
+/// path outside `/api`, and GPT-Load's JSON 404 for unknown `/api` paths.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
-        .route("/channel-types", get(channel_types))
-        .route("/groups", get(groups::list).post(groups::create))
-        .route("/groups/list", get(groups::list_lite))
-        .route("/groups/config-options", get(groups::config_options))
-        .route("/groups/reorder", put(groups::reorder))
-        .route("/groups/{id}/stats", get(groups::stats))
-        .route("/groups/{id}/copy", post(groups::copy))
-        .route(
-            "/groups/{id}/sub-groups",
-            get(sub_groups::list).post(sub_groups::add),
-        )
-        .route(
-            "/groups/{id}/sub-groups/{sub}/weight",
-            put(sub_groups::set_weight),
-        )
-        .route(
-            "/groups/{id}/sub-groups/{sub}",
-            axum::routing::delete(sub_groups::remove),
-        )
-        .route(
-            "/groups/{id}/parent-aggregate-groups",
-            get(sub_groups::parents),
-        )
-        .route("/groups/{id}", put(groups::update).delete(groups::delete))
-        .route("/keys", get(keys::list))
-        .route("/keys/add-multiple", post(keys::add_multiple))
-        .route(
-            "/keys/add-async",
-            post(keys::add_async).layer(DefaultBodyLimit::max(keys::ASYNC_BODY_LIMIT)),
-        )
-        .route(
-            "/keys/delete-async",
-            post(keys::delete_async).layer(DefaultBodyLimit::max(keys::ASYNC_BODY_LIMIT)),
-        )
-        .route("/tasks/status", get(keys::task_status))
-        .route("/keys/validate-group", post(keys::validate_group))
-        .route("/keys/test-multiple", post(keys::test_multiple))
-        .route("/keys/delete-multiple", post(keys::delete_multiple))
-        .route("/keys/restore-multiple", post(keys::restore_multiple))
-        .route("/keys/disable-multiple", post(keys::disable_multiple))
-        .route("/keys/enable-multiple", post(keys::enable_multiple))
-        .route("/keys/restore-all-invalid", post(keys::restore_all_invalid))
-        .route("/keys/clear-all-invalid", post(keys::clear_all_invalid))
-        .route("/keys/clear-all", post(keys::clear_all))
-        .route("/keys/export", get(keys::export))
-        .route("/keys/{id}/notes", put(keys::notes))
-        .route("/settings", get(settings::list).put(settings::update))
-        .route("/logs", get(logs::list))
-        .route("/logs/export", get(logs::export))
-        .route("/dashboard/stats", get(dashboard::stats))
-        .route("/dashboard/chart", get(dashboard::chart))
-        .route(
-            "/dashboard/encryption-status",
-            get(dashboard::encryption_status),
-        )
-        .route("/dashboard/upstreams", get(dashboard::upstreams))
-        .route("/usage", get(dashboard::usage))
+    let mut admin = Router::new();
+    let mut public_api = Router::new();
+    let mut outside = Router::new();
+    for op in operations() {
+        let handler = match op.body_limit {
+            Some(bytes) => op.handler.layer(DefaultBodyLimit::max(bytes)),
+            None => op.handler,
+        };
+        match (op.path.strip_prefix("/api"), op.access) {
+            (Some(path), Access::Admin) => admin = admin.route(path, handler),
+            (Some(path), Access::Public) => public_api = public_api.route(path, handler),
+            // Every operation outside /api is public (a unit test of `operations` checks it).
+            (None, _) => outside = outside.route(op.path, handler),
+        }
+    }
+    let admin = admin
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::revision_announcer::announce_writes,
@@ -96,19 +53,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             require_auth_key,
         ));
-    let api = Router::new()
-        .route("/auth/login", post(login))
-        .route("/integration/info", get(integration::all))
-        .route("/openapi.json", get(openapi_json))
-        .merge(protected)
+    let api = public_api
+        .merge(admin)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
         .layer(middleware::from_fn(i18n::locale_scope));
-    Router::new()
+    outside
         .nest("/api", api)
-        .route("/health", get(health))
-        .route("/metrics", get(crate::metrics::render))
-        .route("/proxy/{group}/api/integration/info", get(integration::one))
         .fallback(ui_fallback)
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -84,3 +84,13 @@ pub(crate) async fn update(
         None,
     ))
 }
+
+/// The schema of `PUT /api/settings`'s body: every setting of the catalogue with its type and
+/// bounds, no other field.
+pub(crate) fn body_schema() -> serde_json::Value {
+    let properties: serde_json::Map<String, serde_json::Value> = CATALOGUE
+        .iter()
+        .map(|d| (d.key.to_owned(), crate::dto::setting_schema(d)))
+        .collect();
+    serde_json::json!({"type": "object", "properties": properties, "additionalProperties": false})
+}

@@ -83,7 +83,9 @@ pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) 
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewMember {
+    #[schema(minimum = 1)]
     group_id: i64,
+    #[schema(minimum = 0, maximum = 1000)]
     weight: i64,
 }
 
@@ -91,7 +93,7 @@ pub(crate) struct NewMember {
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct AddMembers {
-    #[schema(inline)]
+    #[schema(inline, min_items = 1)]
     sub_groups: Vec<NewMember>,
 }
 
@@ -161,6 +163,7 @@ pub(crate) async fn add(
 #[derive(serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Weight {
+    #[schema(minimum = 0, maximum = 1000)]
     weight: i64,
 }
 

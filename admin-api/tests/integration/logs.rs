@@ -320,3 +320,5 @@ pub(super) async fn logs_flow(app: &TestApp) {
         assert!(text.contains(line), "missing {line} in\n{text}");
     }
 }
+
+on_every_backend!(logs_flow: request_logs_dashboard_usage_and_retention_on_sqlite, request_logs_dashboard_usage_and_retention_on_postgres, request_logs_dashboard_usage_and_retention_on_mysql);

@@ -216,3 +216,5 @@ pub(crate) async fn manual_control_flow(app: &TestApp) {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["enabled"], false);
 }
+
+on_every_backend!(manual_control_flow: keys_and_groups_switched_off_and_on_on_sqlite, keys_and_groups_switched_off_and_on_on_postgres, keys_and_groups_switched_off_and_on_on_mysql);
