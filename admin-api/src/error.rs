@@ -115,3 +115,8 @@ pub fn ok<T: serde::Serialize>(data: T) -> Response {
 
 /// Result type of handlers.
 pub type ApiResult = Result<Response, ApiError>;
+
+/// GPT-Load's shape for answers of no route: `{"error": message}`.
+pub(crate) fn fallback_error(status: StatusCode, message: &str) -> Response {
+    (status, Json(serde_json::json!({ "error": message }))).into_response()
+}

@@ -8,6 +8,9 @@ use axum::extract::{FromRequest, Request};
 
 use crate::error::ApiError;
 
+/// Largest body of an `/api` route (the key import routes take more, `routes::keys::ASYNC_BODY_LIMIT`).
+pub const API_BODY_LIMIT: usize = 2 << 20;
+
 /// A JSON body; bad bodies become `ApiError::InvalidJson`.
 pub struct ApiJson<T>(pub T);
 
@@ -23,9 +26,8 @@ where
             Ok(axum::Json(v)) => Ok(ApiJson(v)),
             Err(rejection) if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge(format!(
-                    "request body too large for this route (most routes take up to {} bytes; \
-                     import large key lists with /api/keys/add-async)",
-                    crate::routes::API_BODY_LIMIT
+                    "request body too large for this route (most routes take up to \
+                     {API_BODY_LIMIT} bytes; import large key lists with /api/keys/add-async)"
                 )))
             }
             Err(rejection) => Err(ApiError::InvalidJson(rejection.body_text())),

@@ -12,8 +12,6 @@ use prometheus::{
     HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 
-use crate::state::AppState;
-
 /// The admin process's collectors.
 pub struct AdminMetrics {
     registry: Registry,
@@ -105,7 +103,11 @@ impl AdminMetrics {
 }
 
 /// Middleware: counts every request by its route template (`unmatched` for unknown paths).
-pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(
+    State(metrics): State<std::sync::Arc<AdminMetrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -114,7 +116,7 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     let method = req.method().as_str().to_owned();
     let started = Instant::now();
     let resp = next.run(req).await;
-    state.metrics.observe(
+    metrics.observe(
         &method,
         &route,
         resp.status().as_u16(),
@@ -123,13 +125,9 @@ pub async fn track(State(state): State<AppState>, req: Request, next: Next) -> R
     resp
 }
 
-/// `GET /metrics`: the text exposition, with key counts read from the database first.
-pub async fn render(State(state): State<AppState>) -> Response {
-    let m = &state.metrics;
-    match (
-        state.db.key_status_by_group().await,
-        state.db.groups().await,
-    ) {
+/// `GET /metrics`: the text exposition, with key counts read from `db` first.
+pub async fn render(m: &AdminMetrics, db: &gateway_schema::Database) -> Response {
+    match (db.key_status_by_group().await, db.groups().await) {
         (Ok(counts), Ok(groups)) => {
             m.database_up.set(1);
             m.keys.reset();

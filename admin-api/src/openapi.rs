@@ -1,9 +1,7 @@
 //! The OpenAPI 3 document of the admin API, served at `GET /api/openapi.json`: built from the
-//! one list of operations (`routes::operations`). Request and response bodies are the handlers'
+//! one list of operations it is given (`routes::operations`). Request and response bodies are the handlers'
 //! own types (their schemas derived with utoipa, carrying the handlers' validation); the answers
 //! that are built as JSON have their schemas here.
-
-use std::sync::OnceLock;
 
 use serde_json::{Map, Value, json};
 use utoipa::PartialSchema;
@@ -133,24 +131,8 @@ pub(crate) fn health_answer() -> Value {
         "error": {"type": "string"}}})
 }
 
-/// The `(method, path)` of every documented operation.
-pub fn documented_routes() -> Vec<(String, String)> {
-    crate::routes::operations()
-        .iter()
-        .map(|o| {
-            let (method, path) = o.route();
-            (method.to_owned(), path.to_owned())
-        })
-        .collect()
-}
-
-/// The whole document (built once).
-pub fn document() -> &'static Value {
-    static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(build)
-}
-
-fn build() -> Value {
+/// The whole document of `operations`.
+pub fn document(operations: &[Operation]) -> Value {
     let error = json!({"type": "object", "required": ["code", "message"], "properties": {
         "code": {"type": "string", "example": "VALIDATION_FAILED"},
         "message": {"type": "string", "example": "name: is required"}}});
@@ -161,7 +143,7 @@ fn build() -> Value {
     throttled["headers"] = json!({"Retry-After": {"schema": {"type": "integer"},
         "description": "Seconds until the address may try again"}});
     let mut paths: Map<String, Value> = Map::new();
-    for op in crate::routes::operations() {
+    for op in operations {
         let params: Vec<Value> = op
             .params
             .iter()
@@ -172,7 +154,7 @@ fn build() -> Value {
             .collect();
         let public = op.access == crate::operation::Access::Public;
         let mut responses = json!({
-            "200": success(&op),
+            "200": success(op),
             "400": error_response("Bad input; the message names the field"),
             "500": error_response("Database error"),
         });
@@ -207,9 +189,9 @@ fn build() -> Value {
                 });
             }
             Answer::File(..) | Answer::Json(_) if op.path == "/health" || op.path == "/metrics" => {
-                responses = json!({"200": success(&op)});
+                responses = json!({"200": success(op)});
                 if op.path == "/health" {
-                    responses["503"] = success(&op);
+                    responses["503"] = success(op);
                 }
             }
             _ => {}

@@ -15,8 +15,6 @@ use gateway_cluster::{ClusterLink, ClusterMessage};
 use gateway_schema::Database;
 use tokio::sync::Notify;
 
-use crate::state::AppState;
-
 /// The API's side: "something may have changed".
 #[derive(Debug, Default)]
 pub struct RevisionAnnouncer {
@@ -32,7 +30,7 @@ impl RevisionAnnouncer {
 
 /// Middleware: a successful write (any method but GET, HEAD and OPTIONS) nudges the announcer.
 pub async fn announce_writes(
-    State(state): State<AppState>,
+    State(revisions): State<std::sync::Arc<RevisionAnnouncer>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -42,7 +40,7 @@ pub async fn announce_writes(
     );
     let response = next.run(request).await;
     if write && response.status().is_success() {
-        state.revisions.changed();
+        revisions.changed();
     }
     response
 }

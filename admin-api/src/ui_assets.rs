@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 
-use crate::routes::fallback_error;
+use crate::error::fallback_error;
 
 /// Extensions GPT-Load caches for a long time (besides everything under `/assets/`).
 const STATIC_EXTENSIONS: &[&str] = &[

@@ -8,7 +8,7 @@ use gateway_schema::models::{GroupChangeset, GroupType, KeyStatus, NewGroup};
 
 use super::parse_id;
 use super::settings::shown_value;
-use crate::dto::{self, CreateGroup, GroupResponse, UpdateGroup};
+use crate::dto::{self, CopyGroup, CreateGroup, GroupResponse, Reorder, UpdateGroup};
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
 use crate::key_tasks;
@@ -307,25 +307,6 @@ pub(crate) async fn delete(State(state): State<AppState>, Path(id): Path<String>
     ))
 }
 
-/// One entry of `PUT /api/groups/reorder`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ReorderItem {
-    #[schema(minimum = 1)]
-    id: i64,
-    #[schema(minimum = 0, maximum = 2147483647)]
-    sort: i64,
-}
-
-/// Body of `PUT /api/groups/reorder`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Reorder {
-    /// Each group once.
-    #[schema(inline, min_items = 1)]
-    items: Vec<ReorderItem>,
-}
-
 /// `PUT /api/groups/reorder`: sets the `sort` of the listed groups in one transaction.
 pub(crate) async fn reorder(
     State(state): State<AppState>,
@@ -401,16 +382,6 @@ pub(crate) async fn stats(State(state): State<AppState>, Path(id): Path<String>)
         });
     }
     Ok(ok(out))
-}
-
-/// Body of `POST /api/groups/{id}/copy`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct CopyGroup {
-    /// `none`, `valid_only` or `all` (the default).
-    #[serde(default)]
-    #[schema(pattern = "^(|none|valid_only|all)$")]
-    copy_keys: String,
 }
 
 /// `POST /api/groups/{id}/copy`: a new group `{name}_copy` (or `_copy_2`…) with the same

@@ -11,7 +11,7 @@ use gateway_core::settings_catalogue::SystemSettings;
 use gateway_schema::models::{Group, KeyStatus};
 use gateway_schema::{Announce, KeyListFilter, NewGroupKeys};
 
-use crate::dto::KeyResponse;
+use crate::dto::{GroupBody, KeyResponse, KeysBody, NotesBody, ValidateGroup};
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::{ApiJson, ApiQuery, PageQuery, query_int};
 use crate::i18n;
@@ -85,17 +85,6 @@ pub(crate) async fn list(
         .map(|k| KeyResponse::new(k, &state.cipher))
         .collect();
     Ok(ok(pages.body(items, total)))
-}
-
-/// Body of the key import.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct KeysBody {
-    #[schema(minimum = 1)]
-    group_id: i64,
-    /// Keys separated by new lines, commas or spaces (at least one).
-    #[schema(pattern = "\\S")]
-    keys_text: String,
 }
 
 /// The keys of a `keys_text`, checked: not blank, at least one key, at most `SYNC_LIMIT`.
@@ -344,14 +333,6 @@ async fn switch_keys(
     counted(&state, body.group_id, field, changed, parsed.len()).await
 }
 
-/// Body of the whole-group key operations.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct GroupBody {
-    #[schema(minimum = 1)]
-    group_id: i64,
-}
-
 /// `POST /api/keys/restore-all-invalid`.
 pub(crate) async fn restore_all_invalid(
     State(state): State<AppState>,
@@ -466,15 +447,6 @@ pub(crate) async fn export(
         .into_response())
 }
 
-/// Body of `PUT /api/keys/{id}/notes`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NotesBody {
-    /// At most 255 characters (after trimming).
-    #[schema(max_length = 255)]
-    notes: String,
-}
-
 /// Longest note, in characters.
 const NOTES_LIMIT: usize = 255;
 
@@ -495,18 +467,6 @@ pub(crate) async fn notes(
         return Err(ApiError::NotFound(format!("key {id} not found")));
     }
     Ok(success::<()>("Success", None))
-}
-
-/// Body of `POST /api/keys/validate-group`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ValidateGroup {
-    #[schema(minimum = 1)]
-    group_id: i64,
-    /// Only keys of this status (every key but disabled ones when absent).
-    #[serde(default)]
-    #[schema(pattern = "^(|active|invalid|cooling)$")]
-    status: Option<String>,
 }
 
 /// The group's validation settings, or 400 saying what is missing.

@@ -19,6 +19,7 @@ use axum::{Json, Router, middleware};
 use gateway_core::ChannelType;
 
 use crate::admin_auth::{ClientIp, check, require_auth_key};
+use crate::dto::Login;
 use crate::error::{ApiResult, ok};
 use crate::extract::ApiJson;
 use crate::http_layers::{cors, security_headers};
@@ -46,7 +47,7 @@ pub fn router(state: AppState) -> Router {
     }
     let admin = admin
         .route_layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.revisions.clone(),
             crate::revision_announcer::announce_writes,
         ))
         .route_layer(middleware::from_fn_with_state(
@@ -62,7 +63,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .fallback(ui_fallback)
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.metrics.clone(),
             crate::metrics::track,
         ))
         .layer(middleware::from_fn(security_headers))
@@ -70,14 +71,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Largest body of an `/api` route (the key import routes take more, `keys::ASYNC_BODY_LIMIT`).
-pub const API_BODY_LIMIT: usize = 2 << 20;
-
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Login {
-    auth_key: String,
-}
+pub use crate::extract::API_BODY_LIMIT;
 
 /// `POST /api/auth/login`: GPT-Load's own body shape, `{success, message}`.
 async fn login(
@@ -112,9 +106,27 @@ async fn login(
     }
 }
 
-/// `GET /api/openapi.json`: the OpenAPI 3 document of this API (public).
+/// `GET /api/openapi.json`: the OpenAPI 3 document of this API (public), built once from
+/// `operations()`.
 async fn openapi_json() -> Response {
-    Json(crate::openapi::document()).into_response()
+    static DOCUMENT: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(|| crate::openapi::document(&operations()))).into_response()
+}
+
+/// The `(method, path)` of every operation, as the OpenAPI document names them.
+pub fn documented_routes() -> Vec<(String, String)> {
+    operations()
+        .iter()
+        .map(|o| {
+            let (method, path) = o.route();
+            (method.to_owned(), path.to_owned())
+        })
+        .collect()
+}
+
+/// `GET /metrics` of the admin process.
+async fn metrics(State(state): State<AppState>) -> Response {
+    crate::metrics::render(&state.metrics, &state.db).await
 }
 
 /// `GET /api/channel-types`, in a stable order.
@@ -149,12 +161,7 @@ async fn ui_fallback(
 
 /// Unknown routes: `404 {"error": "Not Found"}` as GPT-Load.
 async fn not_found() -> Response {
-    fallback_error(StatusCode::NOT_FOUND, "Not Found")
-}
-
-/// GPT-Load's shape for answers of no route: `{"error": message}`.
-pub(crate) fn fallback_error(status: StatusCode, message: &str) -> Response {
-    (status, Json(serde_json::json!({ "error": message }))).into_response()
+    crate::error::fallback_error(StatusCode::NOT_FOUND, "Not Found")
 }
 
 /// The id in a path, or 400 naming it.

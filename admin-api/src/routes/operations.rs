@@ -2,7 +2,7 @@
 //! documentation. `routes::router` serves exactly these and `openapi::document` describes exactly
 //! these. To add a route, add its handler to the resource's module and one entry here.
 
-use super::{channel_types, dashboard, groups, health, integration, keys, login, logs};
+use super::{channel_types, dashboard, groups, health, integration, keys, login, logs, metrics};
 use super::{openapi_json, settings, sub_groups};
 use crate::dto::{GroupResponse, UpdateGroup};
 use crate::openapi::{
@@ -106,7 +106,7 @@ pub(crate) fn operations() -> Vec<Operation> {
             "Check an admin key (answers {success, message}, not the envelope)",
             login,
         )
-        .body(schema::<super::Login>)
+        .body(schema::<crate::dto::Login>)
         .answer(Answer::Login)
         .public(),
         Operation::new(
@@ -182,7 +182,7 @@ fn group_operations() -> Vec<Operation> {
             "Set the sort order of groups, all or nothing",
             groups::reorder,
         )
-        .body(schema::<groups::Reorder>),
+        .body(schema::<crate::dto::Reorder>),
         Operation::new(
             Put,
             "/api/groups/{id}",
@@ -217,7 +217,7 @@ fn group_operations() -> Vec<Operation> {
             groups::copy,
         )
         .params(&[ID])
-        .body(schema::<groups::CopyGroup>),
+        .body(schema::<crate::dto::CopyGroup>),
         Operation::new(
             Get,
             "/api/groups/{id}/sub-groups",
@@ -234,7 +234,7 @@ fn group_operations() -> Vec<Operation> {
             sub_groups::add,
         )
         .params(&[ID])
-        .body(schema::<sub_groups::AddMembers>),
+        .body(schema::<crate::dto::AddMembers>),
         Operation::new(
             Put,
             "/api/groups/{id}/sub-groups/{sub}/weight",
@@ -243,7 +243,7 @@ fn group_operations() -> Vec<Operation> {
             sub_groups::set_weight,
         )
         .params(&[ID, SUB])
-        .body(schema::<sub_groups::Weight>),
+        .body(schema::<crate::dto::Weight>),
         Operation::new(
             Delete,
             "/api/groups/{id}/sub-groups/{sub}",
@@ -281,7 +281,7 @@ fn key_operations() -> Vec<Operation> {
             "Add up to 5000 keys now",
             keys::add_multiple,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(|| counts("added_count")),
         Operation::new(
             Post,
@@ -290,7 +290,7 @@ fn key_operations() -> Vec<Operation> {
             "Import keys in the background (JSON, or multipart/form-data with group_id and a .txt file)",
             keys::add_async,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(task_status)
         .body_limit(keys::ASYNC_BODY_LIMIT),
         Operation::new(
@@ -300,7 +300,7 @@ fn key_operations() -> Vec<Operation> {
             "Delete keys in the background",
             keys::delete_async,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(task_status)
         .body_limit(keys::ASYNC_BODY_LIMIT),
         Operation::new(
@@ -318,7 +318,7 @@ fn key_operations() -> Vec<Operation> {
             "Validate a group's keys in the background",
             keys::validate_group,
         )
-        .body(schema::<keys::ValidateGroup>)
+        .body(schema::<crate::dto::ValidateGroup>)
         .data(task_status),
         Operation::new(
             Post,
@@ -327,7 +327,7 @@ fn key_operations() -> Vec<Operation> {
             "Validate the listed keys now",
             keys::test_multiple,
         )
-        .body(schema::<keys::KeysBody>),
+        .body(schema::<crate::dto::KeysBody>),
         Operation::new(
             Post,
             "/api/keys/delete-multiple",
@@ -335,7 +335,7 @@ fn key_operations() -> Vec<Operation> {
             "Delete the listed keys",
             keys::delete_multiple,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(|| counts("deleted_count")),
         Operation::new(
             Post,
@@ -344,7 +344,7 @@ fn key_operations() -> Vec<Operation> {
             "Return the listed invalid keys to rotation",
             keys::restore_multiple,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(|| counts("restored_count")),
         Operation::new(
             Post,
@@ -353,7 +353,7 @@ fn key_operations() -> Vec<Operation> {
             "Switch the listed keys off: out of rotation and validation until enabled (ours)",
             keys::disable_multiple,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(|| counts("disabled_count")),
         Operation::new(
             Post,
@@ -362,7 +362,7 @@ fn key_operations() -> Vec<Operation> {
             "Switch the listed disabled keys back on, as active with no failures (ours)",
             keys::enable_multiple,
         )
-        .body(schema::<keys::KeysBody>)
+        .body(schema::<crate::dto::KeysBody>)
         .data(|| counts("enabled_count")),
         Operation::new(
             Post,
@@ -371,7 +371,7 @@ fn key_operations() -> Vec<Operation> {
             "Return every invalid key of a group to rotation",
             keys::restore_all_invalid,
         )
-        .body(schema::<keys::GroupBody>),
+        .body(schema::<crate::dto::GroupBody>),
         Operation::new(
             Post,
             "/api/keys/clear-all-invalid",
@@ -379,7 +379,7 @@ fn key_operations() -> Vec<Operation> {
             "Delete every invalid key of a group",
             keys::clear_all_invalid,
         )
-        .body(schema::<keys::GroupBody>),
+        .body(schema::<crate::dto::GroupBody>),
         Operation::new(
             Post,
             "/api/keys/clear-all",
@@ -387,7 +387,7 @@ fn key_operations() -> Vec<Operation> {
             "Delete every key of a group",
             keys::clear_all,
         )
-        .body(schema::<keys::GroupBody>),
+        .body(schema::<crate::dto::GroupBody>),
         Operation::new(
             Get,
             "/api/keys/export",
@@ -405,7 +405,7 @@ fn key_operations() -> Vec<Operation> {
             keys::notes,
         )
         .params(&[KEY_ID])
-        .body(schema::<keys::NotesBody>),
+        .body(schema::<crate::dto::NotesBody>),
     ]
 }
 
@@ -506,7 +506,7 @@ fn outside_api() -> Vec<Operation> {
             "/metrics",
             "meta",
             "Prometheus metrics of the admin process (text format; loopback only)",
-            crate::metrics::render,
+            metrics,
         )
         .answer(Answer::File("text/plain", "Prometheus text format 0.0.4"))
         .public(),

@@ -9,6 +9,7 @@ use gateway_core::ChannelType;
 use gateway_schema::models::{Group, KeyStatus};
 
 use super::parse_id;
+use crate::dto::{AddMembers, Weight};
 use crate::error::{ApiError, ApiResult, ok, success};
 use crate::extract::ApiJson;
 use crate::state::AppState;
@@ -79,24 +80,6 @@ pub(crate) async fn list(State(state): State<AppState>, Path(id): Path<String>) 
     Ok(ok(out))
 }
 
-/// One member to add.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct NewMember {
-    #[schema(minimum = 1)]
-    group_id: i64,
-    #[schema(minimum = 0, maximum = 1000)]
-    weight: i64,
-}
-
-/// Body of `POST /api/groups/{id}/sub-groups`.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct AddMembers {
-    #[schema(inline, min_items = 1)]
-    sub_groups: Vec<NewMember>,
-}
-
 /// `POST /api/groups/{id}/sub-groups`: adds members, all or none.
 pub(crate) async fn add(
     State(state): State<AppState>,
@@ -157,14 +140,6 @@ pub(crate) async fn add(
     }
     state.db.add_sub_groups(group.id, &members).await?;
     Ok(success::<()>("Sub groups added", None))
-}
-
-/// Body of the weight update.
-#[derive(serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Weight {
-    #[schema(minimum = 0, maximum = 1000)]
-    weight: i64,
 }
 
 /// `PUT /api/groups/{id}/sub-groups/{sub}/weight`.

@@ -30,7 +30,7 @@ async fn the_openapi_document_is_valid_describes_validation_and_every_route_is_s
         );
     }
     let documented: std::collections::BTreeSet<(String, String)> =
-        gateway_admin::openapi::documented_routes()
+        gateway_admin::routes::documented_routes()
             .into_iter()
             .collect();
     for (method, path) in &documented {
@@ -76,11 +76,17 @@ async fn the_openapi_document_is_valid_describes_validation_and_every_route_is_s
         .find(|p| p["name"] == "page_size")
         .unwrap();
     assert_eq!(page_size["schema"]["maximum"], 1000);
-    let required = &doc["paths"]["/api/groups"]["post"]["requestBody"]["content"]
-        ["application/json"]["schema"]["required"];
-    assert!(required.as_array().unwrap().contains(&json!("channel_type")), "{required}");
-    let settings = &doc["paths"]["/api/settings"]["put"]["requestBody"]["content"]
-        ["application/json"]["schema"];
+    let required = &doc["paths"]["/api/groups"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"]["required"];
+    assert!(
+        required
+            .as_array()
+            .unwrap()
+            .contains(&json!("channel_type")),
+        "{required}"
+    );
+    let settings = &doc["paths"]["/api/settings"]["put"]["requestBody"]["content"]["application/json"]
+        ["schema"];
     assert_eq!(settings["additionalProperties"], false);
     assert_eq!(
         settings["properties"]["request_log_retention_days"]["type"],
