@@ -1,0 +1,137 @@
+//! gateway-protocol: the providers' chat protocols and conversion between them, hub and spoke.
+//! Each protocol has one decoder into the canonical model (`canonical`) and one encoder out of
+//! it, so a request in one protocol reaches an upstream of another through two steps, and a
+//! further protocol costs two pieces rather than one converter per pair. Same-protocol traffic
+//! never comes here. No Pingora and no I/O: everything is a function of bytes and values, unit
+//! tested on the shapes of the providers' API references (docs/protocol-conversion.md).
+//!
+//! This first part covers OpenAI Chat Completions and Anthropic Messages, requests and complete
+//! (non-streamed) answers and errors.
+
+pub mod anthropic;
+pub mod canonical;
+mod json_reading;
+pub mod openai_chat;
+
+use canonical::{ChatResponse, ErrorBody, ErrorKind};
+
+/// Why a body could not be converted; answered as a 400 in the client's own error shape.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConvertError {
+    /// The body is not a valid request or answer of its protocol; the message names the field.
+    #[error("{0}")]
+    Malformed(String),
+    /// The body asks for something the conversion cannot carry.
+    #[error("{feature} {}", match target {
+        Some(target) => format!("is not supported by {target}"),
+        None => "cannot be converted to another protocol".to_owned(),
+    })]
+    Unsupported {
+        /// The field or feature, as the client named it.
+        feature: String,
+        /// The protocol that cannot do it, when it is the target's limit.
+        target: Option<&'static str>,
+    },
+}
+
+impl ConvertError {
+    pub(crate) fn malformed(message: impl Into<String>) -> ConvertError {
+        ConvertError::Malformed(message.into())
+    }
+
+    pub(crate) fn unsupported(feature: impl Into<String>) -> ConvertError {
+        ConvertError::Unsupported {
+            feature: feature.into(),
+            target: None,
+        }
+    }
+
+    pub(crate) fn unsupported_by(feature: impl Into<String>, target: &'static str) -> ConvertError {
+        ConvertError::Unsupported {
+            feature: feature.into(),
+            target: Some(target),
+        }
+    }
+
+    /// The error as the client is told it (a 400).
+    pub fn to_error_body(&self) -> ErrorBody {
+        ErrorBody {
+            kind: ErrorKind::InvalidRequest,
+            message: self.to_string(),
+        }
+    }
+}
+
+/// A chat protocol the gateway converts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    /// OpenAI Chat Completions.
+    OpenAiChat,
+    /// Anthropic Messages.
+    AnthropicMessages,
+}
+
+impl Protocol {
+    /// Its name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::OpenAiChat => openai_chat::NAME,
+            Protocol::AnthropicMessages => anthropic::NAME,
+        }
+    }
+
+    /// A request of `self` as the body of a request of `target`.
+    pub fn convert_request(self, target: Protocol, body: &[u8]) -> Result<Vec<u8>, ConvertError> {
+        let request = match self {
+            Protocol::OpenAiChat => openai_chat::decode_request(body)?,
+            Protocol::AnthropicMessages => anthropic::decode_request(body)?,
+        };
+        let encoded = match target {
+            Protocol::OpenAiChat => openai_chat::encode_request(&request)?,
+            Protocol::AnthropicMessages => anthropic::encode_request(&request)?,
+        };
+        Ok(encoded.to_string().into_bytes())
+    }
+
+    /// A complete answer of `self` (an upstream of this protocol) as the answer of `client`.
+    /// `created` is the Unix time Chat Completions answers carry.
+    pub fn convert_response(
+        self,
+        client: Protocol,
+        body: &[u8],
+        created: u64,
+    ) -> Result<Vec<u8>, ConvertError> {
+        let response: ChatResponse = match self {
+            Protocol::OpenAiChat => openai_chat::decode_response(body)?,
+            Protocol::AnthropicMessages => anthropic::decode_response(body)?,
+        };
+        let encoded = match client {
+            Protocol::OpenAiChat => openai_chat::encode_response(&response, created),
+            Protocol::AnthropicMessages => anthropic::encode_response(&response),
+        };
+        Ok(encoded.to_string().into_bytes())
+    }
+
+    /// An error answer of `self` (an upstream of this protocol, with its status) in `client`'s
+    /// error shape.
+    pub fn convert_error(self, client: Protocol, status: u16, body: &[u8]) -> Vec<u8> {
+        let error = match self {
+            Protocol::OpenAiChat => openai_chat::decode_error(status, body),
+            Protocol::AnthropicMessages => anthropic::decode_error(status, body),
+        };
+        client.encode_error(&error)
+    }
+
+    /// `error` in this protocol's error shape.
+    pub fn encode_error(self, error: &ErrorBody) -> Vec<u8> {
+        match self {
+            Protocol::OpenAiChat => openai_chat::encode_error(error),
+            Protocol::AnthropicMessages => anthropic::encode_error(error),
+        }
+        .to_string()
+        .into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests;
