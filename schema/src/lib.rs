@@ -117,6 +117,44 @@ impl DbError {
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for DbError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        DbError::Pool(e.to_string())
+        use deadpool::managed::{PoolError, TimeoutType};
+        match e {
+            // The pool's own deadlines (`connection.rs`) say the same as `checkout`'s, whichever
+            // of them runs out first.
+            PoolError::Timeout(kind) => DbError::Pool(format!(
+                "no database connection: {} took too long (the database does not answer)",
+                match kind {
+                    TimeoutType::Wait => "waiting for a free connection",
+                    TimeoutType::Create => "opening a connection",
+                    TimeoutType::Recycle => "checking a pooled connection",
+                }
+            )),
+            other => DbError::Pool(other.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use deadpool::managed::{PoolError, TimeoutType};
+
+    use super::DbError;
+
+    #[test]
+    fn a_pool_deadline_says_the_database_does_not_answer() {
+        for (kind, what) in [
+            (TimeoutType::Create, "opening a connection"),
+            (TimeoutType::Wait, "waiting for a free connection"),
+            (TimeoutType::Recycle, "checking a pooled connection"),
+        ] {
+            let e: DbError =
+                PoolError::<diesel_async::pooled_connection::PoolError>::Timeout(kind).into();
+            assert!(e.is_unreachable(), "{e}");
+            let text = e.to_string();
+            assert!(
+                text.contains(what) && text.contains("does not answer"),
+                "{text}"
+            );
+        }
     }
 }
