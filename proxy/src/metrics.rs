@@ -87,19 +87,8 @@ impl RateAction {
 /// The data plane's collectors.
 pub struct ProxyMetrics {
     registry: Registry,
-    requests: IntCounterVec,
-    attempts: IntCounterVec,
-    retries: IntCounterVec,
-    upstream_duration: HistogramVec,
-    ttfb: HistogramVec,
-    key_events: IntCounterVec,
-    ejections: IntCounterVec,
-    failovers: IntCounterVec,
-    rate_limited: IntCounterVec,
-    keys: IntGaugeVec,
-    inflight: IntGauge,
-    streaming: IntGauge,
-    tokens: IntCounterVec,
+    traffic: TrafficCollectors,
+    health: HealthCollectors,
     /// Records waiting in the request-log queue and the writer's buffer.
     pub log_queue: IntGauge,
     /// Records dropped because the buffer was full.
@@ -146,79 +135,52 @@ fn histogram_vec(
     register(r, HistogramVec::new(opts, labels))
 }
 
-impl ProxyMetrics {
-    /// Collectors registered in a fresh registry. Fails only if a definition of this file is
-    /// wrong (a unit test renders them all).
-    pub fn new() -> prometheus::Result<Self> {
-        let r = Registry::new();
-        let gauge = |name: &str, help: &str| register(&r, IntGauge::new(name, help));
-        let counter = |name: &str, help: &str| register(&r, IntCounter::new(name, help));
-        let keys = register(
-            &r,
-            IntGaugeVec::new(
-                Opts::new(
-                    "gateway_keys",
-                    "Keys in the proxy's rotation by state (active, cooling, invalid)",
-                ),
-                &["group", "state"],
-            ),
-        )?;
+/// Requests, attempts, their durations and tokens.
+struct TrafficCollectors {
+    requests: IntCounterVec,
+    attempts: IntCounterVec,
+    retries: IntCounterVec,
+    upstream_duration: HistogramVec,
+    ttfb: HistogramVec,
+    inflight: IntGauge,
+    streaming: IntGauge,
+    tokens: IntCounterVec,
+}
+
+impl TrafficCollectors {
+    fn new(r: &Registry) -> prometheus::Result<Self> {
+        let gauge = |name: &str, help: &str| register(r, IntGauge::new(name, help));
         Ok(Self {
             requests: counter_vec(
-                &r,
+                r,
                 "gateway_requests_total",
                 "Client requests on /proxy by group, channel, status class and outcome",
                 &["group", "channel", "status_class", "outcome"],
             )?,
             attempts: counter_vec(
-                &r,
+                r,
                 "gateway_upstream_attempts_total",
                 "Upstream attempts by group and result (success, failure)",
                 &["group", "result"],
             )?,
             retries: counter_vec(
-                &r,
+                r,
                 "gateway_retries_total",
                 "Attempts that were retries of a failed attempt, by group",
                 &["group"],
             )?,
             upstream_duration: histogram_vec(
-                &r,
+                r,
                 "gateway_upstream_duration_seconds",
                 "Duration of upstream attempts, from sending to the end of the response, by group",
                 &["group"],
             )?,
             ttfb: histogram_vec(
-                &r,
+                r,
                 "gateway_upstream_ttfb_seconds",
                 "Time from sending an upstream request to its response header, by group",
                 &["group"],
             )?,
-            key_events: counter_vec(
-                &r,
-                "gateway_key_events_total",
-                "Keys blacklisted or sent to cool down, by group and event",
-                &["group", "event"],
-            )?,
-            ejections: counter_vec(
-                &r,
-                "gateway_upstream_ejections_total",
-                "Upstreams taken out of rotation after consecutive failures, by group",
-                &["group"],
-            )?,
-            failovers: counter_vec(
-                &r,
-                "gateway_sub_group_failovers_total",
-                "Requests an aggregate moved to another sub-group after one's attempts all failed",
-                &["group"],
-            )?,
-            rate_limited: counter_vec(
-                &r,
-                "gateway_rate_limited_total",
-                "Requests a rate limit acted on, by group, scope (group, key) and action (rerouted to another key, waited, rejected with 429)",
-                &["group", "scope", "action"],
-            )?,
-            keys,
             inflight: gauge(
                 "gateway_inflight_requests",
                 "Proxy requests in progress (bounded by MAX_CONCURRENT_REQUESTS)",
@@ -228,11 +190,76 @@ impl ProxyMetrics {
                 "Streamed responses being relayed now",
             )?,
             tokens: counter_vec(
-                &r,
+                r,
                 "gateway_tokens_total",
                 "Tokens providers reported, by group, model and direction (input, output)",
                 &["group", "model", "direction"],
             )?,
+        })
+    }
+}
+
+/// Keys and upstreams: states, blacklisting, ejections, failovers, rate limits.
+struct HealthCollectors {
+    key_events: IntCounterVec,
+    ejections: IntCounterVec,
+    failovers: IntCounterVec,
+    rate_limited: IntCounterVec,
+    keys: IntGaugeVec,
+}
+
+impl HealthCollectors {
+    fn new(r: &Registry) -> prometheus::Result<Self> {
+        let keys = register(
+            r,
+            IntGaugeVec::new(
+                Opts::new(
+                    "gateway_keys",
+                    "Keys in the proxy's rotation by state (active, cooling, invalid)",
+                ),
+                &["group", "state"],
+            ),
+        )?;
+        Ok(Self {
+            key_events: counter_vec(
+                r,
+                "gateway_key_events_total",
+                "Keys blacklisted or sent to cool down, by group and event",
+                &["group", "event"],
+            )?,
+            ejections: counter_vec(
+                r,
+                "gateway_upstream_ejections_total",
+                "Upstreams taken out of rotation after consecutive failures, by group",
+                &["group"],
+            )?,
+            failovers: counter_vec(
+                r,
+                "gateway_sub_group_failovers_total",
+                "Requests an aggregate moved to another sub-group after one's attempts all failed",
+                &["group"],
+            )?,
+            rate_limited: counter_vec(
+                r,
+                "gateway_rate_limited_total",
+                "Requests a rate limit acted on, by group, scope (group, key) and action (rerouted to another key, waited, rejected with 429)",
+                &["group", "scope", "action"],
+            )?,
+            keys,
+        })
+    }
+}
+
+impl ProxyMetrics {
+    /// Collectors registered in a fresh registry. Fails only if a definition of this file is
+    /// wrong (a unit test renders them all).
+    pub fn new() -> prometheus::Result<Self> {
+        let r = Registry::new();
+        let gauge = |name: &str, help: &str| register(&r, IntGauge::new(name, help));
+        let counter = |name: &str, help: &str| register(&r, IntCounter::new(name, help));
+        Ok(Self {
+            traffic: TrafficCollectors::new(&r)?,
+            health: HealthCollectors::new(&r)?,
             log_queue: gauge(
                 "gateway_request_log_queue_depth",
                 "Request-log records waiting to be written",
@@ -280,7 +307,8 @@ impl ProxyMetrics {
 
     /// Counts a finished client request.
     pub fn request(&self, group: &str, channel: &str, status: u16, outcome: Outcome) {
-        self.requests
+        self.traffic
+            .requests
             .with_label_values(&[group, channel, status_class(status), outcome.label()])
             .inc();
     }
@@ -288,16 +316,18 @@ impl ProxyMetrics {
     /// Counts one upstream attempt: its result, whether it was a retry, its time to the
     /// response header and its whole duration.
     pub fn attempt(&self, group: &str, ok: bool, retry: bool, ttfb_s: Option<f64>, total_s: f64) {
-        self.attempts
+        self.traffic
+            .attempts
             .with_label_values(&[group, if ok { "success" } else { "failure" }])
             .inc();
         if retry {
-            self.retries.with_label_values(&[group]).inc();
+            self.traffic.retries.with_label_values(&[group]).inc();
         }
         if let Some(t) = ttfb_s {
-            self.ttfb.with_label_values(&[group]).observe(t);
+            self.traffic.ttfb.with_label_values(&[group]).observe(t);
         }
-        self.upstream_duration
+        self.traffic
+            .upstream_duration
             .with_label_values(&[group])
             .observe(total_s);
     }
@@ -308,22 +338,26 @@ impl ProxyMetrics {
             KeyEvent::Blacklisted => "blacklisted",
             KeyEvent::Cooling => "cooling",
         };
-        self.key_events.with_label_values(&[group, label]).inc();
+        self.health
+            .key_events
+            .with_label_values(&[group, label])
+            .inc();
     }
 
     /// Counts an upstream ejection.
     pub fn ejection(&self, group: &str) {
-        self.ejections.with_label_values(&[group]).inc();
+        self.health.ejections.with_label_values(&[group]).inc();
     }
 
     /// Counts a request the aggregate `group` moved to another sub-group.
     pub fn failover(&self, group: &str) {
-        self.failovers.with_label_values(&[group]).inc();
+        self.health.failovers.with_label_values(&[group]).inc();
     }
 
     /// Counts what a rate limit did to a request.
     pub fn rate_limited(&self, group: &str, scope: RateScope, action: RateAction) {
-        self.rate_limited
+        self.health
+            .rate_limited
             .with_label_values(&[group, scope.label(), action.label()])
             .inc();
     }
@@ -335,7 +369,8 @@ impl ProxyMetrics {
             if let Ok(n) = u64::try_from(n)
                 && n > 0
             {
-                self.tokens
+                self.traffic
+                    .tokens
                     .with_label_values(&[group, model.as_str(), direction])
                     .inc_by(n);
             }
@@ -362,15 +397,16 @@ impl ProxyMetrics {
 
     /// A guard counting one streamed response while it lives.
     pub fn streaming(&self) -> StreamingGuard {
-        self.streaming.inc();
-        StreamingGuard(self.streaming.clone())
+        self.traffic.streaming.inc();
+        StreamingGuard(self.traffic.streaming.clone())
     }
 
     /// The text exposition, with gauges read from `snapshot` and `inflight` first.
     pub fn render(&self, snapshot: &SnapshotHandle, inflight: &AtomicU32) -> Vec<u8> {
-        self.inflight
+        self.traffic
+            .inflight
             .set(i64::from(inflight.load(Ordering::Relaxed)));
-        self.keys.reset();
+        self.health.keys.reset();
         let snap = snapshot.load();
         let now = now_ms();
         for group in snap.groups.values() {
@@ -389,7 +425,10 @@ impl ProxyMetrics {
                 ("cooling", cooling),
                 ("invalid", invalid),
             ] {
-                self.keys.with_label_values(&[&group.name, state]).set(n);
+                self.health
+                    .keys
+                    .with_label_values(&[&group.name, state])
+                    .set(n);
             }
         }
         prometheus_text::render(&self.registry)
