@@ -5,13 +5,16 @@
 //! never comes here. No Pingora and no I/O: everything is a function of bytes and values, unit
 //! tested on the shapes of the providers' API references (docs/protocol-conversion.md).
 //!
-//! This first part covers OpenAI Chat Completions and Anthropic Messages, requests and complete
-//! (non-streamed) answers and errors.
+//! This first part covers OpenAI Chat Completions and Anthropic Messages: requests, complete
+//! answers, streams (event by event, `StreamConverter`) and errors.
 
 pub mod anthropic;
+pub mod anthropic_stream;
 pub mod canonical;
 mod json_reading;
 pub mod openai_chat;
+pub mod openai_chat_stream;
+pub mod stream;
 
 use canonical::{ChatResponse, ErrorBody, ErrorKind};
 
@@ -133,5 +136,106 @@ impl Protocol {
     }
 }
 
+/// Converts a streamed answer of one protocol into another's, event by event: bytes in as the
+/// upstream sends them, bytes out as soon as an event is complete (nothing but an unfinished line
+/// is held).
+#[derive(Debug)]
+pub struct StreamConverter {
+    reader: stream::SseReader,
+    decoder: StreamDecoder,
+    encoder: StreamEncoder,
+    done: bool,
+}
+
+#[derive(Debug)]
+enum StreamDecoder {
+    OpenAiChat(openai_chat_stream::ChatStreamDecoder),
+    AnthropicMessages(anthropic_stream::MessagesStreamDecoder),
+}
+
+#[derive(Debug)]
+enum StreamEncoder {
+    OpenAiChat(openai_chat_stream::ChatStreamEncoder),
+    AnthropicMessages(anthropic_stream::MessagesStreamEncoder),
+}
+
+impl StreamConverter {
+    /// A converter from an `upstream` stream to a `client` stream. `created` is the Unix time
+    /// Chat Completions chunks carry; `include_usage` is the Chat Completions client's
+    /// `stream_options.include_usage`.
+    pub fn new(
+        upstream: Protocol,
+        client: Protocol,
+        created: u64,
+        include_usage: bool,
+    ) -> StreamConverter {
+        StreamConverter {
+            reader: stream::SseReader::default(),
+            decoder: match upstream {
+                Protocol::OpenAiChat => StreamDecoder::OpenAiChat(Default::default()),
+                Protocol::AnthropicMessages => StreamDecoder::AnthropicMessages(Default::default()),
+            },
+            encoder: match client {
+                Protocol::OpenAiChat => StreamEncoder::OpenAiChat(
+                    openai_chat_stream::ChatStreamEncoder::new(created, include_usage),
+                ),
+                Protocol::AnthropicMessages => StreamEncoder::AnthropicMessages(Default::default()),
+            },
+            done: false,
+        }
+    }
+
+    /// The client's bytes for the upstream's next `chunk`.
+    pub fn feed(&mut self, chunk: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for event in self.reader.feed(chunk) {
+            let events = match &mut self.decoder {
+                StreamDecoder::OpenAiChat(d) => d.decode(&event),
+                StreamDecoder::AnthropicMessages(d) => d.decode(&event),
+            };
+            for event in &events {
+                self.emit(event, &mut out);
+            }
+        }
+        out
+    }
+
+    /// The upstream's stream ended: an error event for the client when it ended before its
+    /// last event.
+    pub fn finish(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        if !self.done {
+            self.emit(
+                &stream::StreamEvent::Error(ErrorBody {
+                    kind: ErrorKind::Server,
+                    message: "the upstream's stream ended before the answer was complete"
+                        .to_owned(),
+                }),
+                &mut out,
+            );
+        }
+        out
+    }
+
+    fn emit(&mut self, event: &stream::StreamEvent, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        if matches!(
+            event,
+            stream::StreamEvent::Done | stream::StreamEvent::Error(_)
+        ) {
+            self.done = true;
+        }
+        out.extend(match &mut self.encoder {
+            StreamEncoder::OpenAiChat(e) => e.encode(event),
+            StreamEncoder::AnthropicMessages(e) => e.encode(event),
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod stream_tests;
