@@ -5,12 +5,14 @@
 //! never comes here. No Pingora and no I/O: everything is a function of bytes and values, unit
 //! tested on the shapes of the providers' API references (docs/protocol-conversion.md).
 //!
-//! This first part covers OpenAI Chat Completions and Anthropic Messages: requests, complete
-//! answers, streams (event by event, `StreamConverter`) and errors.
+//! It covers OpenAI Chat Completions, Anthropic Messages and Gemini `generateContent`: requests,
+//! complete answers, streams (event by event, `StreamConverter`) and errors.
 
 pub mod anthropic;
 pub mod anthropic_stream;
 pub mod canonical;
+pub mod gemini;
+pub mod gemini_stream;
 mod json_reading;
 pub mod openai_chat;
 pub mod openai_chat_stream;
@@ -72,6 +74,8 @@ pub enum Protocol {
     OpenAiChat,
     /// Anthropic Messages.
     AnthropicMessages,
+    /// Gemini `generateContent` / `streamGenerateContent`.
+    Gemini,
 }
 
 impl Protocol {
@@ -80,20 +84,46 @@ impl Protocol {
         match self {
             Protocol::OpenAiChat => openai_chat::NAME,
             Protocol::AnthropicMessages => anthropic::NAME,
+            Protocol::Gemini => gemini::NAME,
         }
     }
 
-    /// A request of `self` as the body of a request of `target`.
-    pub fn convert_request(self, target: Protocol, body: &[u8]) -> Result<Vec<u8>, ConvertError> {
-        let request = match self {
-            Protocol::OpenAiChat => openai_chat::decode_request(body)?,
-            Protocol::AnthropicMessages => anthropic::decode_request(body)?,
-        };
-        let encoded = match target {
-            Protocol::OpenAiChat => openai_chat::encode_request(&request)?,
-            Protocol::AnthropicMessages => anthropic::encode_request(&request)?,
+    /// Decodes a request of this protocol. Gemini names the model and whether the answer
+    /// streams in its URL (`url_model`, `url_stream`); the others in their body.
+    pub fn decode_request(
+        self,
+        body: &[u8],
+        url_model: Option<&str>,
+        url_stream: bool,
+    ) -> Result<canonical::ChatRequest, ConvertError> {
+        match self {
+            Protocol::OpenAiChat => openai_chat::decode_request(body),
+            Protocol::AnthropicMessages => anthropic::decode_request(body),
+            Protocol::Gemini => {
+                let model = url_model.ok_or_else(|| {
+                    ConvertError::malformed(
+                        "the model is named in the URL: /v1beta/models/{model}:generateContent",
+                    )
+                })?;
+                gemini::decode_request(body, model, url_stream)
+            }
+        }
+    }
+
+    /// The body of a request of this protocol (for Gemini, `request.model` and `request.stream`
+    /// go in the URL).
+    pub fn encode_request(self, request: &canonical::ChatRequest) -> Result<Vec<u8>, ConvertError> {
+        let encoded = match self {
+            Protocol::OpenAiChat => openai_chat::encode_request(request)?,
+            Protocol::AnthropicMessages => anthropic::encode_request(request)?,
+            Protocol::Gemini => gemini::encode_request(request)?,
         };
         Ok(encoded.to_string().into_bytes())
+    }
+
+    /// A request of `self`, whose body names its model, as the body of a request of `target`.
+    pub fn convert_request(self, target: Protocol, body: &[u8]) -> Result<Vec<u8>, ConvertError> {
+        target.encode_request(&self.decode_request(body, None, false)?)
     }
 
     /// A complete answer of `self` (an upstream of this protocol) as the answer of `client`.
@@ -107,10 +137,12 @@ impl Protocol {
         let response: ChatResponse = match self {
             Protocol::OpenAiChat => openai_chat::decode_response(body)?,
             Protocol::AnthropicMessages => anthropic::decode_response(body)?,
+            Protocol::Gemini => gemini::decode_response(body)?,
         };
         let encoded = match client {
             Protocol::OpenAiChat => openai_chat::encode_response(&response, created),
             Protocol::AnthropicMessages => anthropic::encode_response(&response),
+            Protocol::Gemini => gemini::encode_response(&response),
         };
         Ok(encoded.to_string().into_bytes())
     }
@@ -121,6 +153,7 @@ impl Protocol {
         let error = match self {
             Protocol::OpenAiChat => openai_chat::decode_error(status, body),
             Protocol::AnthropicMessages => anthropic::decode_error(status, body),
+            Protocol::Gemini => gemini::decode_error(status, body),
         };
         client.encode_error(&error)
     }
@@ -130,6 +163,7 @@ impl Protocol {
         match self {
             Protocol::OpenAiChat => openai_chat::encode_error(error),
             Protocol::AnthropicMessages => anthropic::encode_error(error),
+            Protocol::Gemini => gemini::encode_error(error),
         }
         .to_string()
         .into_bytes()
@@ -151,12 +185,14 @@ pub struct StreamConverter {
 enum StreamDecoder {
     OpenAiChat(openai_chat_stream::ChatStreamDecoder),
     AnthropicMessages(anthropic_stream::MessagesStreamDecoder),
+    Gemini(gemini_stream::GeminiStreamDecoder),
 }
 
 #[derive(Debug)]
 enum StreamEncoder {
     OpenAiChat(openai_chat_stream::ChatStreamEncoder),
     AnthropicMessages(anthropic_stream::MessagesStreamEncoder),
+    Gemini(gemini_stream::GeminiStreamEncoder),
 }
 
 impl StreamConverter {
@@ -174,12 +210,14 @@ impl StreamConverter {
             decoder: match upstream {
                 Protocol::OpenAiChat => StreamDecoder::OpenAiChat(Default::default()),
                 Protocol::AnthropicMessages => StreamDecoder::AnthropicMessages(Default::default()),
+                Protocol::Gemini => StreamDecoder::Gemini(Default::default()),
             },
             encoder: match client {
                 Protocol::OpenAiChat => StreamEncoder::OpenAiChat(
                     openai_chat_stream::ChatStreamEncoder::new(created, include_usage),
                 ),
                 Protocol::AnthropicMessages => StreamEncoder::AnthropicMessages(Default::default()),
+                Protocol::Gemini => StreamEncoder::Gemini(Default::default()),
             },
             done: false,
         }
@@ -192,6 +230,7 @@ impl StreamConverter {
             let events = match &mut self.decoder {
                 StreamDecoder::OpenAiChat(d) => d.decode(&event),
                 StreamDecoder::AnthropicMessages(d) => d.decode(&event),
+                StreamDecoder::Gemini(d) => d.decode(&event),
             };
             for event in &events {
                 self.emit(event, &mut out);
@@ -230,6 +269,7 @@ impl StreamConverter {
         out.extend(match &mut self.encoder {
             StreamEncoder::OpenAiChat(e) => e.encode(event),
             StreamEncoder::AnthropicMessages(e) => e.encode(event),
+            StreamEncoder::Gemini(e) => e.encode(event),
         });
     }
 }
@@ -239,3 +279,6 @@ mod tests;
 
 #[cfg(test)]
 mod stream_tests;
+
+#[cfg(test)]
+mod gemini_tests;
