@@ -18,14 +18,9 @@ pub struct MessagesStreamDecoder {
 impl MessagesStreamDecoder {
     /// The canonical events of one upstream event.
     pub fn decode(&mut self, event: &SseEvent) -> Vec<StreamEvent> {
-        let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
-            return vec![StreamEvent::Error(ErrorBody {
-                kind: ErrorKind::Server,
-                message: format!(
-                    "the upstream sent a stream event that is not JSON: {}",
-                    event.data
-                ),
-            })];
+        let data = match event.json() {
+            Ok(v) => v,
+            Err(error) => return vec![error],
         };
         let index = || usize::try_from(data["index"].as_u64().unwrap_or(0)).unwrap_or(0);
         match data["type"].as_str().unwrap_or_default() {

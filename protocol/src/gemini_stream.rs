@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::canonical::{ErrorBody, ErrorKind, FinishReason, Part, Usage};
 use crate::gemini::{answer_parts, decode_finish, decode_usage, encode_usage, finish_word};
-use crate::stream::{Block, Delta, SseEvent, StreamEvent, sse};
+use crate::stream::{Block, BlockCursor, Delta, SseEvent, StreamEvent, sse};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum OpenBlock {
@@ -19,8 +19,7 @@ enum OpenBlock {
 #[derive(Debug, Default)]
 pub struct GeminiStreamDecoder {
     started: bool,
-    open: Option<(usize, OpenBlock)>,
-    next_index: usize,
+    blocks: BlockCursor<OpenBlock>,
     calls: usize,
 }
 
@@ -28,15 +27,9 @@ impl GeminiStreamDecoder {
     /// The canonical events of one upstream chunk.
     pub fn decode(&mut self, event: &SseEvent) -> Vec<StreamEvent> {
         let mut out = Vec::new();
-        let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
-            out.push(StreamEvent::Error(ErrorBody {
-                kind: ErrorKind::Server,
-                message: format!(
-                    "the upstream sent a stream event that is not JSON: {}",
-                    event.data
-                ),
-            }));
-            return out;
+        let chunk = match event.json() {
+            Ok(v) => v,
+            Err(error) => return vec![error],
         };
         if let Some(message) = chunk["error"]["message"].as_str() {
             let status = chunk["error"]["code"]
@@ -62,69 +55,38 @@ impl GeminiStreamDecoder {
         for part in answer_parts(candidate, self.calls) {
             match part {
                 Part::Text(t) if !t.is_empty() => {
-                    self.enter(OpenBlock::Text, Block::Text, &mut out);
-                    self.delta(Delta::Text(t), &mut out);
+                    self.blocks.enter(OpenBlock::Text, Block::Text, &mut out);
+                    self.blocks.delta(Delta::Text(t), &mut out);
                 }
                 Part::Thinking { text, signature } => {
-                    self.enter(OpenBlock::Thinking, Block::Thinking, &mut out);
+                    self.blocks
+                        .enter(OpenBlock::Thinking, Block::Thinking, &mut out);
                     if !text.is_empty() {
-                        self.delta(Delta::Thinking(text), &mut out);
+                        self.blocks.delta(Delta::Thinking(text), &mut out);
                     }
                     if let Some(s) = signature {
-                        self.delta(Delta::Signature(s), &mut out);
+                        self.blocks.delta(Delta::Signature(s), &mut out);
                     }
                 }
                 Part::ToolCall(call) => {
-                    self.close(&mut out);
                     self.calls += 1;
-                    let index = self.next_index;
-                    self.next_index += 1;
-                    out.push(StreamEvent::BlockStart {
-                        index,
-                        block: Block::ToolCall {
-                            id: call.id,
-                            name: call.name,
-                        },
-                    });
-                    out.push(StreamEvent::Delta {
-                        index,
-                        delta: Delta::Arguments(call.arguments),
-                    });
-                    out.push(StreamEvent::BlockStop { index });
+                    let block = Block::ToolCall {
+                        id: call.id,
+                        name: call.name,
+                    };
+                    self.blocks
+                        .whole(block, Delta::Arguments(call.arguments), &mut out);
                 }
                 _ => {}
             }
         }
         if let Some(word) = candidate["finishReason"].as_str() {
-            self.close(&mut out);
+            self.blocks.close(&mut out);
             out.push(StreamEvent::Finish(decode_finish(word, self.calls > 0)));
             out.push(StreamEvent::Usage(decode_usage(&chunk["usageMetadata"])));
             out.push(StreamEvent::Done);
         }
         out
-    }
-
-    fn enter(&mut self, kind: OpenBlock, block: Block, out: &mut Vec<StreamEvent>) {
-        if matches!(self.open, Some((_, open)) if open == kind) {
-            return;
-        }
-        self.close(out);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, kind));
-        out.push(StreamEvent::BlockStart { index, block });
-    }
-
-    fn delta(&self, delta: Delta, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open {
-            out.push(StreamEvent::Delta { index, delta });
-        }
-    }
-
-    fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(StreamEvent::BlockStop { index });
-        }
     }
 }
 

@@ -135,3 +135,15 @@ pub(crate) fn only_known(
         None => Ok(()),
     }
 }
+
+/// The `error.message` of a provider's error body (Gemini may wrap it in an array), or the body's
+/// text when it has none.
+pub(crate) fn error_message(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| {
+            let error = v.get(0).unwrap_or(&v);
+            error["error"]["message"].as_str().map(str::to_owned)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned())
+}

@@ -661,13 +661,9 @@ pub fn finish_word(finish: &FinishReason) -> &'static str {
 
 /// An error answer of a Chat Completions upstream.
 pub fn decode_error(status: u16, body: &[u8]) -> ErrorBody {
-    let message = serde_json::from_slice::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
     ErrorBody {
         kind: ErrorKind::for_status(status),
-        message,
+        message: crate::json_reading::error_message(body),
     }
 }
 

@@ -5,15 +5,13 @@ use serde_json::{Value, json};
 
 use crate::canonical::{ErrorBody, ErrorKind, FinishReason};
 use crate::openai_chat::{decode_usage, encode_usage, finish_word};
-use crate::stream::{Block, Delta, SseEvent, StreamEvent, sse};
+use crate::stream::{Block, BlockCursor, Delta, SseEvent, StreamEvent, sse};
 
 /// What the decoder has open.
 #[derive(Debug, Default)]
 pub struct ChatStreamDecoder {
     started: bool,
-    /// The canonical index of the open block, with what it is.
-    open: Option<(usize, OpenBlock)>,
-    next_index: usize,
+    blocks: BlockCursor<OpenBlock>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,19 +27,13 @@ impl ChatStreamDecoder {
     pub fn decode(&mut self, event: &SseEvent) -> Vec<StreamEvent> {
         let mut out = Vec::new();
         if event.data.trim() == "[DONE]" {
-            self.close(&mut out);
+            self.blocks.close(&mut out);
             out.push(StreamEvent::Done);
             return out;
         }
-        let Ok(chunk) = serde_json::from_str::<Value>(&event.data) else {
-            out.push(StreamEvent::Error(ErrorBody {
-                kind: ErrorKind::Server,
-                message: format!(
-                    "the upstream sent a stream event that is not JSON: {}",
-                    event.data
-                ),
-            }));
-            return out;
+        let chunk = match event.json() {
+            Ok(v) => v,
+            Err(error) => return vec![error],
         };
         if let Some(message) = chunk["error"]["message"].as_str() {
             out.push(StreamEvent::Error(ErrorBody {
@@ -63,12 +55,14 @@ impl ChatStreamDecoder {
                 .as_str()
                 .filter(|t| !t.is_empty())
             {
-                self.enter_block(OpenBlock::Thinking, Block::Thinking, &mut out);
-                self.push_delta(Delta::Thinking(text.to_owned()), &mut out);
+                self.blocks
+                    .enter(OpenBlock::Thinking, Block::Thinking, &mut out);
+                self.blocks
+                    .delta(Delta::Thinking(text.to_owned()), &mut out);
             }
             if let Some(text) = delta["content"].as_str().filter(|t| !t.is_empty()) {
-                self.enter_block(OpenBlock::Text, Block::Text, &mut out);
-                self.push_delta(Delta::Text(text.to_owned()), &mut out);
+                self.blocks.enter(OpenBlock::Text, Block::Text, &mut out);
+                self.blocks.delta(Delta::Text(text.to_owned()), &mut out);
             }
             for call in delta["tool_calls"].as_array().into_iter().flatten() {
                 let which = call["index"].as_u64().unwrap_or(0);
@@ -79,16 +73,17 @@ impl ChatStreamDecoder {
                         .unwrap_or_default()
                         .to_owned(),
                 };
-                self.enter_block(OpenBlock::Call(which), block, &mut out);
+                self.blocks.enter(OpenBlock::Call(which), block, &mut out);
                 if let Some(args) = call["function"]["arguments"]
                     .as_str()
                     .filter(|a| !a.is_empty())
                 {
-                    self.push_delta(Delta::Arguments(args.to_owned()), &mut out);
+                    self.blocks
+                        .delta(Delta::Arguments(args.to_owned()), &mut out);
                 }
             }
             if let Some(word) = choice["finish_reason"].as_str() {
-                self.close(&mut out);
+                self.blocks.close(&mut out);
                 out.push(StreamEvent::Finish(match word {
                     "length" => FinishReason::Length,
                     "tool_calls" | "function_call" => FinishReason::ToolCalls,
@@ -101,30 +96,6 @@ impl ChatStreamDecoder {
             out.push(StreamEvent::Usage(decode_usage(&chunk["usage"])));
         }
         out
-    }
-
-    /// Makes `kind` the open block, closing another one first.
-    fn enter_block(&mut self, kind: OpenBlock, block: Block, out: &mut Vec<StreamEvent>) {
-        if matches!(self.open, Some((_, open)) if open == kind) {
-            return;
-        }
-        self.close(out);
-        let index = self.next_index;
-        self.next_index += 1;
-        self.open = Some((index, kind));
-        out.push(StreamEvent::BlockStart { index, block });
-    }
-
-    fn push_delta(&self, delta: Delta, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open {
-            out.push(StreamEvent::Delta { index, delta });
-        }
-    }
-
-    fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(StreamEvent::BlockStop { index });
-        }
     }
 }
 

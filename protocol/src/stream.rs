@@ -72,6 +72,64 @@ pub enum Delta {
     Arguments(String),
 }
 
+/// The block a decoder has open, for protocols whose chunks do not mark blocks (Chat
+/// Completions, Gemini): a change of kind closes the open block and starts the next one.
+#[derive(Debug)]
+pub(crate) struct BlockCursor<K> {
+    open: Option<(usize, K)>,
+    next_index: usize,
+}
+
+impl<K> Default for BlockCursor<K> {
+    fn default() -> Self {
+        BlockCursor {
+            open: None,
+            next_index: 0,
+        }
+    }
+}
+
+impl<K: Copy + PartialEq> BlockCursor<K> {
+    /// Makes a block of `kind` the open one, closing another first.
+    pub(crate) fn enter(&mut self, kind: K, block: Block, out: &mut Vec<StreamEvent>) {
+        if matches!(self.open, Some((_, open)) if open == kind) {
+            return;
+        }
+        self.close(out);
+        let index = self.start(block, out);
+        self.open = Some((index, kind));
+    }
+
+    /// More of the open block.
+    pub(crate) fn delta(&self, delta: Delta, out: &mut Vec<StreamEvent>) {
+        if let Some((index, _)) = self.open {
+            out.push(StreamEvent::Delta { index, delta });
+        }
+    }
+
+    /// Closes the open block, if any.
+    pub(crate) fn close(&mut self, out: &mut Vec<StreamEvent>) {
+        if let Some((index, _)) = self.open.take() {
+            out.push(StreamEvent::BlockStop { index });
+        }
+    }
+
+    /// A block that arrives whole (Gemini's function calls): its start, its one delta, its stop.
+    pub(crate) fn whole(&mut self, block: Block, delta: Delta, out: &mut Vec<StreamEvent>) {
+        self.close(out);
+        let index = self.start(block, out);
+        out.push(StreamEvent::Delta { index, delta });
+        out.push(StreamEvent::BlockStop { index });
+    }
+
+    fn start(&mut self, block: Block, out: &mut Vec<StreamEvent>) -> usize {
+        let index = self.next_index;
+        self.next_index += 1;
+        out.push(StreamEvent::BlockStart { index, block });
+        index
+    }
+}
+
 /// One Server-Sent Event.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SseEvent {
@@ -79,6 +137,21 @@ pub struct SseEvent {
     pub event: Option<String>,
     /// Its `data:` lines, joined by `\n`.
     pub data: String,
+}
+
+impl SseEvent {
+    /// Its data as JSON, or the error event that says the upstream sent something else.
+    pub fn json(&self) -> Result<serde_json::Value, StreamEvent> {
+        serde_json::from_str(&self.data).map_err(|_| {
+            StreamEvent::Error(crate::canonical::ErrorBody {
+                kind: crate::canonical::ErrorKind::Server,
+                message: format!(
+                    "the upstream sent a stream event that is not JSON: {}",
+                    self.data
+                ),
+            })
+        })
+    }
 }
 
 /// Cuts a byte stream into Server-Sent Events (`\n`, `\r\n` or `\r` line ends; comments and
