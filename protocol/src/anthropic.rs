@@ -247,11 +247,7 @@ fn decode_block(block: &Value, path: &str) -> Result<Part, ConvertError> {
 pub fn encode_request(request: &ChatRequest) -> Result<Value, ConvertError> {
     let mut body = Map::new();
     body.insert("model".into(), json!(request.model));
-    let budget = match &request.reasoning {
-        None => None,
-        Some(Reasoning::Budget(tokens)) => Some(*tokens),
-        Some(Reasoning::Effort(effort)) => Some(effort.budget()),
-    };
+    let budget = request.reasoning.as_ref().map(Reasoning::budget);
     let mut max_tokens = request.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
     if let Some(budget) = budget {
         if max_tokens <= budget {

@@ -116,6 +116,21 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
+impl ToolResult {
+    /// The result's text parts, one a line (for protocols whose tool results take text only).
+    pub fn text(&self) -> String {
+        let text: Vec<&str> = self
+            .content
+            .iter()
+            .filter_map(|p| match p {
+                Part::Text(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        text.join("\n")
+    }
+}
+
 /// A tool the model may call.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Tool {
@@ -165,6 +180,24 @@ pub enum Reasoning {
     Budget(u32),
     /// OpenAI's `reasoning_effort`.
     Effort(Effort),
+}
+
+impl Reasoning {
+    /// The thinking budget, for providers that take one (an effort stands for `Effort::budget`).
+    pub fn budget(&self) -> u32 {
+        match self {
+            Reasoning::Budget(tokens) => *tokens,
+            Reasoning::Effort(effort) => effort.budget(),
+        }
+    }
+
+    /// The effort, for providers that take one (a budget stands for `Effort::for_budget`).
+    pub fn effort(&self) -> Effort {
+        match self {
+            Reasoning::Effort(effort) => *effort,
+            Reasoning::Budget(tokens) => Effort::for_budget(*tokens),
+        }
+    }
 }
 
 /// OpenAI's reasoning effort.

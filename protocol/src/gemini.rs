@@ -302,13 +302,9 @@ pub fn encode_request(request: &ChatRequest) -> Result<Value, ConvertError> {
         }
     }
     if let Some(reasoning) = &request.reasoning {
-        let budget = match reasoning {
-            Reasoning::Budget(tokens) => *tokens,
-            Reasoning::Effort(effort) => effort.budget(),
-        };
         config.insert(
             "thinkingConfig".into(),
-            json!({"thinkingBudget": budget, "includeThoughts": true}),
+            json!({"thinkingBudget": reasoning.budget(), "includeThoughts": true}),
         );
     }
     if !config.is_empty() {
@@ -361,15 +357,7 @@ fn encode_part(part: &Part, names: &[(&str, &str)]) -> Value {
                 .rev()
                 .find(|(id, _)| *id == result.call_id)
                 .map_or(result.call_id.as_str(), |(_, n)| n);
-            let text: Vec<&str> = result
-                .content
-                .iter()
-                .filter_map(|p| match p {
-                    Part::Text(t) => Some(t.as_str()),
-                    _ => None,
-                })
-                .collect();
-            let text = text.join("\n");
+            let text = result.text();
             // A JSON object result is passed as it is; anything else is wrapped.
             let response = match serde_json::from_str::<Value>(&text) {
                 Ok(v @ Value::Object(_)) => v,

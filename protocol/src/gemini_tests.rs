@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use crate::canonical::Reasoning;
 use crate::stream::SseReader;
-use crate::{ConvertError, Protocol, StreamConverter};
+use crate::stream_tests::{converted_byte_by_byte, messages_events};
+use crate::{ConvertError, Protocol};
 
 fn from_gemini(body: Value, target: Protocol) -> Result<Value, ConvertError> {
     let request = Protocol::Gemini.decode_request(
@@ -281,37 +282,15 @@ fn gemini_stream() -> String {
     .concat()
 }
 
-fn converted(upstream: Protocol, client: Protocol, input: &str) -> Vec<u8> {
-    let mut converter = StreamConverter::new(upstream, client, 1, true);
-    let mut out = Vec::new();
-    for b in input.as_bytes() {
-        out.extend(converter.feed(std::slice::from_ref(b)));
-    }
-    out.extend(converter.finish());
-    let mut whole = StreamConverter::new(upstream, client, 1, true);
-    let mut once = whole.feed(input.as_bytes());
-    once.extend(whole.finish());
-    assert_eq!(out, once, "byte by byte and whole differ");
-    out
-}
-
 #[test]
 fn a_gemini_stream_becomes_a_messages_stream() {
-    let out = converted(
+    let out = converted_byte_by_byte(
         Protocol::Gemini,
         Protocol::AnthropicMessages,
         &gemini_stream(),
+        true,
     );
-    let events: Vec<(String, Value)> = SseReader::default()
-        .feed(&out)
-        .into_iter()
-        .map(|e| {
-            (
-                e.event.unwrap_or_default(),
-                serde_json::from_str(&e.data).unwrap(),
-            )
-        })
-        .collect();
+    let events = messages_events(&out);
     let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -366,7 +345,7 @@ fn a_chat_completions_stream_becomes_a_gemini_stream_with_whole_function_calls()
         "data: [DONE]\n\n".to_owned(),
     ]
     .concat();
-    let out = converted(Protocol::OpenAiChat, Protocol::Gemini, &input);
+    let out = converted_byte_by_byte(Protocol::OpenAiChat, Protocol::Gemini, &input, true);
     let chunks: Vec<Value> = SseReader::default()
         .feed(&out)
         .into_iter()

@@ -459,11 +459,10 @@ pub fn encode_request(request: &ChatRequest) -> Result<Value, ConvertError> {
         );
     }
     if let Some(reasoning) = &request.reasoning {
-        let effort = match reasoning {
-            Reasoning::Effort(e) => *e,
-            Reasoning::Budget(tokens) => Effort::for_budget(*tokens),
-        };
-        body.insert("reasoning_effort".into(), json!(effort.as_str()));
+        body.insert(
+            "reasoning_effort".into(),
+            json!(reasoning.effort().as_str()),
+        );
     }
     if let Some(user) = &request.user {
         body.insert("user".into(), json!(user));
@@ -488,7 +487,7 @@ fn encode_message(message: &Message, out: &mut Vec<Value>) {
                 "function": {"name": call.name, "arguments": call.arguments}})),
             Part::ToolResult(result) => out.push(json!({
                 "role": "tool", "tool_call_id": result.call_id,
-                "content": result_text(result)})),
+                "content": result.text()})),
             Part::Thinking { .. } => {}
         }
     }
@@ -516,19 +515,6 @@ fn encode_message(message: &Message, out: &mut Vec<Value>) {
         value["tool_calls"] = Value::Array(calls);
     }
     out.push(value);
-}
-
-/// A tool result's text (Chat Completions tool messages take text only; images are described).
-fn result_text(result: &ToolResult) -> String {
-    let text: Vec<&str> = result
-        .content
-        .iter()
-        .filter_map(|p| match p {
-            Part::Text(t) => Some(t.as_str()),
-            _ => None,
-        })
-        .collect();
-    text.join("\n")
 }
 
 fn image_url(image: &Image) -> String {

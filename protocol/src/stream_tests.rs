@@ -132,6 +132,40 @@ fn convert(upstream: Protocol, client: Protocol, input: &str, include_usage: boo
     out
 }
 
+/// The stream converted byte by byte, checked to equal the stream converted whole.
+pub(crate) fn converted_byte_by_byte(
+    upstream: Protocol,
+    client: Protocol,
+    input: &str,
+    include_usage: bool,
+) -> Vec<u8> {
+    let mut converter = StreamConverter::new(upstream, client, 99, include_usage);
+    let mut out = Vec::new();
+    for b in input.as_bytes() {
+        out.extend(converter.feed(std::slice::from_ref(b)));
+    }
+    out.extend(converter.finish());
+    assert_eq!(
+        out,
+        convert(upstream, client, input, include_usage),
+        "byte by byte and whole differ"
+    );
+    out
+}
+
+/// A Messages stream as `(event name, data)` pairs.
+pub(crate) fn messages_events(bytes: &[u8]) -> Vec<(String, Value)> {
+    events(bytes)
+        .into_iter()
+        .map(|e| {
+            (
+                e.event.unwrap_or_default(),
+                serde_json::from_str(&e.data).unwrap(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_chat_completions_stream_becomes_a_messages_stream() {
     let out = convert(
@@ -140,15 +174,7 @@ fn a_chat_completions_stream_becomes_a_messages_stream() {
         &openai_stream(),
         false,
     );
-    let got: Vec<(String, Value)> = events(&out)
-        .into_iter()
-        .map(|e| {
-            (
-                e.event.unwrap_or_default(),
-                serde_json::from_str(&e.data).unwrap(),
-            )
-        })
-        .collect();
+    let got = messages_events(&out);
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
@@ -269,16 +295,7 @@ fn any_chunking_of_the_upstream_gives_the_same_stream() {
             anthropic_stream(),
         ),
     ] {
-        let whole = convert(upstream, client, &input, true);
-        let bytes = input.as_bytes();
-        // Byte by byte.
-        let mut converter = StreamConverter::new(upstream, client, 99, true);
-        let mut out = Vec::new();
-        for b in bytes {
-            out.extend(converter.feed(std::slice::from_ref(b)));
-        }
-        out.extend(converter.finish());
-        assert_eq!(out, whole);
+        let whole = converted_byte_by_byte(upstream, client, &input, true);
         // Cut in two at every position, with CRLF line ends too.
         let crlf = input.replace('\n', "\r\n");
         for text in [&input, &crlf] {
